@@ -1,0 +1,39 @@
+# ipfs-csi: every target that runs code calls `setup` first, which is idempotent and fast once done.
+SHELL := /bin/bash
+export PATH := $(CURDIR)/.tools/bin:$(PATH)
+export GOTOOLCHAIN := local
+
+.PHONY: setup build typecheck test test-unit test-integration sanity demo bench clean
+
+setup:
+	@bash scripts/setup.sh
+
+build: setup
+
+typecheck: setup
+	npx tsc -p tsconfig.json --noEmit
+
+test-unit: setup
+	npx ava --config ava.unit.config.js
+
+test-integration: setup
+	npx ava --config ava.integration.config.js
+
+# csi-sanity runs inside the integration suite (test/integration/csi-sanity.test.ts);
+# this target runs just that file.
+sanity: setup
+	npx ava --config ava.integration.config.js dist/test/integration/csi-sanity.test.js
+
+test: setup
+	npx tsc -p tsconfig.json --noEmit
+	npx ava --config ava.unit.config.js
+	npx ava --config ava.integration.config.js
+
+demo: setup
+	node dist/scripts/demo.js
+
+bench: setup
+	node dist/scripts/bench.js
+
+clean:
+	rm -rf dist test-results

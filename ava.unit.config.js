@@ -1,0 +1,6 @@
+// Unit tests: pure logic, no daemons; run in parallel.
+export default {
+  files: ['dist/test/unit/**/*.test.js'],
+  timeout: '60s',
+  workerThreads: false
+}
