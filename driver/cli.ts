@@ -1,0 +1,36 @@
+#!/usr/bin/env node
+// `ipfs-csi`: one binary for the CSI services, the FUSE server, and the tools around them.
+import { ConfigError } from './config.js'
+
+const USAGE = `usage: ipfs-csi <command> [flags]
+
+commands:
+  serve --mode controller|node|all --endpoint unix:///path/csi.sock --node-id NAME
+        --kubo-api URL --state-dir DIR --kubelet-dir DIR     run the CSI services
+  mount <cid>[/path] <dir> --kubo-api URL                      mount content outside Kubernetes
+  fuse-server --spec FILE                                      (internal) one volume's FUSE server
+
+Every serve flag can also be set as IPFS_CSI_<FLAG> (e.g. IPFS_CSI_KUBO_API).`
+
+async function main (argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv
+  switch (cmd) {
+    case 'serve': return await (await import('./serve.js')).serveCommand(rest)
+    case 'mount': return await (await import('../node-plugin/fuse/mount-command.js')).mountCommand(rest)
+    case 'fuse-server': return await (await import('../node-plugin/fuse/fuse-server.js')).fuseServerCommand(rest)
+    case undefined: case '-h': case '--help': case 'help':
+      console.log(USAGE)
+      return cmd === undefined ? 2 : 0
+    default:
+      console.error(`unknown command ${JSON.stringify(cmd)}\n\n${USAGE}`)
+      return 2
+  }
+}
+
+main(process.argv.slice(2)).then((code) => {
+  if (code !== 0) process.exitCode = code
+}, (err: unknown) => {
+  if (err instanceof ConfigError) console.error(err.message)
+  else console.error(err instanceof Error ? err.stack : String(err))
+  process.exitCode = err instanceof ConfigError ? 2 : 1
+})

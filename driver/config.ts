@@ -1,0 +1,141 @@
+// Typed configuration for `ipfs-csi serve`, from flags then IPFS_CSI_* environment variables,
+// validated once at start-up with every problem reported together.
+import { parseArgs } from 'node:util'
+import path from 'node:path'
+import { DEFAULTS } from './constants.js'
+
+export type Mode = 'controller' | 'node' | 'all'
+
+export interface ServeConfig {
+  mode: Mode
+  endpoint: string
+  /** Unix socket path taken from endpoint. */
+  socketPath: string
+  nodeId: string
+  kuboApi: string
+  /** File holding the bearer token for Kubo's API.Authorizations; read at start, never logged. */
+  kuboApiTokenFile?: string
+  stateDir: string
+  kubeletDir: string
+  logLevel: string
+  kuboTimeoutMs: number
+  readTimeoutMs: number
+  defaultCapacityBytes: number
+  healIntervalMs: number
+}
+
+export class ConfigError extends Error {
+  readonly problems: string[]
+  constructor (problems: string[]) {
+    super(`invalid configuration:\n  - ${problems.join('\n  - ')}`)
+    this.name = 'ConfigError'
+    this.problems = problems
+  }
+}
+
+/** Flag name → environment variable: `kubo-api` → `IPFS_CSI_KUBO_API`. */
+export const envName = (flag: string): string => 'IPFS_CSI_' + flag.toUpperCase().replace(/-/g, '_')
+
+export const SERVE_FLAGS = {
+  mode: { type: 'string', default: 'all' },
+  endpoint: { type: 'string', default: DEFAULTS.endpoint },
+  'node-id': { type: 'string' },
+  'kubo-api': { type: 'string', default: DEFAULTS.kuboApi },
+  'kubo-api-token-file': { type: 'string' },
+  'state-dir': { type: 'string', default: DEFAULTS.stateDir },
+  'kubelet-dir': { type: 'string', default: DEFAULTS.kubeletDir },
+  'log-level': { type: 'string', default: DEFAULTS.logLevel },
+  'kubo-timeout-ms': { type: 'string', default: String(DEFAULTS.kuboTimeoutMs) },
+  'read-timeout-ms': { type: 'string', default: String(DEFAULTS.readTimeoutMs) },
+  'default-capacity-bytes': { type: 'string', default: String(DEFAULTS.defaultCapacityBytes) },
+  'heal-interval-ms': { type: 'string', default: String(DEFAULTS.healIntervalMs) }
+} as const
+
+type FlagSpec = Record<string, { type: 'string' | 'boolean', default?: string | boolean, multiple?: boolean, short?: string }>
+
+/** Parses flags, falling back to IPFS_CSI_* then defaults. Unknown flags are an error. */
+export function readFlags (argv: string[], flags: FlagSpec, env: NodeJS.ProcessEnv = process.env): { values: Record<string, string | boolean | undefined>, positionals: string[] } {
+  const noDefaults: FlagSpec = {}
+  for (const [k, v] of Object.entries(flags)) noDefaults[k] = { type: v.type, ...(v.short != null ? { short: v.short } : {}) }
+  const parsed = parseArgs({ args: argv, options: noDefaults, allowPositionals: true, strict: true })
+  const values: Record<string, string | boolean | undefined> = {}
+  for (const [k, spec] of Object.entries(flags)) {
+    const fromFlag = (parsed.values as Record<string, string | boolean | undefined>)[k]
+    const fromEnv = env[envName(k)]
+    values[k] = fromFlag ?? (fromEnv !== undefined ? (spec.type === 'boolean' ? fromEnv === 'true' || fromEnv === '1' : fromEnv) : spec.default)
+  }
+  return { values, positionals: parsed.positionals }
+}
+
+export function intOption (problems: string[], name: string, raw: unknown, min: number, max: number): number {
+  const n = Number(raw)
+  if (typeof raw !== 'string' || !/^\d+$/.test(raw) || !Number.isSafeInteger(n) || n < min || n > max) {
+    problems.push(`--${name} must be an integer between ${min} and ${max} (got ${JSON.stringify(raw)})`)
+    return min
+  }
+  return n
+}
+
+export function validateKuboApi (problems: string[], raw: unknown): string {
+  try {
+    const u = new URL(String(raw))
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('scheme')
+    return u.toString().replace(/\/$/, '')
+  } catch {
+    problems.push(`--kubo-api must be an http(s) URL (got ${JSON.stringify(raw)})`)
+    return ''
+  }
+}
+
+export function parseServeConfig (argv: string[], env: NodeJS.ProcessEnv = process.env): ServeConfig {
+  let read
+  try {
+    read = readFlags(argv, SERVE_FLAGS as unknown as FlagSpec, env)
+  } catch (err) {
+    throw new ConfigError([(err as Error).message])
+  }
+  const v = read.values
+  const problems: string[] = []
+  if (read.positionals.length > 0) problems.push(`unexpected arguments: ${read.positionals.join(' ')}`)
+  const mode = String(v.mode)
+  if (!['controller', 'node', 'all'].includes(mode)) problems.push(`--mode must be controller, node or all (got ${JSON.stringify(mode)})`)
+  const endpoint = String(v.endpoint)
+  let socketPath = ''
+  if (!endpoint.startsWith('unix://')) problems.push(`--endpoint must be unix:///path/to/csi.sock (got ${JSON.stringify(endpoint)})`)
+  else {
+    socketPath = endpoint.slice('unix://'.length)
+    if (!path.isAbsolute(socketPath)) problems.push(`--endpoint socket path must be absolute (got ${JSON.stringify(socketPath)})`)
+  }
+  const nodeId = (v['node-id'] as string | undefined) ?? env.NODE_NAME ?? ''
+  if (mode !== 'controller' && nodeId === '') problems.push('--node-id (or NODE_NAME) is required in node and all modes')
+  if (nodeId !== '' && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(nodeId)) problems.push(`--node-id must be a DNS-like name (got ${JSON.stringify(nodeId)})`)
+  const kuboApi = validateKuboApi(problems, v['kubo-api'])
+  const stateDir = String(v['state-dir'])
+  const kubeletDir = String(v['kubelet-dir'])
+  if (!path.isAbsolute(stateDir)) problems.push(`--state-dir must be absolute (got ${JSON.stringify(stateDir)})`)
+  if (!path.isAbsolute(kubeletDir)) problems.push(`--kubelet-dir must be absolute (got ${JSON.stringify(kubeletDir)})`)
+  const logLevel = String(v['log-level'])
+  if (!['error', 'warn', 'info', 'debug'].includes(logLevel)) problems.push(`--log-level must be error, warn, info or debug (got ${JSON.stringify(logLevel)})`)
+  const kuboTimeoutMs = intOption(problems, 'kubo-timeout-ms', v['kubo-timeout-ms'], 100, 600_000)
+  const readTimeoutMs = intOption(problems, 'read-timeout-ms', v['read-timeout-ms'], 100, 600_000)
+  const defaultCapacityBytes = intOption(problems, 'default-capacity-bytes', v['default-capacity-bytes'], 1024 * 1024, DEFAULTS.maxCapacityBytes)
+  const healIntervalMs = intOption(problems, 'heal-interval-ms', v['heal-interval-ms'], 0, 3_600_000)
+  const tokenFile = v['kubo-api-token-file'] as string | undefined
+  if (tokenFile !== undefined && !path.isAbsolute(tokenFile)) problems.push('--kubo-api-token-file must be an absolute path')
+  if (problems.length > 0) throw new ConfigError(problems)
+  return {
+    mode: mode as Mode,
+    endpoint,
+    socketPath,
+    nodeId,
+    kuboApi,
+    ...(tokenFile !== undefined ? { kuboApiTokenFile: tokenFile } : {}),
+    stateDir: path.resolve(stateDir),
+    kubeletDir: path.resolve(kubeletDir),
+    logLevel,
+    kuboTimeoutMs,
+    readTimeoutMs,
+    defaultCapacityBytes,
+    healIntervalMs
+  }
+}

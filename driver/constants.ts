@@ -1,0 +1,44 @@
+// Every default lives here, so a reader finds each tunable in one place.
+export const DRIVER_NAME = 'ipfs.csi.dev'
+export const DRIVER_VERSION = '0.1.0'
+
+export const DEFAULTS = {
+  endpoint: 'unix:///csi/csi.sock',
+  kuboApi: 'http://127.0.0.1:5001',
+  stateDir: '/var/lib/ipfs-csi',
+  kubeletDir: '/var/lib/kubelet',
+  logLevel: 'info',
+  /** Deadline for a control-plane Kubo call (pin, resolve, stat). */
+  kuboTimeoutMs: 30_000,
+  /** A FUSE read that cannot be served fails with EIO after this long. */
+  readTimeoutMs: 10_000,
+  /** Capacity of a writable volume created without a capacity range. */
+  defaultCapacityBytes: 1024 ** 3,
+  /** Largest capacity a writable volume may ask for (the honest limit is the Kubo repo). */
+  maxCapacityBytes: 1024 ** 4,
+  /** In-memory verified block cache per FUSE server. */
+  blockCacheBytes: 256 * 1024 ** 2,
+  /** Leaf blocks fetched ahead of a sequential reader. */
+  readAheadBlocks: 8,
+  /** How often the node service checks mounts and remounts dead FUSE servers. */
+  healIntervalMs: 10_000
+} as const
+
+/** Kubo pin names carry the volume id so ListVolumes and DeleteVolume need no other state. */
+export const PIN_PREFIX = {
+  volume: 'ipfs-csi/volume/',
+  snapshot: 'ipfs-csi/snapshot/'
+} as const
+
+/** MFS directory holding the data of writable volumes. */
+export const MFS_VOLUMES_DIR = '/ipfs-csi/volumes'
+
+/** Keys of the volume context the controller returns and the node reads. */
+export const CTX = {
+  kind: 'ipfs.csi.dev/kind', // 'content' | 'writable'
+  cid: 'cid',
+  path: 'path',
+  ipns: 'ipns',
+  capacity: 'ipfs.csi.dev/capacity',
+  ephemeral: 'csi.storage.k8s.io/ephemeral'
+} as const

@@ -1,0 +1,102 @@
+// One error type for the whole driver. It carries a gRPC status code as a plain number so
+// domain code never imports grpc; the FUSE edge maps the same codes to errno.
+
+/** gRPC status codes (numerically identical to @grpc/grpc-js `status`). */
+export const Code = {
+  OK: 0,
+  CANCELLED: 1,
+  UNKNOWN: 2,
+  INVALID_ARGUMENT: 3,
+  DEADLINE_EXCEEDED: 4,
+  NOT_FOUND: 5,
+  ALREADY_EXISTS: 6,
+  PERMISSION_DENIED: 7,
+  RESOURCE_EXHAUSTED: 8,
+  FAILED_PRECONDITION: 9,
+  ABORTED: 10,
+  OUT_OF_RANGE: 11,
+  UNIMPLEMENTED: 12,
+  INTERNAL: 13,
+  UNAVAILABLE: 14,
+  DATA_LOSS: 15
+} as const
+export type Code = (typeof Code)[keyof typeof Code]
+
+export class CsiError extends Error {
+  readonly code: Code
+  constructor (code: Code, message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'CsiError'
+    this.code = code
+  }
+}
+
+export const invalid = (msg: string): CsiError => new CsiError(Code.INVALID_ARGUMENT, msg)
+export const notFound = (msg: string): CsiError => new CsiError(Code.NOT_FOUND, msg)
+
+/** Turns anything thrown (Kubo HTTP errors, aborts, socket errors) into a CsiError. */
+export function toCsiError (err: unknown): CsiError {
+  if (err instanceof CsiError) return err
+  const e = err as { name?: string, code?: string, message?: string, cause?: { code?: string } }
+  const msg = e?.message ?? String(err)
+  if (e?.name === 'TimeoutError' || e?.name === 'AbortError' || /aborted|timed? ?out/i.test(msg)) {
+    return new CsiError(Code.DEADLINE_EXCEEDED, `Kubo call did not finish in time: ${msg}`, { cause: err })
+  }
+  const sys = e?.code ?? e?.cause?.code
+  if (sys === 'ECONNREFUSED' || sys === 'ECONNRESET' || sys === 'EHOSTUNREACH' || sys === 'ENOTFOUND' || /fetch failed|ECONNREFUSED/.test(msg)) {
+    return new CsiError(Code.UNAVAILABLE, `Kubo is unreachable: ${msg}`, { cause: err })
+  }
+  return new CsiError(Code.INTERNAL, msg, { cause: err })
+}
+
+/** errno values (Linux) used at the FUSE edge. fuse-native expects negative numbers. */
+export const Errno = {
+  EPERM: 1,
+  ENOENT: 2,
+  EIO: 5,
+  EBADF: 9,
+  EACCES: 13,
+  EEXIST: 17,
+  ENOTDIR: 20,
+  EISDIR: 21,
+  EINVAL: 22,
+  EFBIG: 27,
+  ENOSPC: 28,
+  EROFS: 30,
+  ENAMETOOLONG: 36,
+  ENOSYS: 38,
+  ENOTEMPTY: 39,
+  ENODATA: 61,
+  ETIMEDOUT: 110
+} as const
+
+const ERRNO_BY_CODE: Record<number, number> = {
+  [Code.INVALID_ARGUMENT]: Errno.EINVAL,
+  [Code.NOT_FOUND]: Errno.ENOENT,
+  [Code.ALREADY_EXISTS]: Errno.EEXIST,
+  [Code.PERMISSION_DENIED]: Errno.EACCES,
+  [Code.RESOURCE_EXHAUSTED]: Errno.ENOSPC,
+  [Code.OUT_OF_RANGE]: Errno.EFBIG,
+  [Code.UNIMPLEMENTED]: Errno.ENOSYS,
+  // Everything else (Kubo down, deadline, corrupt block, bug) is an I/O error to the reader.
+  [Code.DEADLINE_EXCEEDED]: Errno.EIO,
+  [Code.UNAVAILABLE]: Errno.EIO,
+  [Code.DATA_LOSS]: Errno.EIO
+}
+
+/** Maps an error to a positive errno; an FsError keeps its own. */
+export function toErrno (err: unknown): number {
+  if (err instanceof FsError) return err.errno
+  const code = toCsiError(err).code
+  return ERRNO_BY_CODE[code] ?? Errno.EIO
+}
+
+/** A filesystem error with an explicit errno, thrown by FUSE operation code. */
+export class FsError extends Error {
+  readonly errno: number
+  constructor (errno: number, message: string) {
+    super(message)
+    this.name = 'FsError'
+    this.errno = errno
+  }
+}

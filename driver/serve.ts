@@ -1,0 +1,56 @@
+// `ipfs-csi serve`: wires config, logging, Kubo and the CSI services onto one socket.
+import * as grpc from '@grpc/grpc-js'
+import { parseServeConfig, type ServeConfig } from './config.js'
+import { createLogger, type Logger } from './logger.js'
+import { Kubo } from './kubo.js'
+import { VolumeLocks } from './volume-locks.js'
+import { loadCsi } from './csi-proto.js'
+import { startGrpcServer, stopGrpcServer, type ServiceBinding } from './grpc-server.js'
+import { identityService } from './identity-service.js'
+import { controllerService } from '../controller/controller-service.js'
+import { NodeService } from '../node-plugin/node-service.js'
+
+export interface Served {
+  server: grpc.Server
+  stop: () => Promise<void>
+}
+
+export async function serve (config: ServeConfig, log: Logger): Promise<Served> {
+  const kubo = new Kubo({ url: config.kuboApi, ...(config.kuboApiTokenFile !== undefined ? { tokenFile: config.kuboApiTokenFile } : {}), timeoutMs: config.kuboTimeoutMs })
+  const locks = new VolumeLocks()
+  const csi = loadCsi().csi.v1
+  const deps = { log, locks, kubo, config }
+  const hasController = config.mode !== 'node'
+  const hasNode = config.mode !== 'controller'
+  const services: ServiceBinding[] = [{ definition: csi.Identity.service, implementation: identityService({ ...deps, hasController }) as unknown as grpc.UntypedServiceImplementation }]
+  if (hasController) services.push({ definition: csi.Controller.service, implementation: controllerService(deps) as unknown as grpc.UntypedServiceImplementation })
+  let node: NodeService | undefined
+  if (hasNode) {
+    node = new NodeService(deps)
+    await node.start() // reconcile staged volumes before answering any RPC
+    services.push({ definition: csi.Node.service, implementation: node.handlers() as unknown as grpc.UntypedServiceImplementation })
+  }
+  const server = await startGrpcServer(config.socketPath, services)
+  log.info('serving', { mode: config.mode, endpoint: config.endpoint, nodeId: config.nodeId, kuboApi: config.kuboApi })
+  return {
+    server,
+    stop: async () => {
+      await stopGrpcServer(server)
+      // FUSE servers are left running on purpose: pods keep their mounts across restarts.
+      node?.stop()
+    }
+  }
+}
+
+export async function serveCommand (argv: string[]): Promise<number> {
+  const config = parseServeConfig(argv)
+  const log = createLogger(config.logLevel)
+  const served = await serve(config, log)
+  await new Promise<void>((resolve) => {
+    const onSignal = (sig: string): void => { log.info('stopping', { signal: sig }); resolve() }
+    process.once('SIGTERM', () => onSignal('SIGTERM'))
+    process.once('SIGINT', () => onSignal('SIGINT'))
+  })
+  await served.stop()
+  return 0
+}

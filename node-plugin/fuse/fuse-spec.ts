@@ -1,0 +1,27 @@
+// What the node service hands a FUSE server process (`ipfs-csi fuse-server --spec FILE`).
+// The FUSE server is a separate, detached process so it outlives the gRPC server: restarting
+// the node service never takes a pod's mount down.
+export interface FuseSpec {
+  version: 1
+  volumeId: string
+  /** Where the FUSE filesystem is mounted (the staging path, or a user dir for `ipfs-csi mount`). */
+  mountpoint: string
+  kuboApi: string
+  kuboApiTokenFile?: string
+  mode: 'content' | 'writable'
+  /** content mode: the root CID served (cid + path resolved at stage time, fixed afterwards). */
+  rootCid?: string
+  /** writable mode: the MFS directory holding the volume's data. */
+  mfsPath?: string
+  /** writable mode: statfs reports it and writes past it fail with ENOSPC. */
+  capacityBytes?: number
+  /** Refuse every write with EROFS. Content mode is always read-only. */
+  readOnly: boolean
+  /** A read that cannot be served fails with EIO after this long. */
+  readTimeoutMs: number
+  /** Deadline for metadata calls to Kubo (MFS operations, resolve). */
+  kuboTimeoutMs: number
+  blockCacheBytes: number
+  readAheadBlocks: number
+  logLevel: string
+}
