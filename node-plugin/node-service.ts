@@ -1,0 +1,112 @@
+// CSI Node service: thin gRPC handlers over NodeVolumes, plus start-up reconciliation and the
+// periodic healer. Every handler runs through unary() with the volume id as lock key, so two
+// calls on one volume never interleave (the second gets ABORTED and the CO retries).
+import type { NodeHandlers } from '../proto/gen/csi/v1/Node.js'
+import type { ServeConfig } from '../driver/config.js'
+import { Code, CsiError } from '../driver/errors.js'
+import type { Kubo } from '../driver/kubo.js'
+import type { Logger } from '../driver/logger.js'
+import type { VolumeLocks } from '../driver/volume-locks.js'
+import { unary, type RpcDeps } from '../driver/rpc-wrapper.js'
+import { NodeVolumes, type NodeVolumesOptions } from './node-volumes.js'
+import { NodeHealer } from './node-healer.js'
+
+/** Topology key: a node-local volume (inline or staged) is reachable on this node only. */
+export const TOPOLOGY_NODE_KEY = 'topology.ipfs.csi.dev/node'
+
+export interface NodeServiceDeps {
+  log: Logger
+  locks: VolumeLocks
+  kubo: Kubo
+  config: ServeConfig
+}
+
+export interface NodeServiceOptions extends NodeVolumesOptions {
+  /** How long start() waits for reconciliation before serving (the rest continues in the background). */
+  reconcileWaitMs?: number
+}
+
+const byVolumeId = (req: { volume_id?: string }): string | undefined => req.volume_id
+
+export class NodeService {
+  readonly volumes: NodeVolumes
+  readonly healer: NodeHealer
+  private readonly deps: NodeServiceDeps
+  private readonly reconcileWaitMs: number
+
+  constructor (deps: NodeServiceDeps, options: NodeServiceOptions = {}) {
+    this.deps = deps
+    const log = deps.log.child({ service: 'node' })
+    this.volumes = new NodeVolumes({ log, kubo: deps.kubo, config: deps.config }, options)
+    this.healer = new NodeHealer({ volumes: this.volumes, locks: deps.locks, log })
+    this.reconcileWaitMs = options.reconcileWaitMs ?? 20_000
+  }
+
+  /**
+   * Adopts or heals every volume in the state dir, then starts the periodic healer. Waits at
+   * most reconcileWaitMs: a volume still healing holds its lock, so RPCs on it get ABORTED
+   * (and are retried) rather than the whole node plugin staying unready.
+   */
+  async start (): Promise<void> {
+    const log = this.deps.log
+    const done = this.healer.reconcile().catch((err: Error) => { log.error('reconcile failed', { error: err.message }) })
+    let timer: NodeJS.Timeout | undefined
+    const waited = new Promise<'timeout'>(resolve => { timer = setTimeout(() => resolve('timeout'), this.reconcileWaitMs) })
+    if (await Promise.race([done.then(() => 'done' as const), waited]) === 'timeout') log.warn('reconcile still running, serving meanwhile', { waitedMs: this.reconcileWaitMs })
+    clearTimeout(timer)
+    this.healer.startTimer(this.deps.config.healIntervalMs)
+  }
+
+  /** Stops timers only: FUSE servers keep running so pods keep their mounts. */
+  stop (): void {
+    this.healer.stop()
+  }
+
+  handlers (): NodeHandlers {
+    const deps: RpcDeps = { log: this.deps.log, locks: this.deps.locks }
+    const v = this.volumes
+    const nodeId = this.deps.config.nodeId
+    return {
+      NodeStageVolume: unary(deps, 'NodeStageVolume', async (req, ctx) => {
+        await v.stage(req, ctx.signal)
+        return {}
+      }, { lockKey: byVolumeId }),
+      NodeUnstageVolume: unary(deps, 'NodeUnstageVolume', async (req) => {
+        await v.unstage(req)
+        return {}
+      }, { lockKey: byVolumeId }),
+      NodePublishVolume: unary(deps, 'NodePublishVolume', async (req, ctx) => {
+        await v.publish(req, ctx.signal)
+        return {}
+      }, { lockKey: byVolumeId }),
+      NodeUnpublishVolume: unary(deps, 'NodeUnpublishVolume', async (req) => {
+        await v.unpublish(req)
+        return {}
+      }, { lockKey: byVolumeId }),
+      NodeGetVolumeStats: unary(deps, 'NodeGetVolumeStats', async (req, ctx) => {
+        const s = await v.stats(req, ctx.signal)
+        const u = s.usage
+        return {
+          usage: u === undefined
+            ? []
+            : [
+                { unit: 'BYTES' as const, total: String(u.blocks * u.frsize), available: String(u.bavail * u.frsize), used: String(Math.max(0, u.blocks - u.bfree) * u.frsize) },
+                { unit: 'INODES' as const, total: String(u.files), available: String(u.ffree), used: String(Math.max(0, u.files - u.ffree)) }
+              ],
+          volume_condition: { abnormal: s.abnormal, message: s.message }
+        }
+      }, { lockKey: byVolumeId }),
+      NodeGetCapabilities: unary(deps, 'NodeGetCapabilities', async () => ({
+        capabilities: (['STAGE_UNSTAGE_VOLUME', 'GET_VOLUME_STATS', 'VOLUME_CONDITION'] as const).map(type => ({ rpc: { type } }))
+      })),
+      NodeGetInfo: unary(deps, 'NodeGetInfo', async () => ({
+        node_id: nodeId,
+        max_volumes_per_node: '0',
+        accessible_topology: { segments: { [TOPOLOGY_NODE_KEY]: nodeId } }
+      })),
+      NodeExpandVolume: unary(deps, 'NodeExpandVolume', async () => {
+        throw new CsiError(Code.UNIMPLEMENTED, 'NodeExpandVolume is not supported: volumes need no node-side expansion')
+      })
+    }
+  }
+}

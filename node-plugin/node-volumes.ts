@@ -1,0 +1,422 @@
+// The node's volume lifecycle: stage (one FUSE mount per volume), publish (bind mounts to pod
+// targets), unpublish, unstage, stats, and healing of mounts whose FUSE server died. Domain
+// code: no gRPC here; every Kubo call carries the caller's AbortSignal and a deadline.
+import { mkdir, rm, rmdir, readFile } from 'node:fs/promises'
+import path from 'node:path'
+import type { ServeConfig } from '../driver/config.js'
+import { DEFAULTS } from '../driver/constants.js'
+import { Code, CsiError, invalid } from '../driver/errors.js'
+import type { Kubo } from '../driver/kubo.js'
+import type { Logger } from '../driver/logger.js'
+import { checkPathUnder } from '../driver/paths.js'
+import { formatContentRef } from '../driver/content-ref.js'
+import type { FuseSpec } from './fuse/fuse-spec.js'
+import { findMount, isOurFuseMount, readMountTable } from './mount-table.js'
+import { bindMount, fuseUnmount, probeFs, unmount, type FsUsage } from './mount-ops.js'
+import { findServerPids, isFuseServer, removeStatus, spawnFuseServer, stopFuseServer, waitMounted } from './fuse-process.js'
+import { VolumeStateStore, type VolumeState } from './volume-state.js'
+import { checkCapability, checkVolumeId, describeSource, isEphemeral, READER_ONLY_MODES, volumeSourceOf, type CapabilityLike, type VolumeSource } from './volume-source.js'
+
+export interface NodeVolumesDeps {
+  log: Logger
+  kubo: Kubo
+  config: ServeConfig
+}
+
+export interface NodeVolumesOptions {
+  /** Bound on a stage: resolve + spawn + mount (the root block is fetched, nothing more). */
+  mountTimeoutMs?: number
+  /** How long a FUSE server gets to flush and exit on SIGTERM before SIGKILL. */
+  stopGraceMs?: number
+  /** Deadline of the statfs probe that tells a live mount from a hung or dead one. */
+  probeTimeoutMs?: number
+}
+
+export interface StageRequest {
+  volume_id?: string
+  staging_target_path?: string
+  volume_capability?: CapabilityLike | null
+  volume_context?: Record<string, string>
+}
+
+export interface PublishRequest extends StageRequest {
+  target_path?: string
+  readonly?: boolean
+}
+
+export interface VolumeHealth {
+  /** The FUSE server is gone or its mount is dead: a heal (new server) is needed. */
+  dead: boolean
+  /** Abnormal condition to report, undefined when healthy. */
+  problem?: string
+  usage?: FsUsage
+}
+
+export interface VolumeStats {
+  usage?: FsUsage
+  abnormal: boolean
+  message: string
+}
+
+const requirePath = (p: string | undefined, what: string): string => {
+  if (p === undefined || p === '') throw invalid(`${what} is required`)
+  return p
+}
+
+export class NodeVolumes {
+  readonly store: VolumeStateStore
+  private readonly log: Logger
+  private readonly kubo: Kubo
+  private readonly config: ServeConfig
+  private readonly mountTimeoutMs: number
+  private readonly stopGraceMs: number
+  private readonly probeTimeoutMs: number
+
+  constructor (deps: NodeVolumesDeps, options: NodeVolumesOptions = {}) {
+    this.log = deps.log
+    this.kubo = deps.kubo
+    this.config = deps.config
+    this.store = new VolumeStateStore(deps.config.stateDir)
+    this.mountTimeoutMs = options.mountTimeoutMs ?? 60_000
+    this.stopGraceMs = options.stopGraceMs ?? 10_000
+    this.probeTimeoutMs = options.probeTimeoutMs ?? 5000
+  }
+
+  // ---- stage / unstage -------------------------------------------------------------------
+
+  async stage (req: StageRequest, signal: AbortSignal): Promise<void> {
+    const volumeId = checkVolumeId(req.volume_id)
+    const rawStaging = requirePath(req.staging_target_path, 'staging_target_path')
+    const mode = checkCapability(req.volume_capability)
+    if (isEphemeral(req.volume_context)) throw invalid('inline ephemeral volumes are published without staging')
+    const source = volumeSourceOf(volumeId, req.volume_context, this.config.defaultCapacityBytes)
+    const stagingPath = await checkPathUnder(this.config.kubeletDir, rawStaging, 'staging_target_path')
+    const readOnly = source.kind === 'content' || READER_ONLY_MODES.has(mode)
+
+    const existing = await this.store.read(volumeId)
+    if (existing !== undefined) {
+      if (existing.ephemeral) throw new CsiError(Code.FAILED_PRECONDITION, `volume ${volumeId} is in use as an inline ephemeral volume`)
+      if (existing.stagingPath !== stagingPath) throw new CsiError(Code.FAILED_PRECONDITION, `volume ${volumeId} is already staged at ${existing.stagingPath}; a volume has one staging path per node`)
+      if (existing.source !== describeSource(source) || existing.readOnly !== readOnly) {
+        throw new CsiError(Code.ALREADY_EXISTS, `volume ${volumeId} is already staged at ${stagingPath} with ${existing.source}${existing.readOnly ? ' (read-only)' : ''}, incompatible with this request`)
+      }
+      // Same request again: make sure the mount is actually alive before answering OK.
+      const health = await this.health(existing)
+      if (health.dead) await this.heal(existing, signal)
+      return
+    }
+    await this.mountNew(volumeId, source, stagingPath, readOnly, false, signal)
+  }
+
+  async unstage (req: { volume_id?: string, staging_target_path?: string }): Promise<void> {
+    const volumeId = checkVolumeId(req.volume_id)
+    const stagingPath = await checkPathUnder(this.config.kubeletDir, requirePath(req.staging_target_path, 'staging_target_path'), 'staging_target_path')
+    const state = await this.store.read(volumeId)
+    if (state !== undefined && !state.ephemeral && state.stagingPath === stagingPath) {
+      const left = Object.keys(state.targets)
+      if (left.length > 0) this.log.warn('unstaging a volume that still has published targets', { volumeId, targets: left })
+      await this.teardown(volumeId, stagingPath)
+      this.log.info('unstaged', { volumeId, stagingPath })
+      return
+    }
+    // Not staged here (by our records). A FUSE mount of ours left at the path is still removed.
+    const m = findMount(await readMountTable(), stagingPath)
+    if (m !== undefined && isOurFuseMount(m)) await fuseUnmount(stagingPath)
+  }
+
+  // ---- publish / unpublish ---------------------------------------------------------------
+
+  async publish (req: PublishRequest, signal: AbortSignal): Promise<void> {
+    const volumeId = checkVolumeId(req.volume_id)
+    const rawTarget = requirePath(req.target_path, 'target_path')
+    const mode = checkCapability(req.volume_capability)
+    if (isEphemeral(req.volume_context)) return await this.publishEphemeral(volumeId, rawTarget, req, signal)
+    const rawStaging = requirePath(req.staging_target_path, 'staging_target_path')
+    let state = await this.store.read(volumeId)
+    // Validate what the request names even when nothing is staged (bad input → INVALID_ARGUMENT).
+    const kind = state?.kind ?? volumeSourceOf(volumeId, req.volume_context, this.config.defaultCapacityBytes).kind
+    const targetPath = await checkPathUnder(this.config.kubeletDir, rawTarget, 'target_path')
+    const stagingPath = await checkPathUnder(this.config.kubeletDir, rawStaging, 'staging_target_path')
+    const readOnly = req.readonly === true || READER_ONLY_MODES.has(mode)
+    if (kind === 'content' && !readOnly) throw invalid(`volume ${volumeId} is IPFS content and can only be published read-only (set readOnly, or use a reader-only access mode)`)
+    if (state === undefined || state.ephemeral || state.stagingPath !== stagingPath) throw new CsiError(Code.FAILED_PRECONDITION, `volume ${volumeId} is not staged at ${stagingPath}`)
+    if (state.readOnly && !readOnly) throw invalid(`volume ${volumeId} was staged read-only (reader-only access mode) and cannot be published read-write`)
+    const known = state.targets[targetPath]
+    if (known !== undefined) {
+      if (known.readOnly !== readOnly) throw new CsiError(Code.ALREADY_EXISTS, `volume ${volumeId} is already published at ${targetPath} ${known.readOnly ? 'read-only' : 'read-write'}`)
+      if (findMount(await readMountTable(), targetPath) !== undefined) return
+      this.log.warn('published target lost its mount, binding again', { volumeId, targetPath })
+    }
+    if ((await this.health(state)).dead) state = await this.heal(state, signal)
+    await this.bindTarget(stagingPath, targetPath, readOnly)
+    state.targets[targetPath] = { readOnly }
+    await this.store.write(state)
+    this.log.info('published', { volumeId, targetPath, readOnly })
+  }
+
+  /** CSI inline ephemeral volume: a private FUSE mount under the state dir, bound to the target. */
+  private async publishEphemeral (volumeId: string, rawTarget: string, req: PublishRequest, signal: AbortSignal): Promise<void> {
+    const source = volumeSourceOf(volumeId, req.volume_context, this.config.defaultCapacityBytes)
+    if (source.kind !== 'content') throw invalid('inline ephemeral volumes are content only')
+    const targetPath = await checkPathUnder(this.config.kubeletDir, rawTarget, 'target_path')
+    const existing = await this.store.read(volumeId)
+    if (existing !== undefined) {
+      if (!existing.ephemeral) throw new CsiError(Code.FAILED_PRECONDITION, `volume ${volumeId} is staged as a persistent volume, not an inline one`)
+      if (existing.source !== describeSource(source)) throw new CsiError(Code.ALREADY_EXISTS, `inline volume ${volumeId} already serves ${existing.source}`)
+      if (existing.targets[targetPath] === undefined) throw new CsiError(Code.ALREADY_EXISTS, `inline volume ${volumeId} is already published at ${Object.keys(existing.targets).join(', ')}`)
+      let state = existing
+      if ((await this.health(state)).dead) state = await this.heal(state, signal)
+      if (findMount(await readMountTable(), targetPath) === undefined) await this.bindTarget(state.stagingPath, targetPath, true)
+      return
+    }
+    const mnt = this.store.ephemeralMountPath(volumeId)
+    // Content is immutable: an inline volume is always read-only, whatever readonly says
+    // (kubelet sends SINGLE_NODE_WRITER and readonly=false unless the pod sets readOnly).
+    const state = await this.mountNew(volumeId, source, mnt, true, true, signal)
+    try {
+      await this.bindTarget(mnt, targetPath, true)
+    } catch (err) {
+      await this.teardown(volumeId, mnt).catch((e: Error) => this.log.error('cleanup after failed inline publish failed', { volumeId, error: e.message }))
+      throw err
+    }
+    state.targets[targetPath] = { readOnly: true }
+    await this.store.write(state)
+    this.log.info('published inline volume', { volumeId, targetPath })
+  }
+
+  async unpublish (req: { volume_id?: string, target_path?: string }): Promise<void> {
+    const volumeId = checkVolumeId(req.volume_id)
+    const targetPath = await checkPathUnder(this.config.kubeletDir, requirePath(req.target_path, 'target_path'), 'target_path')
+    await this.unbindTarget(targetPath)
+    const state = await this.store.read(volumeId)
+    if (state === undefined) return
+    if (state.targets[targetPath] !== undefined) {
+      delete state.targets[targetPath]
+      if (state.ephemeral && Object.keys(state.targets).length === 0) {
+        await this.teardown(volumeId, state.stagingPath)
+        this.log.info('inline volume removed', { volumeId, targetPath })
+        return
+      }
+      await this.store.write(state)
+    }
+    this.log.info('unpublished', { volumeId, targetPath })
+  }
+
+  // ---- stats / health --------------------------------------------------------------------
+
+  async stats (req: { volume_id?: string, volume_path?: string }, signal: AbortSignal): Promise<VolumeStats> {
+    const volumeId = checkVolumeId(req.volume_id)
+    const volumePath = requirePath(req.volume_path, 'volume_path')
+    const state = await this.store.read(volumeId)
+    if (state === undefined) throw new CsiError(Code.NOT_FOUND, `volume ${volumeId} is not staged or published on this node`)
+    const norm = path.normalize(volumePath).replace(/(.)\/+$/, '$1')
+    const resolved = await checkPathUnder(this.config.kubeletDir, norm, 'volume_path').catch(() => norm)
+    const known = (p: string): boolean => p === state.stagingPath || state.targets[p] !== undefined
+    if (!known(norm) && !known(resolved)) throw new CsiError(Code.NOT_FOUND, `${volumePath} is neither the staging path nor a target path of volume ${volumeId}`)
+    const health = await this.health(state, known(norm) ? norm : resolved)
+    const problems: string[] = []
+    if (health.problem !== undefined) problems.push(health.problem)
+    if (!(await this.kubo.reachable(signal))) problems.push(`Kubo at ${this.kubo.url} is unreachable: reads of data not cached on this node fail`)
+    return { ...(health.usage !== undefined ? { usage: health.usage } : {}), abnormal: problems.length > 0, message: problems.length > 0 ? problems.join('; ') : 'volume is mounted and its FUSE server answers' }
+  }
+
+  /**
+   * Is the volume's FUSE server alive and its mount answering? `probePath` (a target) is
+   * probed instead of the staging path when given. Never blocks longer than the probe deadline.
+   */
+  async health (state: VolumeState, probePath = state.stagingPath): Promise<VolumeHealth> {
+    const status = await this.store.readStatus(state.volumeId)
+    if (status === undefined || !(await isFuseServer(status.pid, this.store.specPath(state.volumeId)))) {
+      return { dead: true, problem: `FUSE server of volume ${state.volumeId} is not running` }
+    }
+    const table = await readMountTable()
+    if (findMount(table, state.stagingPath) === undefined) return { dead: true, problem: `${state.stagingPath} is not mounted` }
+    const probe = await probeFs(probePath, this.probeTimeoutMs)
+    if (probe.ok) return { dead: false, usage: probe.usage }
+    if (probe.reason === 'notconn') return { dead: true, problem: probe.message }
+    // A slow answer (Kubo busy) is reported, not "healed": killing a live server would not help.
+    return { dead: false, problem: probe.message }
+  }
+
+  /**
+   * Replaces a dead FUSE server: stops what is left of it, detaches the dead mount, starts a
+   * new server from the same spec, and binds every published target again (read-only as before).
+   * The state is kept on failure, so the next heal tries again.
+   */
+  async heal (state: VolumeState, signal: AbortSignal): Promise<VolumeState> {
+    const { volumeId, stagingPath } = state
+    this.log.warn('healing volume: FUSE server gone, remounting', { volumeId, stagingPath })
+    await this.stopServer(volumeId)
+    await this.detachFuse(stagingPath)
+    const specPath = this.store.specPath(volumeId)
+    const spec = JSON.parse(await readFile(specPath, 'utf8')) as FuseSpec
+    if (spec.mountpoint !== stagingPath) throw new CsiError(Code.INTERNAL, `spec of ${volumeId} mounts ${spec.mountpoint}, state says ${stagingPath}`)
+    await this.startServer(volumeId, stagingPath, signal)
+    for (const [target, t] of Object.entries(state.targets)) {
+      await this.unbindTarget(target, false)
+      await this.bindTarget(stagingPath, target, t.readOnly)
+    }
+    this.log.info('healed volume', { volumeId, stagingPath, targets: Object.keys(state.targets).length })
+    return state
+  }
+
+  // ---- internals -------------------------------------------------------------------------
+
+  /** Resolves the source, writes the spec, starts the FUSE server, records the state. */
+  private async mountNew (volumeId: string, source: VolumeSource, mountpoint: string, readOnly: boolean, ephemeral: boolean, callSignal: AbortSignal): Promise<VolumeState> {
+    const signal = AbortSignal.any([callSignal, AbortSignal.timeout(this.mountTimeoutMs)])
+    const started = Date.now()
+    // Whatever is left at the path from an earlier life (a dead FUSE mount of ours) goes first.
+    const stale = findMount(await readMountTable(), mountpoint)
+    if (stale !== undefined) {
+      if (!isOurFuseMount(stale)) throw new CsiError(Code.FAILED_PRECONDITION, `${mountpoint} already has a ${stale.fsType} mount that is not ours`)
+      await this.detachFuse(mountpoint)
+    }
+    const spec = await this.buildSpec(volumeId, source, mountpoint, readOnly, signal)
+    await this.store.ensureDir(volumeId)
+    await this.store.writeSpec(volumeId, spec)
+    try {
+      await this.startServer(volumeId, mountpoint, signal, Math.max(1000, this.mountTimeoutMs - (Date.now() - started)))
+    } catch (err) {
+      await this.store.remove(volumeId).catch(() => {})
+      throw err
+    }
+    const state: VolumeState = {
+      version: 1,
+      volumeId,
+      kind: source.kind,
+      source: describeSource(source),
+      stagingPath: mountpoint,
+      ephemeral,
+      readOnly,
+      targets: {},
+      stagedAt: new Date().toISOString()
+    }
+    await this.store.write(state)
+    this.log.info('staged', { volumeId, mountpoint, kind: source.kind, root: spec.rootCid ?? spec.mfsPath, ms: Date.now() - started })
+    return state
+  }
+
+  /** Spawns the server for the spec on disk and waits for its mount; cleans up on failure. */
+  private async startServer (volumeId: string, mountpoint: string, signal: AbortSignal, timeoutMs = this.mountTimeoutMs): Promise<void> {
+    const specPath = this.store.specPath(volumeId)
+    const statusPath = this.store.statusPath(volumeId)
+    const logPath = this.store.logPath(volumeId)
+    await removeStatus(statusPath)
+    const server = await spawnFuseServer(specPath, logPath)
+    try {
+      await waitMounted({ server, statusPath, mountpoint, logPath, timeoutMs, signal })
+    } catch (err) {
+      // Nothing half-mounted: kill the server (it has no SIGTERM handler before mounting) and detach.
+      try { process.kill(server.pid, 'SIGKILL') } catch {}
+      await Promise.race([server.exited, new Promise(resolve => setTimeout(resolve, 5000))])
+      await this.detachFuse(mountpoint).catch(() => {})
+      await removeStatus(statusPath)
+      throw err
+    }
+  }
+
+  private async buildSpec (volumeId: string, source: VolumeSource, mountpoint: string, readOnly: boolean, signal: AbortSignal): Promise<FuseSpec> {
+    const base = {
+      version: 1 as const,
+      volumeId,
+      mountpoint,
+      kuboApi: this.config.kuboApi,
+      ...(this.config.kuboApiTokenFile !== undefined ? { kuboApiTokenFile: this.config.kuboApiTokenFile } : {}),
+      readOnly,
+      readTimeoutMs: this.config.readTimeoutMs,
+      kuboTimeoutMs: this.config.kuboTimeoutMs,
+      blockCacheBytes: DEFAULTS.blockCacheBytes,
+      readAheadBlocks: DEFAULTS.readAheadBlocks,
+      logLevel: this.config.logLevel
+    }
+    if (source.kind === 'writable') {
+      await this.kuboCall('files/stat', { arg: source.mfsPath, hash: true }, signal, `writable volume ${volumeId} has no data at ${source.mfsPath}`)
+      return { ...base, mode: 'writable', mfsPath: source.mfsPath, capacityBytes: source.capacityBytes }
+    }
+    const rootCid = await this.resolveRoot(source, signal)
+    return { ...base, mode: 'content', rootCid, readOnly: true }
+  }
+
+  /** cid + path (or an IPNS name) → the CID of the directory or file served as the root. */
+  private async resolveRoot (source: Extract<VolumeSource, { kind: 'content' }>, signal: AbortSignal): Promise<string> {
+    const p = source.ref !== undefined ? `/ipfs/${formatContentRef(source.ref)}` : [source.ipns, ...source.path].join('/')
+    let root: string
+    if (source.ref !== undefined && source.ref.path.length === 0) {
+      root = source.ref.cid.toString()
+    } else {
+      const res = await this.kuboCall('resolve', { arg: p, recursive: true }, signal, `content ${p} does not exist`) as { Path?: string }
+      const m = /^\/ipfs\/([A-Za-z0-9]+)$/.exec(res?.Path ?? '')
+      if (m == null) throw new CsiError(Code.INTERNAL, `Kubo resolved ${p} to ${JSON.stringify(res?.Path)}, not an /ipfs/<cid> path`)
+      root = m[1] as string
+    }
+    // Fetch (and keep) the root block now, so a CID that cannot be found fails the stage cleanly.
+    await this.kuboCall('block/stat', { arg: root }, signal, `root block ${root} of ${p} cannot be fetched`)
+    return root
+  }
+
+  private async kuboCall (endpoint: string, args: Record<string, string | boolean>, signal: AbortSignal, notFoundMsg: string): Promise<unknown> {
+    if (signal.aborted) throw new CsiError(Code.DEADLINE_EXCEEDED, `${endpoint}: the stage deadline passed`)
+    const timeoutMs = this.config.kuboTimeoutMs
+    try {
+      // Kubo's own `timeout` stops the work server-side too; our deadline covers the transport.
+      return await this.kubo.postJson(endpoint, { ...args, timeout: `${Math.max(1, Math.floor(timeoutMs / 1000))}s` }, signal, timeoutMs + 1000)
+    } catch (err) {
+      const e = err as CsiError
+      if (e.code === Code.NOT_FOUND) throw new CsiError(Code.NOT_FOUND, `${notFoundMsg}: ${e.message}`)
+      if (e.code === Code.INTERNAL && /context deadline exceeded|timeout/i.test(e.message)) throw new CsiError(Code.DEADLINE_EXCEEDED, `${notFoundMsg} within ${timeoutMs} ms (is it provided on the network?): ${e.message}`)
+      throw err
+    }
+  }
+
+  private async stopServer (volumeId: string): Promise<void> {
+    const specPath = this.store.specPath(volumeId)
+    const status = await this.store.readStatus(volumeId)
+    if (status !== undefined) await stopFuseServer(status.pid, specPath, this.stopGraceMs)
+    // A server that never wrote (or lost) its status file is found by its spec path.
+    for (const pid of await findServerPids(specPath)) await stopFuseServer(pid, specPath, this.stopGraceMs)
+  }
+
+  /** Stops the server, detaches its mount, removes the volume's state directory. */
+  private async teardown (volumeId: string, mountpoint: string): Promise<void> {
+    await this.stopServer(volumeId)
+    await this.detachFuse(mountpoint)
+    await this.store.remove(volumeId)
+  }
+
+  /** fusermount -uz until nothing of ours is left at `p` (stacked dead mounts included). */
+  private async detachFuse (p: string): Promise<void> {
+    for (let i = 0; i < 4; i++) {
+      const m = findMount(await readMountTable(), p)
+      if (m === undefined) return
+      await fuseUnmount(p)
+    }
+    if (findMount(await readMountTable(), p) !== undefined) throw new CsiError(Code.INTERNAL, `${p} is still mounted after fusermount -uz`)
+  }
+
+  private async bindTarget (src: string, target: string, readOnly: boolean): Promise<void> {
+    await mkdir(target, { recursive: true, mode: 0o750 })
+    // A stale mount at the target (e.g. a bind of a dead FUSE mount) would hide the new bind.
+    await this.unbindTarget(target, false)
+    await bindMount(src, target, readOnly)
+  }
+
+  /** Unmounts everything stacked at `target`, lazily when busy; optionally removes the dir. */
+  private async unbindTarget (target: string, removeDir = true): Promise<void> {
+    for (let i = 0; i < 4; i++) {
+      if (findMount(await readMountTable(), target) === undefined) break
+      await unmount(target)
+    }
+    if (findMount(await readMountTable(), target) !== undefined) throw new CsiError(Code.INTERNAL, `${target} is still mounted after umount -l`)
+    if (!removeDir) return
+    try {
+      await rmdir(target)
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code
+      if (code === 'ENOENT') return
+      if (code === 'ENOTDIR') { await rm(target, { force: true }); return }
+      // Never delete contents: a non-empty target is not ours to clean.
+      this.log.warn('target directory not removed', { target, error: (err as Error).message })
+    }
+  }
+}
