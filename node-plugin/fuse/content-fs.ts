@@ -1,0 +1,223 @@
+// The read-only FUSE filesystem of a content volume: one immutable UnixFS DAG, served lazily and
+// verified block by block (see content-tree.ts, block-fetcher.ts). Every operation carries a
+// deadline of spec.readTimeoutMs, so a read Kubo cannot serve ends in EIO, never a hang.
+//
+// A root that is a file (or symlink) rather than a directory is served as a directory holding
+// that one entry, named after the root CID: a FUSE mount is always a directory.
+import { createHash } from 'node:crypto'
+import { constants as fsc } from 'node:fs'
+import type { CID } from 'multiformats/cid'
+import { parseCid } from '../../driver/content-ref.js'
+import { Errno, FsError } from '../../driver/errors.js'
+import type { Kubo } from '../../driver/kubo.js'
+import type { Logger } from '../../driver/logger.js'
+import type { FuseSpec } from './fuse-spec.js'
+import type { AsyncFs, Stat, StatFs } from './fuse-ops.js'
+import type { FsInstance } from './fuse-server.js'
+import { BlockFetcher } from './block-fetcher.js'
+import { ContentTree, race } from './content-tree.js'
+import type { UnixfsNode } from './unixfs-node.js'
+import { safeSymlinkTarget } from './symlink-policy.js'
+
+const O_ACCMODE = 3
+const DEFAULT_FILE_MODE = 0o444
+const DEFAULT_DIR_MODE = 0o555
+/** setuid/setgid bits from content are never honoured: the DAG comes from anyone. */
+const MODE_MASK = 0o1777
+/** Leaf size assumed for read-ahead until a real one is seen (Kubo's default chunk). */
+const DEFAULT_LEAF = 256 * 1024
+/** A read this close to where the last one ended still counts as sequential (the kernel reorders). */
+const SEQUENTIAL_SLACK = 1024 * 1024
+
+interface Entry {
+  cid: CID
+  node: UnixfsNode
+  /** Path segments from the mount root. */
+  segs: string[]
+  /** For symlinks: the target served (see symlink-policy.ts). */
+  target?: string
+}
+
+interface Handle { entry: Entry, next: number, warmedTo: number }
+
+export interface ContentFsDeps { kubo: Kubo, log: Logger }
+
+export async function createContentFs (spec: FuseSpec, deps: ContentFsDeps): Promise<FsInstance> {
+  const { kubo, log } = deps
+  if (spec.rootCid === undefined) throw new Error('content mode needs rootCid')
+  const rootCid = parseCid(spec.rootCid, 'root CID')
+  const fetcher = new BlockFetcher({ kuboApi: kubo.url, headers: kubo.headers, timeoutMs: spec.readTimeoutMs, cacheBytes: spec.blockCacheBytes, log })
+  const tree = new ContentTree({ fetcher, log })
+  let rootNode: UnixfsNode
+  try {
+    rootNode = await tree.node(rootCid, AbortSignal.timeout(spec.readTimeoutMs))
+  } catch (err) {
+    fetcher.close()
+    throw err
+  }
+  const fs = new ContentFs(spec, tree, log, rootCid, rootNode)
+  log.info('content filesystem ready', { rootCid: rootCid.toString(), kind: rootNode.kind })
+  return { fs: fs.ops(), close: async () => { fetcher.close() } }
+}
+
+export class ContentFs {
+  private readonly resolved: Map<string, Promise<Entry>> = new Map()
+  private readonly handles = new Map<number, Handle>()
+  private nextFd = 1
+  private readonly wrapped: boolean
+  private leafSize = DEFAULT_LEAF
+
+  constructor (
+    private readonly spec: FuseSpec,
+    private readonly tree: ContentTree,
+    private readonly log: Logger,
+    private readonly rootCid: CID,
+    private readonly rootNode: UnixfsNode
+  ) {
+    this.wrapped = rootNode.kind === 'file' || rootNode.kind === 'symlink'
+  }
+
+  ops (): AsyncFs {
+    return {
+      getattr: async (p) => await this.withDeadline(async (s) => this.stat(await this.resolve(p, s), p)),
+      readdir: async (p) => await this.withDeadline(async (s) => await this.readdir(p, s)),
+      readlink: async (p) => await this.withDeadline(async (s) => {
+        const e = await this.resolve(p, s)
+        if (e.node.kind !== 'symlink') throw new FsError(Errno.EINVAL, 'not a symlink')
+        return e.target as string
+      }),
+      open: async (p, flags) => await this.withDeadline(async (s) => {
+        if ((flags & O_ACCMODE) !== fsc.O_RDONLY || (flags & fsc.O_TRUNC) !== 0) throw new FsError(Errno.EROFS, 'content volumes are read-only')
+        const entry = await this.resolve(p, s)
+        if (entry.node.kind !== 'file') throw new FsError(Errno.EISDIR, 'not a file')
+        const fd = this.nextFd++
+        this.handles.set(fd, { entry, next: 0, warmedTo: 0 })
+        return fd
+      }),
+      release: async (_p, fd) => { this.handles.delete(fd) },
+      read: async (p, fd, buf, len, pos) => await this.withDeadline(async (s) => await this.read(p, fd, buf, len, pos, s)),
+      statfs: async () => this.statfs(),
+      access: async (p, mode) => await this.withDeadline(async (s) => {
+        await this.resolve(p, s)
+        if ((mode & fsc.W_OK) !== 0) throw new FsError(Errno.EROFS, 'content volumes are read-only')
+      }),
+      // Every change is refused with EROFS (not ENOSYS) so tools report "Read-only file system".
+      write: rofs, create: rofs, truncate: rofs, ftruncate: rofs, unlink: rofs, mkdir: rofs, rmdir: rofs,
+      rename: rofs, symlink: rofs, chmod: rofs, chown: rofs, utimens: rofs
+    }
+  }
+
+  private async withDeadline<T> (fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const signal = AbortSignal.timeout(this.spec.readTimeoutMs)
+    return await race(fn(signal), signal)
+  }
+
+  private async read (p: string, fd: number, buf: Buffer, len: number, pos: number, signal: AbortSignal): Promise<number> {
+    let h = this.handles.get(fd)
+    if (h === undefined) {
+      // A read without our open (should not happen): serve it, without read-ahead state.
+      h = { entry: await this.resolve(p, signal), next: -1, warmedTo: 0 }
+    }
+    const file = h.entry.node
+    if (file.kind !== 'file') throw new FsError(Errno.EISDIR, 'not a file')
+    const n = await this.tree.read(file, pos, len, buf, signal)
+    if (h.next >= 0) this.readAhead(h, file, pos, pos + n)
+    return n
+  }
+
+  /** Sequential readers get the next readAheadBlocks leaves fetched while they consume this read. */
+  private readAhead (h: Handle, file: UnixfsNode & { kind: 'file' }, pos: number, end: number): void {
+    const sequential = Math.abs(pos - h.next) <= SEQUENTIAL_SLACK
+    h.next = end
+    if (!sequential || this.spec.readAheadBlocks <= 0 || end >= file.size) return
+    if (file.children.length === 0) return
+    const ahead = this.spec.readAheadBlocks * this.leafSize
+    // Warm in steps of half the window so each leaf is asked for once.
+    if (h.warmedTo >= end + ahead / 2) return
+    const from = Math.max(end, h.warmedTo)
+    const to = Math.min(file.size, end + ahead)
+    h.warmedTo = to
+    this.tree.warm(file, from, to).catch((err: Error) => this.log.debug('read-ahead failed', { error: err.message }))
+  }
+
+  private async readdir (p: string, signal: AbortSignal): Promise<string[]> {
+    const e = await this.resolve(p, signal)
+    if (e.segs.length === 0 && this.wrapped) return [this.rootCid.toString()]
+    if (e.node.kind !== 'directory' && e.node.kind !== 'hamt') throw new FsError(Errno.ENOTDIR, 'not a directory')
+    return (await this.tree.list(e.node, e.cid, signal)).names
+  }
+
+  /** Path → entry, cached per path (content is immutable); failures are not cached. */
+  private async resolve (p: string, signal: AbortSignal): Promise<Entry> {
+    const key = p === '' ? '/' : p
+    let pr = this.resolved.get(key)
+    if (pr === undefined) {
+      pr = this.resolveUncached(key)
+      this.resolved.set(key, pr)
+      // Bounded: drop the oldest entries past a generous size (Map keeps insertion order).
+      if (this.resolved.size > 200_000) this.resolved.delete(this.resolved.keys().next().value as string)
+      pr.catch(() => { if (this.resolved.get(key) === pr) this.resolved.delete(key) })
+    }
+    return await race(pr, signal)
+  }
+
+  private async resolveUncached (p: string): Promise<Entry> {
+    const segs = p.split('/').filter(s => s !== '')
+    if (segs.length === 0) return { cid: this.rootCid, node: this.rootNode, segs }
+    const name = segs[segs.length - 1] as string
+    const parentPath = '/' + segs.slice(0, -1).join('/')
+    // Each path is resolved once; its parent's entry comes from the cache. The shared work is
+    // bounded by the fetcher's per-block deadline; each waiter by its own op deadline.
+    const parent = await this.resolve(parentPath, AbortSignal.timeout(this.spec.readTimeoutMs * 4))
+    let cid: CID | undefined
+    if (parent.segs.length === 0 && this.wrapped) {
+      cid = name === this.rootCid.toString() ? this.rootCid : undefined
+    } else {
+      if (parent.node.kind !== 'directory' && parent.node.kind !== 'hamt') throw new FsError(Errno.ENOTDIR, 'not a directory')
+      cid = await this.tree.lookup(parent.node, parent.cid, name)
+    }
+    if (cid === undefined) throw new FsError(Errno.ENOENT, 'no such entry')
+    const node = cid.equals(this.rootCid) && this.wrapped ? this.rootNode : await this.tree.node(cid)
+    const entry: Entry = { cid, node, segs }
+    if (node.kind === 'symlink') {
+      const target = safeSymlinkTarget(new TextDecoder().decode(node.target), segs.slice(0, -1))
+      if (target === undefined) throw new FsError(Errno.ENOENT, 'symlink target cannot exist on Linux')
+      entry.target = target
+    }
+    return entry
+  }
+
+  private stat (e: Entry, p: string): Stat {
+    const n = e.node
+    const mtime = new Date(n.mtimeMs ?? 0)
+    const base = { mtime, atime: mtime, ctime: mtime, uid: 0, gid: 0, ino: inodeOf(p), blksize: 4096 }
+    const isRoot = e.segs.length === 0
+    if (isRoot && this.wrapped) return { ...base, mode: fsc.S_IFDIR | DEFAULT_DIR_MODE, size: 4096, nlink: 2, blocks: 8 }
+    switch (n.kind) {
+      case 'file': return { ...base, mode: fsc.S_IFREG | ((n.mode ?? DEFAULT_FILE_MODE) & MODE_MASK), size: n.size, nlink: 1, blocks: Math.ceil(n.size / 512) }
+      case 'symlink': {
+        const size = Buffer.byteLength(e.target ?? '')
+        return { ...base, mode: fsc.S_IFLNK | 0o777, size, nlink: 1, blocks: 0 }
+      }
+      default: return { ...base, mode: fsc.S_IFDIR | ((n.mode ?? DEFAULT_DIR_MODE) & MODE_MASK), size: 4096, nlink: 2, blocks: 8 }
+    }
+  }
+
+  private statfs (): StatFs {
+    // Size of the content when known: a file's exact size, a directory's cumulative link sizes.
+    const n = this.rootNode
+    const bytes = n.kind === 'file' ? n.size : n.kind === 'directory' || n.kind === 'hamt' ? n.links.reduce((s, l) => s + l.tsize, 0) : 0
+    const bsize = 4096
+    return { bsize, frsize: bsize, blocks: Math.ceil(bytes / bsize), bfree: 0, bavail: 0, files: 0, ffree: 0, favail: 0, fsid: 0, flag: 1 /* ST_RDONLY */, namemax: 255 }
+  }
+}
+
+async function rofs (): Promise<never> {
+  throw new FsError(Errno.EROFS, 'content volumes are read-only')
+}
+
+/** Stable inode per path (48 bits of its hash), so tools that compare inodes see the same file. */
+function inodeOf (p: string): number {
+  if (p === '/' || p === '') return 1
+  return createHash('sha1').update(p).digest().readUIntBE(0, 6) || 2
+}

@@ -1,0 +1,227 @@
+// The verified, lazy view of one UnixFS DAG: resolves paths, lists directories (plain and HAMT)
+// and reads byte ranges of files, fetching only the blocks an operation needs. Used by the FUSE
+// filesystem and by `ipfs-csi mount` to resolve `<cid>/<path>` before mounting.
+import { LRUCache } from 'lru-cache'
+import type { CID } from 'multiformats/cid'
+import { CsiError, Code, Errno, FsError } from '../../driver/errors.js'
+import type { Logger } from '../../driver/logger.js'
+import type { BlockFetcher } from './block-fetcher.js'
+import { decodeNode, type PbLink, type UnixfsNode } from './unixfs-node.js'
+import { MURMUR3_X64_64, bucketIndex, bucketPrefix, hamtHash, prefixWidth } from './hamt.js'
+
+const utf8 = new TextEncoder()
+
+/** Names that cannot exist in a Linux directory are left out, never an error for the directory. */
+export function isValidName (name: string): boolean {
+  return name !== '' && name !== '.' && name !== '..' && !name.includes('/') && !name.includes('\0') && utf8.encode(name).length <= 255
+}
+
+export interface Listing {
+  /** Valid names in DAG order, first occurrence of each. */
+  names: string[]
+  byName: Map<string, CID>
+}
+
+export interface ContentTreeInit {
+  fetcher: BlockFetcher
+  log: Logger
+}
+
+export class ContentTree {
+  private readonly fetcher: BlockFetcher
+  private readonly log: Logger
+  /** Decoded nodes that have links (directories, shards, file roots): re-decoding them per read is waste. */
+  private readonly nodes = new LRUCache<string, UnixfsNode>({ max: 20_000, maxSize: 64 * 1024 * 1024, sizeCalculation: (n) => nodeWeight(n) })
+  /** Complete listings per directory CID (content is immutable), bounded by total entries. */
+  private readonly listings = new LRUCache<string, Promise<Listing>>({ maxSize: 2_000_000, sizeCalculation: () => 1 })
+  private readonly listingSizes = new Map<string, number>()
+
+  constructor (init: ContentTreeInit) {
+    this.fetcher = init.fetcher
+    this.log = init.log
+  }
+
+  async node (cid: CID, signal?: AbortSignal): Promise<UnixfsNode> {
+    const key = cid.toString()
+    const hit = this.nodes.get(key)
+    if (hit !== undefined) return hit
+    const bytes = await this.fetcher.get(cid, signal)
+    let n: UnixfsNode
+    try {
+      n = decodeNode(cid, bytes)
+    } catch (err) {
+      this.log.error('block is not servable UnixFS', { cid: key, error: (err as Error).message })
+      throw err
+    }
+    if (n.kind !== 'file' || n.children.length > 0) this.nodes.set(key, n)
+    return n
+  }
+
+  /** Looks `name` up in a directory node without listing it (HAMT: walks only the shards on its hash path). */
+  async lookup (dir: UnixfsNode, dirCid: CID, name: string, signal?: AbortSignal): Promise<CID | undefined> {
+    if (!isValidName(name)) return undefined
+    const listed = this.listings.get(dirCid.toString())
+    if (listed !== undefined) return (await listed).byName.get(name)
+    if (dir.kind === 'directory') return (await this.list(dir, dirCid, signal)).byName.get(name)
+    if (dir.kind !== 'hamt') throw new FsError(Errno.ENOTDIR, 'not a directory')
+    this.checkHamt(dir, dirCid)
+    const hash = hamtHash(utf8.encode(name))
+    let shard = dir
+    let shardCid = dirCid
+    for (let depth = 0; ; depth++) {
+      const index = bucketIndex(hash, depth, shard.fanout)
+      if (index === undefined) return undefined
+      const prefix = bucketPrefix(index, shard.fanout)
+      const width = prefix.length
+      const link = shard.links.find(l => l.name.startsWith(prefix))
+      if (link === undefined) return undefined
+      if (link.name.length > width) return link.name.slice(width) === name ? link.cid : undefined
+      const next = await this.node(link.cid, signal)
+      if (next.kind !== 'hamt') throw new CsiError(Code.DATA_LOSS, `HAMT shard ${shardCid.toString()} links to ${link.cid.toString()}, which is not a shard`)
+      if (next.fanout !== shard.fanout) throw new CsiError(Code.DATA_LOSS, `HAMT shard ${link.cid.toString()} has fanout ${next.fanout}, its parent ${shard.fanout}`)
+      shard = next
+      shardCid = link.cid
+    }
+  }
+
+  /** The complete listing of a directory (plain or HAMT), cached per CID. */
+  async list (dir: UnixfsNode, dirCid: CID, signal?: AbortSignal): Promise<Listing> {
+    const key = dirCid.toString()
+    let p = this.listings.get(key)
+    if (p === undefined) {
+      // The walk is shared and uses only the fetcher's per-block deadlines, not one caller's signal.
+      p = this.buildListing(dir, dirCid)
+      this.listings.set(key, p, { size: 1 })
+      p.then((l) => {
+        if (this.listings.get(key) === p) this.listings.set(key, p as Promise<Listing>, { size: Math.max(1, l.names.length) })
+      }, () => {
+        if (this.listings.get(key) === p) this.listings.delete(key)
+      })
+    }
+    return await race(p, signal)
+  }
+
+  private async buildListing (dir: UnixfsNode, dirCid: CID): Promise<Listing> {
+    const entries: Array<[string, CID]> = []
+    if (dir.kind === 'directory') {
+      for (const l of dir.links) entries.push([l.name, l.cid])
+    } else if (dir.kind === 'hamt') {
+      this.checkHamt(dir, dirCid)
+      await this.walkShard(dir, dirCid, entries)
+    } else {
+      throw new FsError(Errno.ENOTDIR, 'not a directory')
+    }
+    const byName = new Map<string, CID>()
+    const names: string[] = []
+    let skipped = 0
+    for (const [name, cid] of entries) {
+      if (!isValidName(name) || byName.has(name)) { skipped++; continue }
+      byName.set(name, cid)
+      names.push(name)
+    }
+    if (skipped > 0) this.log.info('directory entries left out (invalid or duplicate names)', { cid: dirCid.toString(), skipped })
+    return { names, byName }
+  }
+
+  private async walkShard (shard: UnixfsNode & { kind: 'hamt' }, cid: CID, out: Array<[string, CID]>): Promise<void> {
+    const width = prefixWidth(shard.fanout)
+    const subs: PbLink[] = []
+    for (const l of shard.links) {
+      if (l.name.length > width) out.push([l.name.slice(width), l.cid])
+      else if (l.name.length === width) subs.push(l)
+      else throw new CsiError(Code.DATA_LOSS, `HAMT shard ${cid.toString()} has a link named ${JSON.stringify(l.name)}`)
+    }
+    // Sub-shards are fetched in parallel (the fetcher bounds the connections to Kubo).
+    const parts = await Promise.all(subs.map(async (l) => {
+      const next = await this.node(l.cid)
+      if (next.kind !== 'hamt') throw new CsiError(Code.DATA_LOSS, `HAMT shard ${cid.toString()} links to ${l.cid.toString()}, which is not a shard`)
+      const sub: Array<[string, CID]> = []
+      await this.walkShard(next, l.cid, sub)
+      return sub
+    }))
+    for (const p of parts) out.push(...p)
+  }
+
+  private checkHamt (dir: UnixfsNode & { kind: 'hamt' }, cid: CID): void {
+    if (dir.hashType !== MURMUR3_X64_64) {
+      this.log.error('HAMT directory uses an unsupported hash function', { cid: cid.toString(), hashType: dir.hashType })
+      throw new CsiError(Code.DATA_LOSS, `HAMT directory ${cid.toString()} uses hash function 0x${dir.hashType.toString(16)}; only murmur3-x64-64 is supported`)
+    }
+  }
+
+  /**
+   * Copies file bytes [pos, pos+len) into `buf`, fetching the leaves it needs in parallel.
+   * Returns the number of bytes copied (short at EOF). `buf` is touched only once every block
+   * arrived and only while `signal` has not fired: after the deadline the FUSE reply has gone
+   * and the buffer belongs to libfuse again.
+   */
+  async read (file: UnixfsNode, pos: number, len: number, buf: Buffer, signal?: AbortSignal): Promise<number> {
+    if (file.kind !== 'file') throw new FsError(Errno.EISDIR, 'not a file')
+    const end = Math.min(file.size, pos + len)
+    if (pos >= end) return 0
+    const parts: Part[] = []
+    await this.collect(file, 0, pos, end, parts, signal)
+    if (signal?.aborted === true) throw new CsiError(Code.DEADLINE_EXCEEDED, 'read deadline passed')
+    for (const p of parts) buf.set(p.bytes, p.at - pos)
+    return end - pos
+  }
+
+  /** Fetches (into the caches) the blocks under [start, end) without copying; for read-ahead. */
+  async warm (file: UnixfsNode, start: number, end: number): Promise<void> {
+    if (file.kind !== 'file') return
+    await this.collect(file, 0, start, Math.min(end, file.size), undefined, undefined)
+  }
+
+  private async collect (node: UnixfsNode & { kind: 'file' }, nodeOff: number, start: number, end: number, out: Part[] | undefined, signal: AbortSignal | undefined): Promise<void> {
+    const data = node.data
+    if (out !== undefined && data.byteLength > 0) {
+      const from = Math.max(start, nodeOff)
+      const to = Math.min(end, nodeOff + data.byteLength)
+      if (from < to) out.push({ bytes: data.subarray(from - nodeOff, to - nodeOff), at: from })
+    }
+    const work: Array<Promise<void>> = []
+    let off = nodeOff + data.byteLength
+    for (const child of node.children) {
+      const cStart = off
+      const cEnd = off + child.size
+      off = cEnd
+      if (cEnd <= start || child.size === 0) continue
+      if (cStart >= end) break
+      work.push((async () => {
+        const n = await this.node(child.cid, signal)
+        // A child whose real size differs from what its parent says would shift every byte after it.
+        if (n.kind !== 'file' || n.size !== child.size) {
+          throw new CsiError(Code.DATA_LOSS, `file block ${child.cid.toString()} does not match its parent (expected a file part of ${child.size} bytes)`)
+        }
+        await this.collect(n, cStart, start, end, out, signal)
+      })())
+    }
+    await Promise.all(work)
+  }
+}
+
+interface Part { bytes: Uint8Array, at: number }
+
+function nodeWeight (n: UnixfsNode): number {
+  switch (n.kind) {
+    case 'file': return 64 + n.data.byteLength + n.children.length * 48
+    case 'symlink': return 64 + n.target.byteLength
+    default: return 64 + n.links.reduce((s, l) => s + 48 + l.name.length, 0)
+  }
+}
+
+/** Waits for `p` unless `signal` fires first (then EIO through DEADLINE_EXCEEDED). */
+export async function race<T> (p: Promise<T>, signal?: AbortSignal): Promise<T> {
+  if (signal === undefined) return await p
+  if (signal.aborted) throw new CsiError(Code.DEADLINE_EXCEEDED, 'operation deadline passed')
+  let onAbort: (() => void) | undefined
+  const aborted = new Promise<never>((_resolve, reject) => {
+    onAbort = () => reject(new CsiError(Code.DEADLINE_EXCEEDED, 'operation deadline passed'))
+    signal.addEventListener('abort', onAbort, { once: true })
+  })
+  try {
+    return await Promise.race([p, aborted])
+  } finally {
+    if (onAbort !== undefined) signal.removeEventListener('abort', onAbort)
+  }
+}

@@ -1,0 +1,158 @@
+// `ipfs-csi mount <cid>[/path] <dir>`: serves IPFS content at a directory outside Kubernetes,
+// in the foreground, until SIGINT/SIGTERM (then it unmounts). The path inside the DAG is walked
+// here through the same verified reader the mount uses, so the mount serves a fixed root CID.
+import { stat } from 'node:fs/promises'
+import path from 'node:path'
+import type { CID } from 'multiformats/cid'
+import { DEFAULTS } from '../../driver/constants.js'
+import { ConfigError, intOption, readFlags, validateKuboApi } from '../../driver/config.js'
+import { parseContentHandle } from '../../driver/content-ref.js'
+import { Code, CsiError, FsError } from '../../driver/errors.js'
+import { Kubo } from '../../driver/kubo.js'
+import { createLogger, type Logger } from '../../driver/logger.js'
+import { BlockFetcher } from './block-fetcher.js'
+import { ContentTree } from './content-tree.js'
+import type { FuseSpec } from './fuse-spec.js'
+import { runUntilSignalled, startFuse } from './fuse-server.js'
+
+export const MOUNT_FLAGS = {
+  'kubo-api': { type: 'string', default: DEFAULTS.kuboApi },
+  'kubo-api-token-file': { type: 'string' },
+  'read-timeout-ms': { type: 'string', default: String(DEFAULTS.readTimeoutMs) },
+  'kubo-timeout-ms': { type: 'string', default: String(DEFAULTS.kuboTimeoutMs) },
+  'block-cache-bytes': { type: 'string', default: String(DEFAULTS.blockCacheBytes) },
+  'read-ahead-blocks': { type: 'string', default: String(DEFAULTS.readAheadBlocks) },
+  'log-level': { type: 'string', default: DEFAULTS.logLevel }
+} as const
+
+const USAGE = 'usage: ipfs-csi mount <cid>[/path] <dir> [--kubo-api URL] [--kubo-api-token-file FILE] [--read-timeout-ms N] [--log-level L]'
+
+export interface MountArgs {
+  cid: CID
+  path: string[]
+  dir: string
+  kuboApi: string
+  kuboApiTokenFile?: string
+  readTimeoutMs: number
+  kuboTimeoutMs: number
+  blockCacheBytes: number
+  readAheadBlocks: number
+  logLevel: string
+}
+
+/** Validates everything before any Kubo call; throws ConfigError listing every problem. */
+export function parseMountArgs (argv: string[], env: NodeJS.ProcessEnv = process.env): MountArgs {
+  let read
+  try {
+    read = readFlags(argv, MOUNT_FLAGS, env)
+  } catch (err) {
+    throw new ConfigError([(err as Error).message, USAGE])
+  }
+  const v = read.values
+  const problems: string[] = []
+  if (read.positionals.length !== 2) problems.push(`expected <cid>[/path] and <dir>, got ${read.positionals.length} argument(s)`)
+  const [handle = '', dirArg = ''] = read.positionals
+  let ref: { cid: CID, path: string[] } | undefined
+  try {
+    ref = parseContentHandle(handle, 'content')
+  } catch (err) {
+    problems.push((err as Error).message)
+  }
+  const kuboApi = validateKuboApi(problems, v['kubo-api'])
+  const tokenFile = v['kubo-api-token-file'] as string | undefined
+  if (tokenFile !== undefined && !path.isAbsolute(tokenFile)) problems.push('--kubo-api-token-file must be an absolute path')
+  const readTimeoutMs = intOption(problems, 'read-timeout-ms', v['read-timeout-ms'], 100, 600_000)
+  const kuboTimeoutMs = intOption(problems, 'kubo-timeout-ms', v['kubo-timeout-ms'], 100, 600_000)
+  const blockCacheBytes = intOption(problems, 'block-cache-bytes', v['block-cache-bytes'], 0, 64 * 1024 ** 3)
+  const readAheadBlocks = intOption(problems, 'read-ahead-blocks', v['read-ahead-blocks'], 0, 256)
+  const logLevel = String(v['log-level'])
+  if (!['error', 'warn', 'info', 'debug'].includes(logLevel)) problems.push(`--log-level must be error, warn, info or debug (got ${JSON.stringify(logLevel)})`)
+  if (read.positionals.length === 2 && dirArg === '') problems.push('mount directory is empty')
+  if (problems.length > 0) throw new ConfigError([...problems, USAGE])
+  return {
+    cid: (ref as { cid: CID }).cid,
+    path: (ref as { path: string[] }).path,
+    dir: path.resolve(dirArg),
+    kuboApi,
+    ...(tokenFile !== undefined ? { kuboApiTokenFile: tokenFile } : {}),
+    readTimeoutMs,
+    kuboTimeoutMs,
+    blockCacheBytes,
+    readAheadBlocks,
+    logLevel
+  }
+}
+
+/** Walks `segs` from `root` through verified blocks. Missing entries are INVALID_ARGUMENT (user input). */
+export async function resolveContentPath (tree: ContentTree, root: CID, segs: string[]): Promise<CID> {
+  let cid = root
+  for (let i = 0; i < segs.length; i++) {
+    const node = await tree.node(cid)
+    const here = [root.toString(), ...segs.slice(0, i)].join('/')
+    if (node.kind === 'symlink') throw new CsiError(Code.INVALID_ARGUMENT, `${here} is a symlink; give the path of its target instead`)
+    if (node.kind !== 'directory' && node.kind !== 'hamt') throw new CsiError(Code.INVALID_ARGUMENT, `${here} is not a directory`)
+    const next = await tree.lookup(node, cid, segs[i] as string)
+    if (next === undefined) throw new CsiError(Code.INVALID_ARGUMENT, `${here} has no entry ${JSON.stringify(segs[i])}`)
+    cid = next
+  }
+  await tree.node(cid) // the root of the mount must be fetchable and verified before mounting
+  return cid
+}
+
+export async function mountCommand (argv: string[]): Promise<number> {
+  let args: MountArgs
+  try {
+    args = parseMountArgs(argv)
+  } catch (err) {
+    console.error(`ipfs-csi mount: ${(err as Error).message}`)
+    return 2
+  }
+  const log = createLogger(args.logLevel, 'mount')
+  const st = await stat(args.dir).catch(() => undefined)
+  if (st === undefined || !st.isDirectory()) {
+    console.error(`ipfs-csi mount: mount directory ${args.dir} does not exist or is not a directory`)
+    return 2
+  }
+  let kubo: Kubo
+  try {
+    kubo = new Kubo({ url: args.kuboApi, ...(args.kuboApiTokenFile !== undefined ? { tokenFile: args.kuboApiTokenFile } : {}), timeoutMs: args.kuboTimeoutMs })
+  } catch (err) {
+    console.error(`ipfs-csi mount: ${(err as Error).message}`)
+    return 2
+  }
+  const rootCid = await resolveRoot(args, kubo, log)
+  if (typeof rootCid === 'number') return rootCid
+  const spec: FuseSpec = {
+    version: 1,
+    volumeId: rootCid.toString(),
+    mountpoint: args.dir,
+    kuboApi: args.kuboApi,
+    ...(args.kuboApiTokenFile !== undefined ? { kuboApiTokenFile: args.kuboApiTokenFile } : {}),
+    mode: 'content',
+    rootCid: rootCid.toString(),
+    readOnly: true,
+    readTimeoutMs: args.readTimeoutMs,
+    kuboTimeoutMs: args.kuboTimeoutMs,
+    blockCacheBytes: args.blockCacheBytes,
+    readAheadBlocks: args.readAheadBlocks,
+    logLevel: args.logLevel
+  }
+  const running = await startFuse(spec, log)
+  console.error(`ipfs-csi mount: ${[args.cid.toString(), ...args.path].join('/')} (${rootCid.toString()}) mounted at ${args.dir}; Ctrl-C to unmount`)
+  await runUntilSignalled(running, log)
+  return 0
+}
+
+/** The CID to serve, or an exit code: 2 for content that does not exist as given, 1 for Kubo trouble. */
+async function resolveRoot (args: MountArgs, kubo: Kubo, log: Logger): Promise<CID | number> {
+  const fetcher = new BlockFetcher({ kuboApi: kubo.url, headers: kubo.headers, timeoutMs: args.readTimeoutMs, cacheBytes: 16 * 1024 * 1024, log })
+  try {
+    return await resolveContentPath(new ContentTree({ fetcher, log }), args.cid, args.path)
+  } catch (err) {
+    const invalid = err instanceof FsError || (err instanceof CsiError && err.code === Code.INVALID_ARGUMENT)
+    console.error(`ipfs-csi mount: ${invalid ? '' : 'cannot read the content: '}${(err as Error).message}`)
+    return invalid ? 2 : 1
+  } finally {
+    fetcher.close()
+  }
+}
