@@ -1,0 +1,12 @@
+// What the controller's domain code needs: Kubo, the configuration, a logger and the record store.
+import type { Kubo } from '../driver/kubo.js'
+import type { ServeConfig } from '../driver/config.js'
+import type { Logger } from '../driver/logger.js'
+import type { RecordStore } from './record-store.js'
+
+export interface ControllerDeps {
+  kubo: Kubo
+  config: Pick<ServeConfig, 'defaultCapacityBytes'>
+  log: Logger
+  store: RecordStore
+}
