@@ -81,7 +81,8 @@ export async function probeFs (p: string, timeoutMs = 5000): Promise<ProbeResult
   if (r.timedOut) return { ok: false, reason: 'timeout', message: `statfs of ${p} did not answer in ${timeoutMs} ms` }
   if (r.code !== 0) {
     const msg = r.stderr.trim()
-    if (/not connected/i.test(msg)) return { ok: false, reason: 'notconn', message: `${p}: transport endpoint is not connected (FUSE server gone)` }
+    // ENOTCONN once the server is gone; ECONNABORTED while the kernel is aborting its connection.
+    if (/not connected|connection abort/i.test(msg)) return { ok: false, reason: 'notconn', message: `${p}: transport endpoint is not connected (FUSE server gone)` }
     if (/No such file/i.test(msg)) return { ok: false, reason: 'missing', message: `${p} does not exist` }
     return { ok: false, reason: 'error', message: msg !== '' ? msg : `stat exited with ${r.code}` }
   }
