@@ -1,0 +1,136 @@
+// The MFS calls a writable volume needs, each with a deadline and errno-mapped failures.
+// Uploads stream a spill file from disk (fs.openAsBlob) so a large file never sits in memory.
+import { openAsBlob } from 'node:fs'
+import { Code, CsiError, toCsiError } from '../../../driver/errors.js'
+import type { Kubo } from '../../../driver/kubo.js'
+import { toFsError } from './mfs-errors.js'
+
+export interface MfsStat {
+  type: 'file' | 'directory'
+  size: number
+  cumulativeSize: number
+  /** Permission bits when MFS stores a mode for the node. */
+  mode?: number
+  /** Modification time in ms when MFS stores one. */
+  mtimeMs?: number
+}
+
+/** Parameters of every `add`: unpinned (MFS references protect it), CIDv1 with raw leaves. */
+const ADD_PARAMS = { pin: false, 'cid-version': 1, 'raw-leaves': true, quieter: true }
+/** Uploads and downloads get the metadata deadline plus time for their bytes at this floor rate. */
+const MIN_BYTES_PER_S = 1024 * 1024
+
+export function transferDeadline (baseMs: number, bytes: number): number {
+  return baseMs + Math.ceil(bytes / MIN_BYTES_PER_S) * 1000
+}
+
+export class MfsClient {
+  constructor (private readonly kubo: Kubo, private readonly timeoutMs: number) {}
+
+  async stat (path: string): Promise<MfsStat> {
+    const r = await this.json('files/stat', { arg: path }, `stat ${path}`)
+    const mode = typeof r.Mode === 'string' && /^[0-7]+$/.test(r.Mode) ? parseInt(r.Mode, 8) & 0o7777 : undefined
+    const mtimeMs = typeof r.Mtime === 'number' && r.Mtime > 0 ? r.Mtime * 1000 + Math.floor((r.MtimeNsecs ?? 0) / 1e6) : undefined
+    return {
+      type: r.Type === 'directory' ? 'directory' : 'file',
+      size: Number(r.Size ?? 0),
+      cumulativeSize: Number(r.CumulativeSize ?? 0),
+      ...(mode !== undefined ? { mode } : {}),
+      ...(mtimeMs !== undefined ? { mtimeMs } : {})
+    }
+  }
+
+  async ls (path: string): Promise<string[]> {
+    const r = await this.json('files/ls', { arg: path, long: true }, `ls ${path}`)
+    return (r.Entries ?? []).map((e: { Name: string }) => e.Name)
+  }
+
+  async read (path: string, offset: number, count: number, timeoutMs: number): Promise<Uint8Array> {
+    return await this.raw('files/read', { arg: path, offset, count }, `read ${path}`, timeoutMs)
+  }
+
+  async mkdir (path: string): Promise<void> { await this.raw('files/mkdir', { arg: path }, `mkdir ${path}`) }
+
+  async mv (src: string, dest: string): Promise<void> { await this.raw('files/mv', { arg: [src, dest] }, `mv ${src} ${dest}`) }
+
+  /** files/rm answers 200 and lists per-path failures in the body: any output is a failure. */
+  async rm (path: string, recursive: boolean): Promise<void> {
+    const out = new TextDecoder().decode(await this.raw('files/rm', { arg: path, recursive }, `rm ${path}`)).trim()
+    if (out !== '') {
+      let msg = out
+      try { msg = out.split('\n').map(l => JSON.parse(l)).join('; ') } catch {}
+      throw toFsError(new CsiError(Code.INTERNAL, msg), `rm ${path}`)
+    }
+  }
+
+  /** Points `dest` at /ipfs/<cid>, replacing what is there. */
+  async cpForce (cid: string, dest: string): Promise<void> {
+    await this.raw('files/cp', { arg: [`/ipfs/${cid}`, dest], force: true }, `cp ${cid} ${dest}`)
+  }
+
+  async touch (path: string, mtimeMs: number): Promise<void> {
+    const s = Math.floor(mtimeMs / 1000)
+    const ns = Math.max(0, Math.round((mtimeMs - s * 1000) * 1e6))
+    await this.raw('files/touch', { arg: path, mtime: s, 'mtime-nsecs': ns }, `touch ${path}`)
+  }
+
+  async chmod (path: string, mode: number): Promise<void> {
+    await this.raw('files/chmod', { arg: ['0' + (mode & 0o7777).toString(8), path] }, `chmod ${path}`)
+  }
+
+  async flush (path: string): Promise<void> { await this.raw('files/flush', { arg: path }, `flush ${path}`) }
+
+  /** Adds small in-memory content (e.g. an empty file). */
+  async addBytes (data: Uint8Array): Promise<string> {
+    const body = await this.raw('add', ADD_PARAMS, 'add', this.timeoutMs, { data })
+    return cidOf(body)
+  }
+
+  /** Adds a file from local disk, streamed; the deadline grows with its size. */
+  async addFile (localPath: string, size: number): Promise<string> {
+    const what = `add ${size} bytes`
+    const o = this.kubo.opts(undefined, transferDeadline(this.timeoutMs, size))
+    const qs = new URLSearchParams(Object.entries(ADD_PARAMS).map(([k, v]): [string, string] => [k, String(v)]))
+    try {
+      const form = new FormData()
+      form.append('file', await openAsBlob(localPath), 'data')
+      const res = await fetch(`${this.kubo.url}/api/v0/add?${qs.toString()}`, { method: 'POST', headers: this.kubo.headers, body: form, signal: o.signal })
+      const buf = new Uint8Array(await res.arrayBuffer())
+      if (!res.ok) {
+        let msg = new TextDecoder().decode(buf)
+        try { msg = JSON.parse(msg).Message ?? msg } catch {}
+        throw new CsiError(res.status === 401 || res.status === 403 ? Code.PERMISSION_DENIED : Code.INTERNAL, `kubo add: ${msg.trim()}`)
+      }
+      return cidOf(buf)
+    } catch (err) {
+      if (err instanceof CsiError) throw toFsError(err, what)
+      throw toFsError(toCsiError(err), what)
+    }
+  }
+
+  private async raw (endpoint: string, args: Record<string, string | string[] | boolean | number>, what: string, timeoutMs = this.timeoutMs, body?: { data: Uint8Array }): Promise<Uint8Array> {
+    try {
+      return await this.kubo.post(endpoint, args, undefined, timeoutMs, body)
+    } catch (err) {
+      throw toFsError(err, what)
+    }
+  }
+
+  private async json (endpoint: string, args: Record<string, string | string[] | boolean | number>, what: string): Promise<any> {
+    const text = new TextDecoder().decode(await this.raw(endpoint, args, what)).trim()
+    try {
+      return JSON.parse(text)
+    } catch {
+      throw toFsError(new CsiError(Code.INTERNAL, `unexpected reply ${JSON.stringify(text.slice(0, 200))}`), what)
+    }
+  }
+}
+
+/** The CID of an `add` reply (the last JSON line); a reply without one means the add failed. */
+function cidOf (body: Uint8Array): string {
+  const lines = new TextDecoder().decode(body).trim().split('\n').filter(l => l !== '')
+  let hash: unknown
+  try { hash = JSON.parse(lines[lines.length - 1] ?? 'null')?.Hash } catch {}
+  if (typeof hash !== 'string' || hash === '') throw toFsError(new CsiError(Code.INTERNAL, `add returned no CID: ${lines.join(' ').slice(0, 200)}`), 'add')
+  return hash
+}

@@ -1,0 +1,334 @@
+// Writable volumes end to end: a real Kubo, `ipfs-csi fuse-server --spec FILE` in a child
+// process (never in the ava worker), real file operations through the kernel.
+import test, { type ExecutionContext } from 'ava'
+import { spawn, execFile, type ChildProcess } from 'node:child_process'
+import { createHash, randomBytes } from 'node:crypto'
+import { createWriteStream } from 'node:fs'
+import { mkdir, mkdtemp, open, readFile, readdir, rename, rm, rmdir, stat, statfs, symlink, truncate, unlink, writeFile, appendFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { promisify } from 'node:util'
+import { KuboDaemon } from '../helpers/kubo-daemon.js'
+import { CLI, logFile } from '../helpers/repo.js'
+import { stopProcess } from '../helpers/stop-process.js'
+import type { FuseSpec } from '../../node-plugin/fuse/fuse-spec.js'
+
+const execFileP = promisify(execFile)
+const MiB = 1024 * 1024
+
+const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex')
+
+async function isMounted (dir: string): Promise<boolean> {
+  const info = await readFile('/proc/self/mountinfo', 'utf8')
+  return info.split('\n').some(line => line.split(' ')[4] === dir)
+}
+
+async function waitFor (what: string, cond: () => Promise<boolean>, ms: number): Promise<void> {
+  const deadline = Date.now() + ms
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise(resolve => setTimeout(resolve, 50))
+  }
+}
+
+interface ServerOptions {
+  capacityBytes?: number
+  readOnly?: boolean
+  readTimeoutMs?: number
+  kuboTimeoutMs?: number
+  name?: string
+}
+
+/** One FUSE server process serving `mfsPath` at a fresh mountpoint. */
+class WritableServer {
+  private constructor (readonly dir: string, readonly mnt: string, readonly child: ChildProcess, readonly logPath: string) {}
+
+  static async start (t: ExecutionContext, kubo: KuboDaemon, mfsPath: string, o: ServerOptions = {}): Promise<WritableServer> {
+    const dir = await mkdtemp(path.join(tmpdir(), 'ipfs-csi-wfs-'))
+    const mnt = path.join(dir, 'mnt')
+    const spec: FuseSpec = {
+      version: 1,
+      volumeId: `wfs-${o.name ?? 'vol'}`,
+      mountpoint: mnt,
+      kuboApi: kubo.apiUrl,
+      mode: 'writable',
+      mfsPath,
+      ...(o.capacityBytes !== undefined ? { capacityBytes: o.capacityBytes } : {}),
+      readOnly: o.readOnly ?? false,
+      readTimeoutMs: o.readTimeoutMs ?? 30_000,
+      kuboTimeoutMs: o.kuboTimeoutMs ?? 30_000,
+      blockCacheBytes: 0,
+      readAheadBlocks: 0,
+      logLevel: 'debug'
+    }
+    const specPath = path.join(dir, 'spec.json')
+    await writeFile(specPath, JSON.stringify(spec))
+    const logPath = logFile(`writable-fs-${o.name ?? 'server'}`)
+    const out = createWriteStream(logPath)
+    const child = spawn(process.execPath, [CLI, 'fuse-server', '--spec', specPath], { stdio: ['ignore', 'pipe', 'pipe'] })
+    child.stdout?.pipe(out)
+    child.stderr?.pipe(out)
+    const s = new WritableServer(dir, mnt, child, logPath)
+    t.teardown(async () => await s.cleanup())
+    const statusFile = path.join(dir, 'fuse-status.json')
+    const deadline = Date.now() + 60_000
+    for (;;) {
+      const status = await readFile(statusFile, 'utf8').catch(() => '')
+      if (status !== '' && await isMounted(mnt)) break
+      if (child.exitCode !== null || child.signalCode !== null) {
+        throw new Error(`fuse-server exited (${child.exitCode ?? child.signalCode}) before mounting; log: ${logPath}\n${await readFile(logPath, 'utf8').catch(() => '')}`)
+      }
+      if (Date.now() > deadline) throw new Error(`fuse-server did not mount within 60 s; log: ${logPath}`)
+      await new Promise(resolve => setTimeout(resolve, 50))
+    }
+    return s
+  }
+
+  p (...segs: string[]): string { return path.join(this.mnt, ...segs) }
+
+  /** SIGTERM: the server saves pending data and unmounts itself; returns its exit code. */
+  async stop (): Promise<number | null> {
+    const exited = new Promise<number | null>((resolve) => {
+      if (this.child.exitCode !== null || this.child.signalCode !== null) resolve(this.child.exitCode)
+      else this.child.once('exit', (code) => resolve(code))
+    })
+    this.child.kill('SIGTERM')
+    const timer = setTimeout(() => { try { this.child.kill('SIGKILL') } catch {} }, 60_000)
+    const code = await exited
+    clearTimeout(timer)
+    return code
+  }
+
+  async cleanup (): Promise<void> {
+    try { await stopProcess(this.child, 10_000) } catch {}
+    if (await isMounted(this.mnt)) await execFileP('fusermount', ['-uz', this.mnt]).catch(() => {})
+    await rm(this.dir, { recursive: true, force: true }).catch(() => {})
+  }
+}
+
+/** Runs a shell snippet in a child process (so a hung mount can never block the ava worker). */
+async function sh (script: string, timeoutMs = 60_000): Promise<{ code: number | null, stderr: string, ms: number }> {
+  const t0 = Date.now()
+  const child = spawn('sh', ['-c', script], { stdio: ['ignore', 'ignore', 'pipe'] })
+  let stderr = ''
+  child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
+  const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)))
+  clearTimeout(timer)
+  return { code, stderr, ms: Date.now() - t0 }
+}
+
+let kubo: KuboDaemon
+let volumes = 0
+
+async function newMfsDir (): Promise<string> {
+  const p = `/ipfs-csi-test/vol-${process.pid}-${++volumes}`
+  await kubo.cli(['files', 'mkdir', '-p', p])
+  return p
+}
+
+test.before(async () => {
+  kubo = await KuboDaemon.start({ name: 'writable-fs', offline: true })
+})
+
+test.after.always(async () => {
+  await kubo?.dispose()
+})
+
+test('data written survives SIGTERM and reads back identically through a new server process and ipfs files read', async (t) => {
+  const mfs = await newMfsDir()
+  const files: Record<string, Buffer> = {
+    'small.txt': Buffer.from('hello writable world\n'),
+    'empty.bin': Buffer.alloc(0),
+    'a/b/c/nested.bin': randomBytes(300_000),
+    'a/b/big.bin': randomBytes(3 * MiB + 12345),
+    'a/sibling.txt': Buffer.from('sibling\n')
+  }
+  const s1 = await WritableServer.start(t, kubo, mfs, { name: 'persist-1' })
+  await mkdir(s1.p('a', 'b', 'c'), { recursive: true })
+  for (const [name, data] of Object.entries(files)) await writeFile(s1.p(name), data)
+  // Close-to-open: once closed, the bytes are in MFS even while the server still runs.
+  t.is(sha(await kubo.cliBytes(['files', 'read', `${mfs}/a/b/big.bin`])), sha(files['a/b/big.bin'] as Buffer))
+  t.is(await s1.stop(), 0)
+  t.false(await isMounted(s1.mnt), 'SIGTERM unmounts')
+
+  for (const [name, data] of Object.entries(files)) {
+    t.is(sha(await kubo.cliBytes(['files', 'read', `${mfs}/${name}`])), sha(data), `ipfs files read ${name}`)
+  }
+
+  const s2 = await WritableServer.start(t, kubo, mfs, { name: 'persist-2' })
+  for (const [name, data] of Object.entries(files)) {
+    t.is(sha(await readFile(s2.p(name))), sha(data), `read back ${name} through a new server`)
+    t.is((await stat(s2.p(name))).size, data.length)
+  }
+  t.deepEqual((await readdir(s2.p('a'))).sort(), ['b', 'sibling.txt'])
+  t.true((await stat(s2.p('a', 'b'))).isDirectory())
+  t.is(await s2.stop(), 0)
+})
+
+test('rename, unlink, rmdir and truncate behave like POSIX; symlink is refused', async (t) => {
+  const mfs = await newMfsDir()
+  const s = await WritableServer.start(t, kubo, mfs, { name: 'namespace' })
+  await writeFile(s.p('one.txt'), 'one')
+  await writeFile(s.p('two.txt'), 'two-two')
+  // rename over an existing file replaces it
+  await rename(s.p('one.txt'), s.p('two.txt'))
+  t.is(await readFile(s.p('two.txt'), 'utf8'), 'one')
+  await t.throwsAsync(stat(s.p('one.txt')), { code: 'ENOENT' })
+  // directories: rename, replace an empty one, refuse a non-empty one
+  await mkdir(s.p('d1'))
+  await writeFile(s.p('d1', 'f.txt'), 'in d1')
+  await rename(s.p('d1'), s.p('d2'))
+  t.is(await readFile(s.p('d2', 'f.txt'), 'utf8'), 'in d1')
+  await mkdir(s.p('empty'))
+  await rename(s.p('d2'), s.p('empty'))
+  t.is(await readFile(s.p('empty', 'f.txt'), 'utf8'), 'in d1')
+  await mkdir(s.p('full'))
+  await writeFile(s.p('full', 'x'), 'x')
+  await t.throwsAsync(rename(s.p('empty'), s.p('full')), { code: 'ENOTEMPTY' })
+  await t.throwsAsync(rmdir(s.p('full')), { code: 'ENOTEMPTY' })
+  await t.throwsAsync(mkdir(s.p('full')), { code: 'EEXIST' })
+  await unlink(s.p('full', 'x'))
+  await rmdir(s.p('full'))
+  await t.throwsAsync(stat(s.p('full')), { code: 'ENOENT' })
+  // truncate down keeps the prefix, up adds zeros
+  const data = randomBytes(200_000)
+  await writeFile(s.p('t.bin'), data)
+  await truncate(s.p('t.bin'), 1000)
+  t.deepEqual(await readFile(s.p('t.bin')), data.subarray(0, 1000))
+  await truncate(s.p('t.bin'), 3000)
+  t.deepEqual(await readFile(s.p('t.bin')), Buffer.concat([data.subarray(0, 1000), Buffer.alloc(2000)]))
+  await t.throwsAsync(symlink('two.txt', s.p('link')), { code: 'EPERM' })
+  await t.throwsAsync(unlink(s.p('nope')), { code: 'ENOENT' })
+
+  // MFS itself holds the result
+  const ls = (await kubo.cli(['files', 'ls', mfs])).split('\n').filter(l => l !== '').sort()
+  t.deepEqual(ls, ['empty', 't.bin', 'two.txt'])
+  t.is(sha(await kubo.cliBytes(['files', 'read', `${mfs}/t.bin`])), sha(Buffer.concat([data.subarray(0, 1000), Buffer.alloc(2000)])))
+  t.is(await kubo.cli(['files', 'read', `${mfs}/empty/f.txt`]), 'in d1')
+  t.is(await s.stop(), 0)
+})
+
+test('overwriting the middle of an existing file (r+) keeps the rest, also after a remount', async (t) => {
+  const mfs = await newMfsDir()
+  const original = randomBytes(2 * MiB + 777)
+  // Seed through MFS directly, as a cloned/seeded volume would be.
+  const tmp = path.join(await mkdtemp(path.join(tmpdir(), 'ipfs-csi-wfs-seed-')), 'seed.bin')
+  t.teardown(async () => await rm(path.dirname(tmp), { recursive: true, force: true }))
+  await writeFile(tmp, original)
+  const cid = (await kubo.cli(['add', '-Q', '--pin=false', '--cid-version=1', tmp])).trim()
+  await kubo.cli(['files', 'cp', `/ipfs/${cid}`, `${mfs}/data.bin`])
+
+  const s1 = await WritableServer.start(t, kubo, mfs, { name: 'rplus' })
+  const patch = Buffer.from('PATCHED-IN-THE-MIDDLE')
+  const at = 1 * MiB + 5
+  const fh = await open(s1.p('data.bin'), 'r+')
+  await fh.write(patch, 0, patch.length, at)
+  await fh.close()
+  const expected = Buffer.from(original)
+  patch.copy(expected, at)
+  t.is((await stat(s1.p('data.bin'))).size, original.length)
+  t.is(sha(await readFile(s1.p('data.bin'))), sha(expected))
+  t.is(sha(await kubo.cliBytes(['files', 'read', `${mfs}/data.bin`])), sha(expected))
+  // appending keeps everything before it
+  await appendFile(s1.p('data.bin'), 'tail')
+  t.is(await s1.stop(), 0)
+
+  const s2 = await WritableServer.start(t, kubo, mfs, { name: 'rplus-2' })
+  t.is(sha(await readFile(s2.p('data.bin'))), sha(Buffer.concat([expected, Buffer.from('tail')])))
+  t.is(await s2.stop(), 0)
+})
+
+test('statfs reports the capacity; writing past it fails with ENOSPC and earlier files stay intact', async (t) => {
+  const mfs = await newMfsDir()
+  const capacity = 8 * MiB
+  const s = await WritableServer.start(t, kubo, mfs, { name: 'capacity', capacityBytes: capacity })
+  const before = await statfs(s.mnt)
+  t.is(before.bsize, 4096)
+  t.is(before.blocks, capacity / 4096)
+  t.true(before.bavail >= capacity / 4096 - 1, `empty volume is (almost) all free: ${before.bavail}`)
+
+  const keep = randomBytes(3 * MiB)
+  await writeFile(s.p('keep.bin'), keep)
+  const after = await statfs(s.mnt)
+  t.is(after.blocks, capacity / 4096)
+  const usedBlocks = after.blocks - after.bavail
+  t.true(usedBlocks >= 3 * MiB / 4096 && usedBlocks <= 3 * MiB / 4096 + 2, `3 MiB used: ${usedBlocks} blocks`)
+
+  await t.throwsAsync(writeFile(s.p('too-big.bin'), randomBytes(6 * MiB)), { code: 'ENOSPC' })
+  t.is(sha(await readFile(s.p('keep.bin'))), sha(keep))
+  // the volume is now full (less than one 128 KiB write left); freeing the partial file gives the space back
+  const full = await statfs(s.mnt)
+  t.true(full.bavail < 32, `full: ${full.bavail}`)
+  await unlink(s.p('too-big.bin'))
+  const freed = await statfs(s.mnt)
+  t.true(freed.bavail >= (capacity - 3 * MiB) / 4096 - 2, `space returned: ${freed.bavail}`)
+  // growing an existing file past the capacity by truncate is refused too
+  await t.throwsAsync(truncate(s.p('keep.bin'), capacity + 1), { code: 'ENOSPC' })
+  t.is((await stat(s.p('keep.bin'))).size, keep.length)
+  t.is(await s.stop(), 0)
+  t.is(sha(await kubo.cliBytes(['files', 'read', `${mfs}/keep.bin`])), sha(keep))
+})
+
+test('a read-only spec refuses every mutation with EROFS and still serves reads', async (t) => {
+  const mfs = await newMfsDir()
+  await kubo.cli(['files', 'write', '--create', '--parents', `${mfs}/dir/present.txt`], 'present\n')
+  const s = await WritableServer.start(t, kubo, mfs, { name: 'readonly', readOnly: true })
+  t.is(await readFile(s.p('dir', 'present.txt'), 'utf8'), 'present\n')
+  await t.throwsAsync(writeFile(s.p('new.txt'), 'x'), { code: 'EROFS' })
+  await t.throwsAsync(appendFile(s.p('dir', 'present.txt'), 'x'), { code: 'EROFS' })
+  await t.throwsAsync(mkdir(s.p('newdir')), { code: 'EROFS' })
+  await t.throwsAsync(unlink(s.p('dir', 'present.txt')), { code: 'EROFS' })
+  await t.throwsAsync(rename(s.p('dir', 'present.txt'), s.p('moved.txt')), { code: 'EROFS' })
+  await t.throwsAsync(truncate(s.p('dir', 'present.txt'), 0), { code: 'EROFS' })
+  t.is(await kubo.cli(['files', 'read', `${mfs}/dir/present.txt`]), 'present\n')
+  t.is(await s.stop(), 0)
+})
+
+test('with Kubo not answering, operations fail with EIO within the bound instead of hanging', async (t) => {
+  // A daemon of its own: freezing it must not disturb anything else.
+  const frozen = await KuboDaemon.start({ name: 'writable-fs-frozen', offline: true })
+  t.teardown(async () => { frozen.resume(); await frozen.dispose() })
+  const mfs = '/vol-frozen'
+  await frozen.cli(['files', 'write', '--create', '--parents', `${mfs}/never-read.txt`], 'never read through the mount\n')
+  const boundMs = 2000
+  const s = await WritableServer.start(t, frozen, mfs, { name: 'frozen', readTimeoutMs: boundMs, kuboTimeoutMs: boundMs })
+  await writeFile(s.p('before.txt'), 'written while Kubo was fine')
+  frozen.pause()
+  // Generous slack for a loaded CI machine; a hang would run into the 60 s kill.
+  const limit = boundMs + 500 + 10_000
+  const read = await sh(`cat '${s.p('never-read.txt')}'`)
+  t.not(read.code, 0)
+  t.regex(read.stderr, /Input\/output error/)
+  t.true(read.ms < limit, `read failed after ${read.ms} ms`)
+  const write = await sh(`echo data > '${s.p('new-file.txt')}'`)
+  t.not(write.code, 0)
+  t.regex(write.stderr, /Input\/output error/)
+  t.true(write.ms < limit, `write failed after ${write.ms} ms`)
+  frozen.resume()
+  // Kubo back: the volume works again without a remount.
+  await waitFor('the volume to answer again', async () => (await sh(`cat '${s.p('never-read.txt')}'`)).code === 0, 30_000)
+  t.is(await readFile(s.p('never-read.txt'), 'utf8'), 'never read through the mount\n')
+  t.is(await s.stop(), 0)
+  t.false(await isMounted(s.mnt))
+})
+
+test('write throughput of a 64 MiB file (measured, reported in the log)', async (t) => {
+  const mfs = await newMfsDir()
+  const src = path.join(await mkdtemp(path.join(tmpdir(), 'ipfs-csi-wfs-src-')), 'src.bin')
+  t.teardown(async () => await rm(path.dirname(src), { recursive: true, force: true }))
+  const data = randomBytes(64 * MiB)
+  await writeFile(src, data)
+  const s = await WritableServer.start(t, kubo, mfs, { name: 'throughput' })
+  // dd closes the file, so the time includes the upload to Kubo and the MFS update.
+  const r = await sh(`dd if='${src}' of='${s.p('big.bin')}' bs=1M 2>&1 >/dev/null`, 240_000)
+  t.is(r.code, 0, r.stderr)
+  const mibps = 64 / (r.ms / 1000)
+  t.log(`64 MiB written (incl. upload at close) in ${r.ms} ms: ${mibps.toFixed(1)} MiB/s`)
+  const t0 = Date.now()
+  const back = await kubo.cliBytes(['files', 'read', `${mfs}/big.bin`])
+  t.log(`ipfs files read of it: ${Date.now() - t0} ms`)
+  t.is(sha(back), sha(data))
+  t.true(mibps > 0)
+  t.is(await s.stop(), 0)
+})
