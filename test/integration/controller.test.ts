@@ -263,6 +263,40 @@ test('a snapshot of a content volume is its CID, and restores as a content or a 
   t.false(await isPinned(root))
 })
 
+test('a writable volume seeded from a cid parameter starts with that content and keeps it pinned', async (t) => {
+  const root = await addTree({ 'seed/a.txt': 'seeded data' })
+  const fileCid = (await api<{ Path: string }>('resolve', { arg: `/ipfs/${root}/seed/a.txt` })).Path.replace('/ipfs/', '')
+  const vol = (await csi.controller.CreateVolume({ name: uniq('pvc-seeded'), volume_capabilities: writer, parameters: { kind: 'writable', cid: root } })).volume
+  t.is(vol.volume_context[CTX.kind], 'writable')
+  const dir = mfsPathOf(vol.volume_id)
+  t.is(await mfsHash(dir), root)
+  t.is(await kubo.cli(['files', 'read', `${dir}/seed/a.txt`]), 'seeded data')
+  t.true(await isPinned(root), 'the record links the seed')
+  await kubo.cli(['files', 'write', '--create', `${dir}/seed/b.txt`], 'more')
+  t.not(await mfsHash(dir), root)
+  await csi.controller.DeleteVolume({ volume_id: vol.volume_id })
+  t.is(await mfsHash(dir), undefined)
+  t.false(await isPinned(root))
+  const before = await mfsVolumeDirs()
+  t.is(await codeOf(csi.controller.CreateVolume({ name: uniq('pvc-seed-file'), volume_capabilities: writer, parameters: { kind: 'writable', cid: fileCid } })), Code.INVALID_ARGUMENT, 'a file cannot be a volume root')
+  t.is(await codeOf(csi.controller.CreateVolume({ name: uniq('pvc-seed-content'), volume_capabilities: reader, parameters: { kind: 'content' } })), Code.INVALID_ARGUMENT, 'a content volume needs content')
+  t.deepEqual(await mfsVolumeDirs(), before)
+})
+
+test('static content handles can be cloned and snapshotted', async (t) => {
+  const root = await addTree({ 'docs/readme.md': '# static' })
+  const docs = (await api<{ Path: string }>('resolve', { arg: `/ipfs/${root}/docs` })).Path.replace('/ipfs/', '')
+  const clone = (await csi.controller.CreateVolume({ name: uniq('pvc-from-static'), volume_capabilities: writer, volume_content_source: { volume: { volume_id: `/ipfs/${root}/docs` } } })).volume
+  t.is(await mfsHash(mfsPathOf(clone.volume_id)), docs)
+  const snap = (await csi.controller.CreateSnapshot({ name: uniq('snap-static'), source_volume_id: `${root}/docs` })).snapshot
+  t.true(snap.snapshot_id.endsWith(`-${docs}`))
+  t.true(await isPinned(docs))
+  await csi.controller.DeleteSnapshot({ snapshot_id: snap.snapshot_id })
+  await csi.controller.DeleteVolume({ volume_id: clone.volume_id })
+  t.is(await codeOf(csi.controller.DeleteVolume({ volume_id: `/ipfs/${root}` })), 'ok', 'deleting a static handle is a no-op')
+  t.false(await isPinned(docs))
+})
+
 test('cloning a large volume is O(1): no block is added to the repo', async (t) => {
   const big = randomBytes(24 * MiB)
   const bigCid = await kubo.addBytes(big, ['--pin=false'])
