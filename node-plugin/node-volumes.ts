@@ -371,10 +371,12 @@ export class NodeVolumes {
 
   private async stopServer (volumeId: string): Promise<void> {
     const specPath = this.store.specPath(volumeId)
+    // A writable server flushes to MFS on SIGTERM: give it at least a Kubo deadline to finish.
+    const graceMs = Math.max(this.stopGraceMs, this.config.kuboTimeoutMs)
     const status = await this.store.readStatus(volumeId)
-    if (status !== undefined) await stopFuseServer(status.pid, specPath, this.stopGraceMs)
+    if (status !== undefined) await stopFuseServer(status.pid, specPath, graceMs)
     // A server that never wrote (or lost) its status file is found by its spec path.
-    for (const pid of await findServerPids(specPath)) await stopFuseServer(pid, specPath, this.stopGraceMs)
+    for (const pid of await findServerPids(specPath)) await stopFuseServer(pid, specPath, graceMs)
   }
 
   /** Stops the server, detaches its mount, removes the volume's state directory. */

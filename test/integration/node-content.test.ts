@@ -157,6 +157,24 @@ test('a path that does not exist in the DAG is NOT_FOUND and leaves nothing behi
   t.false(existsSync(path.join(fx.driver.stateDir, 'volumes', volumeKey(id))))
 })
 
+test('content that cannot be fetched fails the stage within the deadline (DEADLINE_EXCEEDED), nothing left behind', async (t) => {
+  // A CID no node has: hashed, never stored. Kubo has no peers, so the fetch can only time out.
+  const missing = (await fx.kubo.cli(['add', '-Q', '--only-hash', '--cid-version=1'], randomBytes(4096))).trim()
+  const sp = fx.driver.stagingPath(missing)
+  t.teardown(async () => { await cleanupMounts(path.dirname(sp)) })
+  const started = Date.now()
+  const first = codeOf(fx.driver.csi.node.NodeStageVolume({ volume_id: missing, staging_target_path: sp, volume_capability: RO }))
+  // While the first call works on the volume, a second one on the same volume is ABORTED (the CO retries).
+  // (the first call is in Kubo for --kubo-timeout-ms = 5 s; 1 s leaves wide margins both sides)
+  await new Promise(resolve => setTimeout(resolve, 1000))
+  t.is(await codeOf(fx.driver.csi.node.NodeStageVolume({ volume_id: missing, staging_target_path: sp, volume_capability: RO })), grpc.status.ABORTED)
+  t.is(await first, grpc.status.DEADLINE_EXCEEDED)
+  const ms = Date.now() - started
+  t.true(ms < 60_000 + 5000, `stage gave up after ${ms} ms`)
+  t.is(findMount(await readMountTable(), sp), undefined)
+  t.false(existsSync(path.join(fx.driver.stateDir, 'volumes', volumeKey(missing))))
+})
+
 test('CSI inline ephemeral volume: publish without staging, unpublish tears it down', async (t) => {
   const id = 'csi-0a1b2c3d4e5f'
   const tp = fx.driver.targetPath('pod-inline', id)
