@@ -25,6 +25,7 @@ export interface BlockFetcherInit {
 
 export class BlockFetcher {
   private readonly base: URL
+  private readonly basePath: string
   private readonly agent: http.Agent
   private readonly request: typeof http.request
   private readonly headers: Record<string, string>
@@ -32,18 +33,23 @@ export class BlockFetcher {
   private readonly log: Logger
   private readonly cache: LRUCache<string, Uint8Array>
   private readonly inflight = new Map<string, Promise<Uint8Array>>()
+  /** Blocks whose fetch just hit its deadline → until when a new ask fails at once. */
+  private readonly recentTimeouts = new Map<string, number>()
+  private readonly timeoutMemoMs: number
   private closed = false
   /** Counters for tests and debug logs. */
   readonly stats = { fetched: 0, cacheHits: 0, joined: 0, failed: 0 }
 
   constructor (init: BlockFetcherInit) {
     this.base = new URL(init.kuboApi)
+    this.basePath = this.base.pathname.replace(/\/$/, '')
     const isHttps = this.base.protocol === 'https:'
     this.agent = isHttps ? new https.Agent({ keepAlive: true, maxSockets: MAX_SOCKETS }) : new http.Agent({ keepAlive: true, maxSockets: MAX_SOCKETS })
     this.request = isHttps ? https.request : http.request
     this.headers = { ...init.headers, 'content-length': '0' }
     this.timeoutMs = init.timeoutMs
     this.log = init.log
+    this.timeoutMemoMs = Math.min(1000, init.timeoutMs)
     // lru-cache needs maxSize ≥ 1; a block larger than the whole cache is simply not kept.
     this.cache = new LRUCache<string, Uint8Array>({ maxSize: Math.max(1, init.cacheBytes), sizeCalculation: (b) => Math.max(1, b.byteLength) })
   }
@@ -61,6 +67,13 @@ export class BlockFetcher {
     if (hit !== undefined) { this.stats.cacheHits++; return hit }
     let p = this.inflight.get(key)
     if (p === undefined) {
+      // The kernel retries a failed readahead page with a second read of the same range at once;
+      // without this memo one read(2) against a frozen Kubo would take twice the deadline.
+      const until = this.recentTimeouts.get(key)
+      if (until !== undefined) {
+        if (Date.now() < until) throw new CsiError(Code.DEADLINE_EXCEEDED, `kubo block/get ${key}: no answer within ${this.timeoutMs} ms moments ago; not asking again yet`)
+        this.recentTimeouts.delete(key)
+      }
       p = this.fetchVerified(cid, key).finally(() => this.inflight.delete(key))
       this.inflight.set(key, p)
     } else {
@@ -107,13 +120,18 @@ export class BlockFetcher {
       return bytes
     } catch (err) {
       this.stats.failed++
+      if (err instanceof CsiError && err.code === Code.DEADLINE_EXCEEDED) {
+        if (this.recentTimeouts.size > 10_000) this.recentTimeouts.clear()
+        this.recentTimeouts.set(key, Date.now() + this.timeoutMemoMs)
+      }
       throw err
     }
   }
 
   private async httpGet (key: string, deadline: number): Promise<Uint8Array> {
     if (this.closed) throw new CsiError(Code.UNAVAILABLE, 'block fetcher is closed')
-    const url = new URL(`${this.base.pathname.replace(/\/$/, '')}/api/v0/block/get?arg=${encodeURIComponent(key)}`, this.base)
+    // Plain request options rather than a URL object per block: this runs for every leaf read.
+    const target = { protocol: this.base.protocol, hostname: this.base.hostname.replace(/^\[|\]$/g, ''), port: this.base.port, path: `${this.basePath}/api/v0/block/get?arg=${encodeURIComponent(key)}` }
     return await new Promise<Uint8Array>((resolve, reject) => {
       let settled = false
       const fail = (err: CsiError): void => {
@@ -123,7 +141,7 @@ export class BlockFetcher {
         req.destroy()
         reject(err)
       }
-      const req = this.request(url, { method: 'POST', agent: this.agent, headers: this.headers }, (res) => {
+      const req = this.request({ ...target, method: 'POST', agent: this.agent, headers: this.headers }, (res) => {
         const chunks: Buffer[] = []
         let total = 0
         res.on('data', (c: Buffer) => {
