@@ -127,6 +127,25 @@ test('writable volume: write through one driver, read the same bytes through a n
   await d2.csi.controller.DeleteSnapshot({ snapshot_id: snap.snapshot_id })
 })
 
+test('content volume made by CreateVolume (cid parameter) stages and reads; read-write publish refused', async (t) => {
+  const d = drivers[0] ?? await startDriver('content-created')
+  const data = randomBytes(700 * 1024)
+  const dirCid = (await kubo.cli(['add', '-Q', '--cid-version=1', '--wrap-with-directory', '--stdin-name', 'model.bin'], data)).trim()
+  const RO = mountCap('MULTI_NODE_READER_ONLY')
+  const vol = (await d.csi.controller.CreateVolume({ name: 'pvc-content-1', volume_capabilities: [RO], parameters: { cid: dirCid } })).volume
+  t.regex(vol.volume_id, /^c-/)
+  const sp = d.stagingPath(vol.volume_id)
+  await d.csi.node.NodeStageVolume({ volume_id: vol.volume_id, staging_target_path: sp, volume_capability: RO, volume_context: vol.volume_context })
+  const tp = d.targetPath('pod-content', vol.volume_id)
+  t.is(await codeOf(d.csi.node.NodePublishVolume({ volume_id: vol.volume_id, staging_target_path: sp, target_path: tp, volume_capability: RW, readonly: false, volume_context: vol.volume_context })), grpc.status.INVALID_ARGUMENT)
+  t.false(existsSync(tp), 'refused publish created nothing')
+  await d.csi.node.NodePublishVolume({ volume_id: vol.volume_id, staging_target_path: sp, target_path: tp, volume_capability: RO, readonly: true, volume_context: vol.volume_context })
+  t.true((await readFile(path.join(tp, 'model.bin'))).equals(data))
+  await unmountVolume(d, vol.volume_id, { sp, tp })
+  t.is(findMount(await readMountTable(), sp), undefined)
+  await d.csi.controller.DeleteVolume({ volume_id: vol.volume_id })
+})
+
 test('a writable volume whose MFS directory does not exist is NOT_FOUND at stage, nothing mounted', async (t) => {
   const d = drivers[0] ?? await startDriver('writable-missing')
   const id = 'w-000000000000000000000000'
