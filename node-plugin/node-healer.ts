@@ -101,6 +101,10 @@ export class NodeHealer {
       const m = findMount(await readMountTable(), mountpoint)
       if (m !== undefined && isOurFuseMount(m)) await fuseUnmount(mountpoint)
     }
+    // Never delete recursively through a live mount (an inline volume mounts inside its dir).
+    const inside = (await readMountTable()).filter(e => e.mountPoint.startsWith(dir + '/'))
+    for (const m of inside) await fuseUnmount(m.mountPoint)
+    if ((await readMountTable()).some(e => e.mountPoint.startsWith(dir + '/'))) throw new Error(`not removing ${dir}: something is still mounted inside`)
     await rm(dir, { recursive: true, force: true })
     this.log.warn('removed half-staged volume directory', { dir, mountpoint })
   }

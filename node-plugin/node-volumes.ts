@@ -278,7 +278,7 @@ export class NodeVolumes {
     try {
       await this.startServer(volumeId, mountpoint, signal, Math.max(1000, this.mountTimeoutMs - (Date.now() - started)))
     } catch (err) {
-      await this.store.remove(volumeId).catch(() => {})
+      await this.removeState(volumeId).catch((e: Error) => this.log.error('state cleanup after failed stage failed', { volumeId, error: e.message }))
       throw err
     }
     const state: VolumeState = {
@@ -383,6 +383,19 @@ export class NodeVolumes {
   private async teardown (volumeId: string, mountpoint: string): Promise<void> {
     await this.stopServer(volumeId)
     await this.detachFuse(mountpoint)
+    await this.removeState(volumeId)
+  }
+
+  /**
+   * Removes the volume's state directory, never through a mount: an inline volume's FUSE mount
+   * lives inside it (mnt/), and a recursive delete must not walk into a live filesystem.
+   */
+  private async removeState (volumeId: string): Promise<void> {
+    const dir = this.store.dirOf(volumeId)
+    const inside = (): Promise<string[]> => readMountTable().then(t => t.filter(e => e.mountPoint.startsWith(dir + '/')).map(e => e.mountPoint))
+    for (const p of await inside()) await this.detachFuse(p)
+    const left = await inside()
+    if (left.length > 0) throw new CsiError(Code.INTERNAL, `not removing ${dir}: ${left.join(', ')} still mounted`)
     await this.store.remove(volumeId)
   }
 
