@@ -25,6 +25,7 @@ import { Capacity } from './writable/capacity.js'
 import { MfsClient, transferDeadline, type MfsStat } from './writable/mfs-client.js'
 import { checkMfsRoot, isWithin, normalize, rebase, toMfs } from './writable/mfs-path.js'
 import { OpenFile } from './writable/open-file.js'
+import { ChunkReader } from './writable/chunk-reader.js'
 import { RwGate } from './writable/rw-gate.js'
 import { StatCache } from './writable/stat-cache.js'
 
@@ -63,6 +64,7 @@ export async function createWritableFs (spec: FuseSpec, deps: WritableDeps): Pro
 export class WritableFs {
   private readonly gate = new RwGate()
   private readonly stats = new StatCache(STAT_TTL_MS)
+  private readonly chunks = new ChunkReader()
   /** Open-for-write files by normalized FUSE path. */
   private readonly files = new Map<string, OpenFile>()
   private readonly handles = new Map<number, Handle>()
@@ -112,7 +114,7 @@ export class WritableFs {
   async getattr (fusePath: string): Promise<Stat> {
     const p = normalize(fusePath)
     const f = this.files.get(p)
-    if (f !== undefined) return this.toStat({ type: 'file', size: f.size, cumulativeSize: f.size, mode: f.mode, mtimeMs: f.mtimeMs })
+    if (f !== undefined) return this.toStat({ cid: '', type: 'file', size: f.size, cumulativeSize: f.size, mode: f.mode, mtimeMs: f.mtimeMs })
     return this.toStat(await this.stat(p))
   }
 
@@ -200,9 +202,12 @@ export class WritableFs {
     const p = normalize(fusePath)
     const f = this.handles.get(fd)?.file ?? this.files.get(p)
     if (f?.loaded === true) return f.readSpill(buf, len, pos)
-    const size = f !== undefined ? f.size : (await this.stat(p)).size
+    const st = await this.stat(p)
+    // An open, unchanged file may have been truncated down without its prefix copied yet.
+    const size = f !== undefined ? Math.min(f.size, st.size) : st.size
     if (pos >= size || len === 0) return 0
-    const data = await this.gate.shared(async () => await this.mfs.read(this.mfsOf(p), pos, Math.min(len, size - pos), this.spec.readTimeoutMs))
+    const fetch = async (start: number, count: number): Promise<Uint8Array> => await this.mfs.cat(st.cid, start, count, this.spec.readTimeoutMs)
+    const data = await this.chunks.read(st.cid, pos, len, size, fetch)
     const n = Math.min(len, data.length)
     buf.set(data.subarray(0, n), 0)
     return n
@@ -440,10 +445,11 @@ export class WritableFs {
   /** Copies the file's current MFS content into its spill file (only when a change needs it). */
   private async load (f: OpenFile): Promise<void> {
     if (f.loaded) return
+    const cid = f.size > 0 ? (await this.stat(f.path)).cid : ''
     let off = 0
     while (off < f.size) {
       const n = Math.min(LOAD_CHUNK, f.size - off)
-      const chunk = await this.gate.shared(async () => await this.mfs.read(this.mfsOf(f.path), off, n, transferDeadline(this.spec.readTimeoutMs, n)))
+      const chunk = await this.mfs.cat(cid, off, n, transferDeadline(this.spec.readTimeoutMs, n))
       if (chunk.length === 0) break
       f.writeSpill(chunk, chunk.length, off)
       off += chunk.length

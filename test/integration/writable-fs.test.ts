@@ -313,7 +313,7 @@ test('with Kubo not answering, operations fail with EIO within the bound instead
   t.false(await isMounted(s.mnt))
 })
 
-test('write throughput of a 64 MiB file (measured, reported in the log)', async (t) => {
+test('write and read throughput of a 64 MiB file (measured, reported in the log)', async (t) => {
   const mfs = await newMfsDir()
   const src = path.join(await mkdtemp(path.join(tmpdir(), 'ipfs-csi-wfs-src-')), 'src.bin')
   t.teardown(async () => await rm(path.dirname(src), { recursive: true, force: true }))
@@ -331,4 +331,11 @@ test('write throughput of a 64 MiB file (measured, reported in the log)', async 
   t.is(sha(back), sha(data))
   t.true(mibps > 0)
   t.is(await s.stop(), 0)
+  // Reading it back through a fresh server (nothing in any cache of ours or the kernel's).
+  const s2 = await WritableServer.start(t, kubo, mfs, { name: 'throughput-read' })
+  const rd = await sh(`cat '${s2.p('big.bin')}' > /dev/null`, 240_000)
+  t.is(rd.code, 0, rd.stderr)
+  t.log(`64 MiB read through a new mount in ${rd.ms} ms: ${(64 / (rd.ms / 1000)).toFixed(1)} MiB/s`)
+  t.is(sha(await readFile(s2.p('big.bin'))), sha(data))
+  t.is(await s2.stop(), 0)
 })

@@ -27,7 +27,7 @@ test('only answers from Kubo are interpreted; timeouts and outages are EIO', (t)
 test('the stat cache remembers answers and "missing" briefly, and forgets on clear', async (t) => {
   const cache = new StatCache(60_000)
   let loads = 0
-  const load = async () => { loads++; return { type: 'file' as const, size: loads, cumulativeSize: loads } }
+  const load = async () => { loads++; return { cid: 'c', type: 'file' as const, size: loads, cumulativeSize: loads } }
   t.is((await cache.get('/a', load)).size, 1)
   t.is((await cache.get('/a', load)).size, 1)
   cache.clear()
@@ -47,11 +47,11 @@ test('the stat cache remembers answers and "missing" briefly, and forgets on cle
 test('an answer read before a clear is not cached after it', async (t) => {
   const cache = new StatCache(60_000)
   let release: () => void = () => {}
-  const slow = cache.get('/a', async () => { await new Promise<void>(resolve => { release = resolve }); return { type: 'file' as const, size: 1, cumulativeSize: 1 } })
+  const slow = cache.get('/a', async () => { await new Promise<void>(resolve => { release = resolve }); return { cid: 'c', type: 'file' as const, size: 1, cumulativeSize: 1 } })
   await new Promise(resolve => setTimeout(resolve, 5))
   cache.clear()
   release()
   await slow
-  const fresh = await cache.get('/a', async () => ({ type: 'file' as const, size: 2, cumulativeSize: 2 }))
+  const fresh = await cache.get('/a', async () => ({ cid: 'c', type: 'file' as const, size: 2, cumulativeSize: 2 }))
   t.is(fresh.size, 2)
 })

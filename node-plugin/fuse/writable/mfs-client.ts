@@ -6,6 +6,8 @@ import type { Kubo } from '../../../driver/kubo.js'
 import { toFsError } from './mfs-errors.js'
 
 export interface MfsStat {
+  /** The node's CID: reading by it never races a change of the MFS path. */
+  cid: string
   type: 'file' | 'directory'
   size: number
   cumulativeSize: number
@@ -32,6 +34,7 @@ export class MfsClient {
     const mode = typeof r.Mode === 'string' && /^[0-7]+$/.test(r.Mode) ? parseInt(r.Mode, 8) & 0o7777 : undefined
     const mtimeMs = typeof r.Mtime === 'number' && r.Mtime > 0 ? r.Mtime * 1000 + Math.floor((r.MtimeNsecs ?? 0) / 1e6) : undefined
     return {
+      cid: String(r.Hash ?? ''),
       type: r.Type === 'directory' ? 'directory' : 'file',
       size: Number(r.Size ?? 0),
       cumulativeSize: Number(r.CumulativeSize ?? 0),
@@ -47,6 +50,11 @@ export class MfsClient {
 
   async read (path: string, offset: number, count: number, timeoutMs: number): Promise<Uint8Array> {
     return await this.raw('files/read', { arg: path, offset, count }, `read ${path}`, timeoutMs)
+  }
+
+  /** A byte range of an immutable file by CID (no MFS involved). */
+  async cat (cid: string, offset: number, length: number, timeoutMs: number): Promise<Uint8Array> {
+    return await this.raw('cat', { arg: `/ipfs/${cid}`, offset, length }, `cat ${cid}`, timeoutMs)
   }
 
   async mkdir (path: string): Promise<void> { await this.raw('files/mkdir', { arg: path }, `mkdir ${path}`) }
