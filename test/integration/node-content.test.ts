@@ -209,6 +209,19 @@ test('NodeGetVolumeStats: usage, path checks, abnormal once the FUSE server is k
   t.is(await codeOf(fx.driver.csi.node.NodeGetVolumeStats({ volume_id: 'not-staged-here', volume_path: tp })), grpc.status.NOT_FOUND)
   t.is(await codeOf(fx.driver.csi.node.NodeGetVolumeStats({ volume_id: id, volume_path: '' })), grpc.status.INVALID_ARGUMENT)
 
+  // Kubo frozen: the mount is alive, but data not yet cached cannot be read; the condition says so.
+  fx.kubo.pause()
+  let frozen: any
+  try {
+    frozen = await fx.driver.csi.node.NodeGetVolumeStats({ volume_id: id, volume_path: tp })
+  } finally {
+    fx.kubo.resume()
+  }
+  t.true(frozen.volume_condition.abnormal)
+  t.regex(frozen.volume_condition.message, /Kubo .* unreachable/)
+  const back = await fx.driver.csi.node.NodeGetVolumeStats({ volume_id: id, volume_path: tp })
+  t.false(back.volume_condition.abnormal, back.volume_condition.message)
+
   const status = JSON.parse(await readFile(path.join(fx.driver.stateDir, 'volumes', volumeKey(id), 'fuse-status.json'), 'utf8')) as { pid: number }
   process.kill(status.pid, 'SIGKILL')
   const deadline = Date.now() + 30_000

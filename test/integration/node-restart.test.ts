@@ -155,6 +155,24 @@ test('kill -9 of the FUSE server: the restarted driver remounts and rebinds ever
   t.deepEqual((await readMountTable()).filter(e => e.mountPoint.startsWith(d.dir + '/')), [])
 })
 
+test('an inline ephemeral volume is healed too after its FUSE server dies across a driver restart', async (t) => {
+  const d = await startDriver('restart-inline', 0)
+  const id = 'csi-inline-restart'
+  const tp = d.targetPath('pod-inline', id)
+  await d.csi.node.NodePublishVolume({ volume_id: id, target_path: tp, volume_capability: mountCap('SINGLE_NODE_WRITER'), readonly: false, volume_context: { 'csi.storage.k8s.io/ephemeral': 'true', cid: root } })
+  const pid = await serverPid(d, id)
+  await d.kill9()
+  process.kill(pid, 'SIGKILL')
+  t.true(await eventually(async () => !alive(pid), 10_000))
+  await d.launch()
+  t.not(await serverPid(d, id), pid)
+  t.true(await readsAll(tp))
+  t.true(mountsAt(await readMountTable(), tp)[0]?.options.includes('ro'))
+  await d.csi.node.NodeUnpublishVolume({ volume_id: id, target_path: tp })
+  t.deepEqual((await readMountTable()).filter(e => e.mountPoint.startsWith(d.dir + '/')), [])
+  t.false(existsSync(path.join(d.stateDir, 'volumes', volumeKey(id))))
+})
+
 test('the periodic healer replaces a killed FUSE server without a driver restart', async (t) => {
   const d = await startDriver('healer', 500)
   const id = root

@@ -13,6 +13,7 @@ import { DriverProcess } from '../helpers/driver-process.js'
 import { codeOf, grpc, mountCap } from '../helpers/csi-client.js'
 import { CTX } from '../../driver/constants.js'
 import { findMount, readMountTable } from '../../node-plugin/mount-table.js'
+import { volumeKey } from '../../node-plugin/volume-state.js'
 
 const execFileP = promisify(execFile)
 const RW = mountCap('SINGLE_NODE_WRITER')
@@ -125,6 +126,29 @@ test('writable volume: write through one driver, read the same bytes through a n
 
   for (const v of [fromSnap, clone, vol]) await d2.csi.controller.DeleteVolume({ volume_id: v.volume_id })
   await d2.csi.controller.DeleteSnapshot({ snapshot_id: snap.snapshot_id })
+})
+
+test('a writable volume whose FUSE server was killed is remounted read-write by the restarted driver', async (t) => {
+  const d = await startDriver('writable-heal')
+  const vol = (await d.csi.controller.CreateVolume({ name: 'pvc-writable-heal', volume_capabilities: [RW], parameters: {} })).volume
+  const m = await mountVolume(d, vol.volume_id, vol.volume_context, 'pod-heal', false)
+  await writeFile(path.join(m.tp, 'before.txt'), 'written before the crash')
+  const statusFile = path.join(d.stateDir, 'volumes', volumeKey(vol.volume_id), 'fuse-status.json')
+  const pid = (JSON.parse(await readFile(statusFile, 'utf8')) as { pid: number }).pid
+  process.kill(pid, 'SIGKILL')
+  await d.stop()
+  await d.launch()
+  const newPid = (JSON.parse(await readFile(statusFile, 'utf8')) as { pid: number }).pid
+  t.not(newPid, pid)
+  t.is(await readFile(path.join(m.tp, 'before.txt'), 'utf8'), 'written before the crash', 'closed files survived in MFS')
+  await writeFile(path.join(m.tp, 'after.txt'), 'written after the heal')
+  t.false(findMount(await readMountTable(), m.tp)?.options.includes('ro'), 'still read-write')
+  await unmountVolume(d, vol.volume_id, m)
+  const again = await mountVolume(d, vol.volume_id, vol.volume_context, 'pod-heal-2', true)
+  t.is(await readFile(path.join(again.tp, 'after.txt'), 'utf8'), 'written after the heal')
+  await unmountVolume(d, vol.volume_id, again)
+  t.deepEqual((await readMountTable()).filter(e => e.mountPoint.startsWith(d.dir + '/')), [])
+  await d.csi.controller.DeleteVolume({ volume_id: vol.volume_id })
 })
 
 test('content volume made by CreateVolume (cid parameter) stages and reads; read-write publish refused', async (t) => {
