@@ -132,8 +132,8 @@ export class ContentFs {
     if (!sequential || this.spec.readAheadBlocks <= 0 || end >= file.size) return
     if (file.children.length === 0) return
     const ahead = this.spec.readAheadBlocks * this.leafSize
-    // Warm in steps of half the window so each leaf is asked for once.
-    if (h.warmedTo >= end + ahead / 2) return
+    // Top the window up as soon as a leaf's worth is free (keeps Kubo busy); each leaf is asked for once.
+    if (h.warmedTo >= end + ahead - this.leafSize) return
     const from = Math.max(end, h.warmedTo)
     const to = Math.min(file.size, end + ahead)
     h.warmedTo = to

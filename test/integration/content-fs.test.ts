@@ -146,6 +146,11 @@ test('a tree added with defaults (CIDv0, dag-pb leaves) is served byte-exact, 04
   const [blocks, free] = out.split(' ').map(Number)
   t.true((blocks as number) > 0)
   t.is(free, 0)
+  // SIGTERM unmounts cleanly and exits 0.
+  const exited = new Promise<number | null>((resolve) => m.child.once('exit', (code) => resolve(code)))
+  m.child.kill('SIGTERM')
+  t.is(await exited, 0)
+  t.false(await isMounted(m.dir))
 })
 
 test('CIDv1 with raw leaves; a path inside the DAG can be mounted', async (t) => {
@@ -344,14 +349,16 @@ test('Kubo stopped: EIO quickly (not at the deadline), and the mount serves agai
   const fh = await open(m.path('later.bin'), 'r')
   t.teardown(async () => { await fh.close().catch(() => {}) })
   const apiUrl = kubo.apiUrl
+  let down = true
+  t.teardown(async () => { if (down) await kubo.launch() })
   await kubo.stop()
-  t.teardown(async () => { if (kubo.child?.exitCode !== null) await kubo.launch() })
   const started = Date.now()
   t.is(await errnoOf(fh.read(Buffer.alloc(4096), 0, 4096, MiB)), 'EIO')
   const elapsed = Date.now() - started
   t.log(`EIO after ${elapsed} ms with Kubo stopped`)
   t.true(elapsed < 10_000, `EIO took ${elapsed} ms`)
   await kubo.launch()
+  down = false
   t.is(kubo.apiUrl, apiUrl, 'Kubo came back on the same API address')
   const buf = Buffer.alloc(4096)
   t.is((await fh.read(buf, 0, 4096, MiB)).bytesRead, 4096)

@@ -1,0 +1,181 @@
+// BlockFetcher against a loopback stand-in for Kubo's block/get: verification, dedup, cache
+// bound, deadlines. (The real Kubo path is covered by test/integration/content-fs.test.ts.)
+import test from 'ava'
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { CID } from 'multiformats/cid'
+import { sha256 } from 'multiformats/hashes/sha2'
+import { identity } from 'multiformats/hashes/identity'
+import * as Digest from 'multiformats/hashes/digest'
+import * as raw from 'multiformats/codecs/raw'
+import { Code, CsiError } from '../../driver/errors.js'
+import { createLogger } from '../../driver/logger.js'
+import { BlockFetcher } from '../../node-plugin/fuse/block-fetcher.js'
+
+interface FakeKubo {
+  url: string
+  blocks: Map<string, Uint8Array>
+  requests: Map<string, number>
+  /** cid → what to do instead of answering normally */
+  mode: Map<string, 'hang' | 'corrupt' | 'error'>
+  auth: string[]
+  close: () => Promise<void>
+}
+
+async function fakeKubo (): Promise<FakeKubo> {
+  const blocks = new Map<string, Uint8Array>()
+  const requests = new Map<string, number>()
+  const mode = new Map<string, 'hang' | 'corrupt' | 'error'>()
+  const auth: string[] = []
+  const hanging: http.ServerResponse[] = []
+  const server = http.createServer((req, res) => {
+    const u = new URL(req.url ?? '/', 'http://x')
+    const arg = u.searchParams.get('arg') ?? ''
+    requests.set(arg, (requests.get(arg) ?? 0) + 1)
+    auth.push(String(req.headers.authorization))
+    if (req.method !== 'POST' || u.pathname !== '/api/v0/block/get') { res.writeHead(404).end(); return }
+    const m = mode.get(arg)
+    if (m === 'hang') { hanging.push(res); return }
+    const b = blocks.get(arg)
+    if (m === 'error' || b === undefined) {
+      res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ Message: 'block was not found locally (offline)', Code: 0, Type: 'error' }))
+      return
+    }
+    const body = Buffer.from(b)
+    if (m === 'corrupt') body[0] = (body[0] as number) ^ 0xff
+    res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(body)
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const port = (server.address() as AddressInfo).port
+  return {
+    url: `http://127.0.0.1:${port}`,
+    blocks,
+    requests,
+    mode,
+    auth,
+    close: async () => {
+      for (const r of hanging) r.destroy()
+      server.closeAllConnections()
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+    }
+  }
+}
+
+async function block (text: string): Promise<{ cid: CID, bytes: Uint8Array }> {
+  const bytes = new TextEncoder().encode(text)
+  return { cid: CID.createV1(raw.code, await sha256.digest(bytes)), bytes }
+}
+
+const log = createLogger('error')
+
+async function setup (t: any, opts: { timeoutMs?: number, cacheBytes?: number } = {}): Promise<{ kubo: FakeKubo, f: BlockFetcher }> {
+  const kubo = await fakeKubo()
+  const f = new BlockFetcher({ kuboApi: kubo.url, headers: { authorization: 'Bearer test-token' }, timeoutMs: opts.timeoutMs ?? 5000, cacheBytes: opts.cacheBytes ?? 1024 * 1024, log })
+  t.teardown(async () => { f.close(); await kubo.close() })
+  return { kubo, f }
+}
+
+test('a block is fetched once, verified, cached, with the auth header', async (t) => {
+  const { kubo, f } = await setup(t)
+  const b = await block('hello')
+  kubo.blocks.set(b.cid.toString(), b.bytes)
+  t.deepEqual(Buffer.from(await f.get(b.cid)), Buffer.from(b.bytes))
+  t.deepEqual(Buffer.from(await f.get(b.cid)), Buffer.from(b.bytes))
+  t.is(kubo.requests.get(b.cid.toString()), 1)
+  t.deepEqual(kubo.auth, ['Bearer test-token'])
+})
+
+test('concurrent asks for one block share one fetch', async (t) => {
+  const { kubo, f } = await setup(t)
+  const b = await block('shared')
+  kubo.blocks.set(b.cid.toString(), b.bytes)
+  const all = await Promise.all(Array.from({ length: 20 }, async () => await f.get(b.cid)))
+  t.is(all.length, 20)
+  t.is(kubo.requests.get(b.cid.toString()), 1)
+  t.is(f.stats.joined, 19)
+})
+
+test('wrong bytes are refused (DATA_LOSS) and never cached', async (t) => {
+  const { kubo, f } = await setup(t)
+  const b = await block('precious')
+  kubo.blocks.set(b.cid.toString(), b.bytes)
+  kubo.mode.set(b.cid.toString(), 'corrupt')
+  const err = await t.throwsAsync(f.get(b.cid)) as CsiError
+  t.is(err.code, Code.DATA_LOSS)
+  kubo.mode.delete(b.cid.toString())
+  t.deepEqual(Buffer.from(await f.get(b.cid)), Buffer.from(b.bytes))
+  t.is(kubo.requests.get(b.cid.toString()), 2)
+})
+
+test('a Kubo error becomes UNAVAILABLE carrying its message', async (t) => {
+  const { f } = await setup(t)
+  const b = await block('missing')
+  const err = await t.throwsAsync(f.get(b.cid)) as CsiError
+  t.is(err.code, Code.UNAVAILABLE)
+  t.regex(err.message, /not found locally/)
+})
+
+test('a frozen Kubo fails at the deadline; an immediate re-ask fails at once, a later one asks again', async (t) => {
+  const { kubo, f } = await setup(t, { timeoutMs: 400 })
+  const b = await block('frozen')
+  kubo.blocks.set(b.cid.toString(), b.bytes)
+  kubo.mode.set(b.cid.toString(), 'hang')
+  let started = Date.now()
+  const err = await t.throwsAsync(f.get(b.cid)) as CsiError
+  const elapsed = Date.now() - started
+  t.is(err.code, Code.DEADLINE_EXCEEDED)
+  t.true(elapsed >= 300 && elapsed < 5000, `failed after ${elapsed} ms`)
+  started = Date.now()
+  await t.throwsAsync(f.get(b.cid))
+  t.true(Date.now() - started < 300, 'the memo answered without waiting')
+  t.is(kubo.requests.get(b.cid.toString()), 1)
+  kubo.mode.delete(b.cid.toString())
+  await new Promise(resolve => setTimeout(resolve, 500))
+  t.deepEqual(Buffer.from(await f.get(b.cid)), Buffer.from(b.bytes))
+})
+
+test("a caller's signal ends its wait without cancelling the shared fetch", async (t) => {
+  const { kubo, f } = await setup(t, { timeoutMs: 3000 })
+  const b = await block('slow')
+  kubo.blocks.set(b.cid.toString(), b.bytes)
+  kubo.mode.set(b.cid.toString(), 'hang')
+  const err = await t.throwsAsync(f.get(b.cid, AbortSignal.timeout(100))) as CsiError
+  t.is(err.code, Code.DEADLINE_EXCEEDED)
+})
+
+test('the cache is bounded in bytes', async (t) => {
+  const { kubo, f } = await setup(t, { cacheBytes: 100 })
+  const a = await block('a'.repeat(60))
+  const b = await block('b'.repeat(60))
+  kubo.blocks.set(a.cid.toString(), a.bytes)
+  kubo.blocks.set(b.cid.toString(), b.bytes)
+  await f.get(a.cid)
+  await f.get(b.cid) // evicts a
+  t.true(f.has(b.cid))
+  t.false(f.has(a.cid))
+  await f.get(a.cid)
+  t.is(kubo.requests.get(a.cid.toString()), 2)
+})
+
+test('identity CIDs need no request; unknown hash functions are refused without one', async (t) => {
+  const { kubo, f } = await setup(t)
+  const id = CID.createV1(raw.code, identity.digest(new Uint8Array([1, 2, 3])))
+  t.deepEqual(Array.from(await f.get(id)), [1, 2, 3])
+  const odd = CID.createV1(raw.code, Digest.create(0x1e, new Uint8Array(32)))
+  const err = await t.throwsAsync(f.get(odd)) as CsiError
+  t.is(err.code, Code.DATA_LOSS)
+  t.regex(err.message, /cannot verify/)
+  t.is(kubo.requests.size, 0)
+})
+
+test('Kubo not listening fails fast with UNAVAILABLE', async (t) => {
+  const kubo = await fakeKubo()
+  const url = kubo.url
+  await kubo.close()
+  const f = new BlockFetcher({ kuboApi: url, headers: {}, timeoutMs: 10_000, cacheBytes: 1000, log })
+  t.teardown(() => f.close())
+  const started = Date.now()
+  const err = await t.throwsAsync(f.get((await block('x')).cid)) as CsiError
+  t.is(err.code, Code.UNAVAILABLE)
+  t.true(Date.now() - started < 5000)
+})

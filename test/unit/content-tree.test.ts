@@ -1,0 +1,122 @@
+// ContentTree over an in-memory block store: multi-level file reads, inline data, size checks,
+// directory listings with bad names left out.
+import test from 'ava'
+import * as dagPb from '@ipld/dag-pb'
+import { UnixFS } from 'ipfs-unixfs'
+import { CID } from 'multiformats/cid'
+import { sha256 } from 'multiformats/hashes/sha2'
+import * as raw from 'multiformats/codecs/raw'
+import { Code, CsiError, Errno, FsError } from '../../driver/errors.js'
+import { createLogger } from '../../driver/logger.js'
+import type { BlockFetcher } from '../../node-plugin/fuse/block-fetcher.js'
+import { ContentTree, isValidName } from '../../node-plugin/fuse/content-tree.js'
+
+class MemStore {
+  readonly blocks = new Map<string, Uint8Array>()
+  gets = 0
+  async get (cid: CID): Promise<Uint8Array> {
+    this.gets++
+    const b = this.blocks.get(cid.toString())
+    if (b === undefined) throw new CsiError(Code.UNAVAILABLE, 'missing')
+    return b
+  }
+
+  async putRaw (bytes: Uint8Array): Promise<CID> {
+    const cid = CID.createV1(raw.code, await sha256.digest(bytes))
+    this.blocks.set(cid.toString(), bytes)
+    return cid
+  }
+
+  async putPb (data: UnixFS, links: dagPb.PBLink[]): Promise<CID> {
+    const bytes = dagPb.encode(dagPb.prepare({ Data: data.marshal(), Links: links }))
+    const cid = CID.createV1(dagPb.code, await sha256.digest(bytes))
+    this.blocks.set(cid.toString(), bytes)
+    return cid
+  }
+
+  /** A file node over children (each [cid, size]) with optional inline data first. */
+  async putFile (children: Array<[CID, number]>, inline?: Uint8Array): Promise<CID> {
+    const d = new UnixFS({ type: 'file', ...(inline !== undefined ? { data: inline } : {}) })
+    for (const [, size] of children) d.addBlockSize(BigInt(size))
+    return await this.putPb(d, children.map(([cid, size]) => ({ Hash: cid, Name: '', Tsize: size })))
+  }
+}
+
+function tree (store: MemStore): ContentTree {
+  return new ContentTree({ fetcher: store as unknown as BlockFetcher, log: createLogger('error') })
+}
+
+const bytes = (n: number, seed: number): Uint8Array => Uint8Array.from({ length: n }, (_v, i) => (i * 31 + seed) & 0xff)
+
+test('reads across a two-level file with inline data match the concatenation', async (t) => {
+  const s = new MemStore()
+  const parts = [bytes(100, 1), bytes(50, 2), bytes(70, 3), bytes(30, 4)]
+  const leaves = await Promise.all(parts.map(async p => await s.putRaw(p)))
+  const mid1 = await s.putFile([[leaves[0] as CID, 100], [leaves[1] as CID, 50]])
+  const mid2 = await s.putFile([[leaves[2] as CID, 70], [leaves[3] as CID, 30]])
+  const inline = bytes(10, 9)
+  const root = await s.putFile([[mid1, 150], [mid2, 100]], inline)
+  const whole = Buffer.concat([inline, ...parts])
+  const ct = tree(s)
+  const node = await ct.node(root)
+  t.is(node.kind === 'file' ? node.size : -1, 260)
+  for (const [pos, len] of [[0, 260], [0, 5], [5, 20], [109, 2], [160, 100], [259, 10], [255, 5], [100, 0]] as Array<[number, number]>) {
+    const buf = Buffer.alloc(len)
+    const n = await ct.read(node, pos, len, buf)
+    t.deepEqual(buf.subarray(0, n), whole.subarray(pos, pos + len), `read ${pos}+${len}`)
+  }
+  t.is(await ct.read(node, 260, 10, Buffer.alloc(10)), 0)
+})
+
+test('only the leaves a read needs are fetched', async (t) => {
+  const s = new MemStore()
+  const leaves = await Promise.all([0, 1, 2, 3].map(async i => await s.putRaw(bytes(100, i))))
+  const root = await s.putFile(leaves.map(c => [c, 100]))
+  const ct = tree(s)
+  const node = await ct.node(root)
+  s.gets = 0
+  await ct.read(node, 150, 20, Buffer.alloc(20))
+  t.is(s.gets, 1)
+})
+
+test('a child whose size differs from its parent\'s record is DATA_LOSS, not shifted bytes', async (t) => {
+  const s = new MemStore()
+  const leaf = await s.putRaw(bytes(100, 1))
+  const root = await s.putFile([[leaf, 120]])
+  const ct = tree(s)
+  const node = await ct.node(root)
+  const err = await t.throwsAsync(ct.read(node, 0, 10, Buffer.alloc(10))) as CsiError
+  t.is(err.code, Code.DATA_LOSS)
+})
+
+test('a failed read leaves the caller\'s buffer untouched', async (t) => {
+  const s = new MemStore()
+  const good = await s.putRaw(bytes(100, 1))
+  const missing = CID.createV1(raw.code, await sha256.digest(bytes(100, 2)))
+  const root = await s.putFile([[good, 100], [missing, 100]])
+  const ct = tree(s)
+  const buf = Buffer.alloc(200, 7)
+  await t.throwsAsync(ct.read(await ct.node(root), 0, 200, buf))
+  t.true(buf.every(b => b === 7))
+})
+
+test('directory listings leave out names Linux cannot hold, and duplicates', async (t) => {
+  const s = new MemStore()
+  const f = await s.putRaw(bytes(3, 1))
+  const names = ['ok', 'a/b', '.', '..', '', 'x\0y', 'n'.repeat(256), 'ok', 'é']
+  const dir = await s.putPb(new UnixFS({ type: 'directory' }), names.map(Name => ({ Name, Hash: f, Tsize: 3 })))
+  const ct = tree(s)
+  const node = await ct.node(dir)
+  t.deepEqual((await ct.list(node, dir)).names.sort(), ['ok', 'é'])
+  t.deepEqual(await ct.lookup(node, dir, 'ok'), f)
+  t.is(await ct.lookup(node, dir, 'a/b'), undefined)
+  t.is(await ct.lookup(node, dir, 'nope'), undefined)
+  const fileNode = await ct.node(f)
+  const err = await t.throwsAsync(ct.list(fileNode, f)) as FsError
+  t.is(err.errno, Errno.ENOTDIR)
+})
+
+test('isValidName', (t) => {
+  for (const ok of ['a', 'a.b', '...', ' ', 'n'.repeat(255)]) t.true(isValidName(ok), ok)
+  for (const bad of ['', '.', '..', 'a/b', '/', 'a\0', 'n'.repeat(256), 'é'.repeat(128)]) t.false(isValidName(bad), JSON.stringify(bad))
+})
