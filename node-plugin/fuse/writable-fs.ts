@@ -170,13 +170,11 @@ export class WritableFs {
           await this.mfs.cpForce(cid, dest)
           if (perm !== FILE_MODE && perm !== 0) await this.mfs.chmod(dest, perm)
         })
-        const f = new OpenFile(this.spillDir, p, 0, true, perm !== 0 ? perm : FILE_MODE, now)
-        f.refs++
-        this.files.set(p, f)
-        return this.newHandle({ file: f })
+        // A concurrent create of the same name may have won while we waited: share its file.
+        if (!this.files.has(p)) this.files.set(p, new OpenFile(this.spillDir, p, 0, true, perm !== 0 ? perm : FILE_MODE, now))
       }
     }
-    // Created elsewhere meanwhile (or a stale negative lookup): open it, keeping its content.
+    // Open the new file, or one that existed already (stale negative lookup): its content stays.
     return this.newHandle({ file: await this.acquire(p) })
   }
 
@@ -220,8 +218,9 @@ export class WritableFs {
     return await f.lock(async () => {
       await this.load(f)
       const end = pos + len
-      // Refused whole, before any byte is written: what the file held stays as it was.
-      this.capacity.change(Math.max(0, end - f.size))
+      // Refused whole, before any byte is written: what the file held stays as it was. A file
+      // already unlinked no longer counts (its space was given back when it went).
+      if (!f.deleted) this.capacity.change(Math.max(0, end - f.size))
       f.writeSpill(buf, len, pos)
       if (end > f.size) f.size = end
       f.dirty = true
@@ -463,14 +462,15 @@ export class WritableFs {
   /** Sets the size of an open file (call under its lock). */
   private async truncateOpen (f: OpenFile, size: number): Promise<void> {
     if (size === f.size && f.loaded) return
-    this.capacity.change(size - f.size)
+    const delta = f.deleted ? 0 : size - f.size
+    this.capacity.change(delta)
     if (!f.loaded) {
       if (size <= f.size) {
         // Shrinking: only the kept prefix will ever be copied in.
         f.size = size
         if (size === 0) f.loaded = true
       } else {
-        try { await this.load(f) } catch (err) { this.capacity.change(f.size - size); throw err }
+        try { await this.load(f) } catch (err) { this.capacity.change(-delta); throw err }
       }
     }
     if (f.loaded) f.truncateSpill(size)

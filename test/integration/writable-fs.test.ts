@@ -166,6 +166,17 @@ test('data written survives SIGTERM and reads back identically through a new ser
   t.is(await s2.stop(), 0)
 })
 
+test('data in a file still open when the server gets SIGTERM is saved to MFS', async (t) => {
+  const mfs = await newMfsDir()
+  const s = await WritableServer.start(t, kubo, mfs, { name: 'held-open' })
+  const holder = spawn('sh', ['-c', `exec 3>'${s.p('held.txt')}'; printf 'written, never closed' >&3; exec sleep 300`], { stdio: 'ignore' })
+  t.teardown(() => { holder.kill('SIGKILL') })
+  await waitFor('the write to land', async () => (await stat(s.p('held.txt')).catch(() => undefined))?.size === 21, 30_000)
+  t.is(await s.stop(), 0)
+  t.false(await isMounted(s.mnt))
+  t.is(await kubo.cli(['files', 'read', `${mfs}/held.txt`]), 'written, never closed')
+})
+
 test('rename, unlink, rmdir and truncate behave like POSIX; symlink is refused', async (t) => {
   const mfs = await newMfsDir()
   const s = await WritableServer.start(t, kubo, mfs, { name: 'namespace' })
