@@ -34,7 +34,7 @@ export class ContentTree {
   private readonly nodes = new LRUCache<string, UnixfsNode>({ max: 20_000, maxSize: 64 * 1024 * 1024, sizeCalculation: (n) => nodeWeight(n) })
   /** Complete listings per directory CID (content is immutable), bounded by total entries. */
   private readonly listings = new LRUCache<string, Promise<Listing>>({ maxSize: 2_000_000, sizeCalculation: () => 1 })
-  private readonly listingSizes = new Map<string, number>()
+  private readonly finished = new WeakMap<Promise<Listing>, Listing>()
 
   constructor (init: ContentTreeInit) {
     this.fetcher = init.fetcher
@@ -60,8 +60,10 @@ export class ContentTree {
   /** Looks `name` up in a directory node without listing it (HAMT: walks only the shards on its hash path). */
   async lookup (dir: UnixfsNode, dirCid: CID, name: string, signal?: AbortSignal): Promise<CID | undefined> {
     if (!isValidName(name)) return undefined
-    const listed = this.listings.get(dirCid.toString())
-    if (listed !== undefined) return (await listed).byName.get(name)
+    // A finished listing answers at once; one still being built is not waited for (a huge HAMT
+    // listing can take longer than one lookup's deadline, while the hash path is a few blocks).
+    const listing = this.finished.get(this.listings.get(dirCid.toString()) as Promise<Listing>)
+    if (listing !== undefined) return listing.byName.get(name)
     if (dir.kind === 'directory') return (await this.list(dir, dirCid, signal)).byName.get(name)
     if (dir.kind !== 'hamt') throw new FsError(Errno.ENOTDIR, 'not a directory')
     this.checkHamt(dir, dirCid)
@@ -93,6 +95,7 @@ export class ContentTree {
       p = this.buildListing(dir, dirCid)
       this.listings.set(key, p, { size: 1 })
       p.then((l) => {
+        this.finished.set(p as Promise<Listing>, l)
         if (this.listings.get(key) === p) this.listings.set(key, p as Promise<Listing>, { size: Math.max(1, l.names.length) })
       }, () => {
         if (this.listings.get(key) === p) this.listings.delete(key)

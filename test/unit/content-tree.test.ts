@@ -10,6 +10,7 @@ import { Code, CsiError, Errno, FsError } from '../../driver/errors.js'
 import { createLogger } from '../../driver/logger.js'
 import type { BlockFetcher } from '../../node-plugin/fuse/block-fetcher.js'
 import { ContentTree, isValidName } from '../../node-plugin/fuse/content-tree.js'
+import { bucketIndex, bucketPrefix, hamtHash } from '../../node-plugin/fuse/hamt.js'
 
 class MemStore {
   readonly blocks = new Map<string, Uint8Array>()
@@ -119,4 +120,47 @@ test('directory listings leave out names Linux cannot hold, and duplicates', asy
 test('isValidName', (t) => {
   for (const ok of ['a', 'a.b', '...', ' ', 'n'.repeat(255)]) t.true(isValidName(ok), ok)
   for (const bad of ['', '.', '..', 'a/b', '/', 'a\0', 'n'.repeat(256), 'é'.repeat(128)]) t.false(isValidName(bad), JSON.stringify(bad))
+})
+
+/** Builds a HAMT the way Kubo lays it out (one entry per bucket, collisions pushed into sub-shards). */
+async function buildHamt (s: MemStore, entries: Array<[string, CID]>, fanout: number, depth = 0, hashType = 0x22n): Promise<CID> {
+  const buckets = new Map<number, Array<[string, CID]>>()
+  for (const e of entries) {
+    const i = bucketIndex(hamtHash(new TextEncoder().encode(e[0])), depth, fanout) as number
+    buckets.set(i, [...(buckets.get(i) ?? []), e])
+  }
+  const links: dagPb.PBLink[] = []
+  for (const [i, group] of buckets) {
+    const prefix = bucketPrefix(i, fanout)
+    if (group.length === 1) links.push({ Name: prefix + (group[0] as [string, CID])[0], Hash: (group[0] as [string, CID])[1], Tsize: 1 })
+    else links.push({ Name: prefix, Hash: await buildHamt(s, group, fanout, depth + 1, hashType), Tsize: 1 })
+  }
+  return await s.putPb(new UnixFS({ type: 'hamt-sharded-directory', fanout: BigInt(fanout), hashType }), links)
+}
+
+test('HAMT: lookups walk only the hash path; listings are complete', async (t) => {
+  const s = new MemStore()
+  const entries: Array<[string, CID]> = []
+  for (let i = 0; i < 300; i++) entries.push([`file-${i}.json`, await s.putRaw(new TextEncoder().encode(String(i)))])
+  const root = await buildHamt(s, entries, 16)
+  const ct = tree(s)
+  const node = await ct.node(root)
+  t.is(node.kind, 'hamt')
+  s.gets = 0
+  for (const [name, cid] of entries.slice(0, 50)) t.deepEqual(await ct.lookup(node, root, name), cid, name)
+  t.true(s.gets < 50 * 4, `lookups fetched ${s.gets} blocks`)
+  t.is(await ct.lookup(node, root, 'file-300.json'), undefined)
+  t.is(await ct.lookup(node, root, '..'), undefined)
+  const listing = await ct.list(node, root)
+  t.deepEqual([...listing.names].sort(), entries.map(e => e[0]).sort())
+})
+
+test('HAMT with an unsupported hash function is refused with DATA_LOSS', async (t) => {
+  const s = new MemStore()
+  const f = await s.putRaw(new Uint8Array([1]))
+  const root = await buildHamt(s, [['a', f]], 256, 0, 0x12n)
+  const ct = tree(s)
+  const node = await ct.node(root)
+  t.is(((await t.throwsAsync(ct.lookup(node, root, 'a'))) as CsiError).code, Code.DATA_LOSS)
+  t.is(((await t.throwsAsync(ct.list(node, root))) as CsiError).code, Code.DATA_LOSS)
 })
