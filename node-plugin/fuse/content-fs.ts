@@ -4,6 +4,10 @@
 //
 // A root that is a file (or symlink) rather than a directory is served as a directory holding
 // that one entry, named after the root CID: a FUSE mount is always a directory.
+// Symlinks are presented so they cannot lead outside the mount (symlink-policy.ts); names Linux
+// cannot hold are left out of listings (content-tree.ts). readdir never fetches the children
+// themselves, so a 10,000-entry HAMT lists from its shard blocks alone; a listing that outlives
+// one readdir's deadline keeps building in the background and serves the next attempt.
 import { createHash } from 'node:crypto'
 import { constants as fsc } from 'node:fs'
 import type { CID } from 'multiformats/cid'
