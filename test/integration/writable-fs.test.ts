@@ -65,7 +65,8 @@ class WritableServer {
     await writeFile(specPath, JSON.stringify(spec))
     const logPath = logFile(`writable-fs-${o.name ?? 'server'}`)
     const out = createWriteStream(logPath)
-    const child = spawn(process.execPath, [CLI, 'fuse-server', '--spec', specPath], { stdio: ['ignore', 'pipe', 'pipe'] })
+    // Spill files go below the test's dir, so whatever a server leaves behind is cleaned up with it.
+    const child = spawn(process.execPath, [CLI, 'fuse-server', '--spec', specPath], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TMPDIR: dir } })
     child.stdout?.pipe(out)
     child.stderr?.pipe(out)
     const s = new WritableServer(dir, mnt, child, logPath)
@@ -116,6 +117,15 @@ async function sh (script: string, timeoutMs = 60_000): Promise<{ code: number |
   const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)))
   clearTimeout(timer)
   return { code, stderr, ms: Date.now() - t0 }
+}
+
+/**
+ * A process that writes `text` to `file` and keeps it open without ever closing any copy of
+ * the fd (a shell would: every command it forks closes one, and each close saves the file).
+ */
+function holdOpen (file: string, text: string): ChildProcess {
+  const script = 'const fs = require("fs"); const fd = fs.openSync(process.argv[1], "w"); fs.writeSync(fd, process.argv[2]); setInterval(() => {}, 1000)'
+  return spawn(process.execPath, ['-e', script, file, text], { stdio: 'ignore' })
 }
 
 let kubo: KuboDaemon
@@ -169,7 +179,7 @@ test('data written survives SIGTERM and reads back identically through a new ser
 test('data in a file still open when the server gets SIGTERM is saved to MFS', async (t) => {
   const mfs = await newMfsDir()
   const s = await WritableServer.start(t, kubo, mfs, { name: 'held-open' })
-  const holder = spawn('sh', ['-c', `exec 3>'${s.p('held.txt')}'; printf 'written, never closed' >&3; exec sleep 300`], { stdio: 'ignore' })
+  const holder = holdOpen(s.p('held.txt'), 'written, never closed')
   t.teardown(() => { holder.kill('SIGKILL') })
   await waitFor('the write to land', async () => (await stat(s.p('held.txt')).catch(() => undefined))?.size === 21, 30_000)
   t.is(await s.stop(), 0)
@@ -320,8 +330,22 @@ test('with Kubo not answering, operations fail with EIO within the bound instead
   // Kubo back: the volume works again without a remount.
   await waitFor('the volume to answer again', async () => (await sh(`cat '${s.p('never-read.txt')}'`)).code === 0, 30_000)
   t.is(await readFile(s.p('never-read.txt'), 'utf8'), 'never read through the mount\n')
+
+  // SIGTERM with unsaved data while Kubo is frozen: the server still exits and unmounts in
+  // bounded time, and keeps the unsaved bytes in its spill file instead of discarding them.
+  const holder = holdOpen(s.p('unsaved.txt'), 'unsaved bytes')
+  t.teardown(() => { holder.kill('SIGKILL') })
+  await waitFor('the write to land', async () => (await stat(s.p('unsaved.txt')).catch(() => undefined))?.size === 13, 30_000)
+  frozen.pause()
+  const t0 = Date.now()
   t.is(await s.stop(), 0)
+  const stopMs = Date.now() - t0
+  t.true(stopMs < 3 * boundMs + 30_000, `stopped after ${stopMs} ms`)
   t.false(await isMounted(s.mnt))
+  const spills = (await readdir(s.dir)).filter(n => n.startsWith('ipfs-csi-spill-'))
+  const kept = await Promise.all(spills.flatMap(async (d) => await Promise.all((await readdir(path.join(s.dir, d))).map(async (f) => await readFile(path.join(s.dir, d, f), 'utf8')))))
+  t.true(kept.flat().includes('unsaved bytes'), 'unsaved data kept on local disk')
+  frozen.resume()
 })
 
 test('write and read throughput of a 64 MiB file (measured, reported in the log)', async (t) => {
