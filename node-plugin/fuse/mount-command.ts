@@ -120,9 +120,33 @@ export async function mountCommand (argv: string[]): Promise<number> {
     console.error(`ipfs-csi mount: ${(err as Error).message}`)
     return 2
   }
-  const rootCid = await resolveRoot(args, kubo, log)
-  if (typeof rootCid === 'number') return rootCid
-  const spec: FuseSpec = {
+  // A signal before the mount is up must not kill us half-way through mounting: note it and
+  // stop right after (runUntilSignalled takes over once the mount is live).
+  let interrupted = false
+  const onEarlySignal = (): void => { interrupted = true }
+  process.on('SIGINT', onEarlySignal)
+  process.on('SIGTERM', onEarlySignal)
+  let running
+  try {
+    const rootCid = await resolveRoot(args, kubo, log)
+    if (typeof rootCid === 'number') return rootCid
+    if (interrupted) return 1
+    running = await startFuse(buildSpec(args, rootCid), log)
+    console.error(`ipfs-csi mount: ${[args.cid.toString(), ...args.path].join('/')} (${rootCid.toString()}) mounted at ${args.dir}; Ctrl-C to unmount`)
+  } finally {
+    process.off('SIGINT', onEarlySignal)
+    process.off('SIGTERM', onEarlySignal)
+  }
+  if (interrupted) {
+    await running.unmount()
+    return 0
+  }
+  await runUntilSignalled(running, log)
+  return 0
+}
+
+function buildSpec (args: MountArgs, rootCid: CID): FuseSpec {
+  return {
     version: 1,
     volumeId: rootCid.toString(),
     mountpoint: args.dir,
@@ -137,10 +161,6 @@ export async function mountCommand (argv: string[]): Promise<number> {
     readAheadBlocks: args.readAheadBlocks,
     logLevel: args.logLevel
   }
-  const running = await startFuse(spec, log)
-  console.error(`ipfs-csi mount: ${[args.cid.toString(), ...args.path].join('/')} (${rootCid.toString()}) mounted at ${args.dir}; Ctrl-C to unmount`)
-  await runUntilSignalled(running, log)
-  return 0
 }
 
 /** The CID to serve, or an exit code: 2 for content that does not exist as given, 1 for Kubo trouble. */
