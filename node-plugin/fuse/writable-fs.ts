@@ -31,6 +31,7 @@ import { StatCache } from './writable/stat-cache.js'
 
 const S_IFDIR = 0o040000
 const S_IFREG = 0o100000
+const S_IFLNK = 0o120000
 /** Not in driver/errors.ts's Errno table. */
 const EBUSY = 16
 const O_ACCMODE = 3
@@ -87,6 +88,7 @@ export class WritableFs {
     return {
       getattr: async (p) => await this.getattr(p),
       readdir: async (p) => await this.readdir(p),
+      readlink: async (p) => await this.readlink(p),
       open: async (p, flags) => await this.open(p, flags),
       create: async (p, mode) => await this.create(p, mode),
       read: async (p, fd, buf, len, pos) => await this.read(p, fd, buf, len, pos),
@@ -123,6 +125,13 @@ export class WritableFs {
     const st = await this.stat(p)
     if (st.type !== 'directory') throw new FsError(Errno.ENOTDIR, `${p} is not a directory`)
     return await this.gate.shared(async () => await this.mfs.ls(this.mfsOf(p)))
+  }
+
+  /** Symlinks come only from seeded content (we refuse to make new ones); `cat` gives the target. */
+  async readlink (fusePath: string): Promise<string> {
+    const st = await this.stat(normalize(fusePath))
+    if (st.type !== 'symlink') throw new FsError(Errno.EINVAL, `${fusePath} is not a symlink`)
+    return new TextDecoder().decode(await this.mfs.cat(st.cid, 0, st.size, this.spec.readTimeoutMs))
   }
 
   statfs (): StatFs { return this.capacity.statfs() }
@@ -522,7 +531,7 @@ export class WritableFs {
     const dir = s.type === 'directory'
     const mtime = new Date(s.mtimeMs ?? this.startedMs)
     return {
-      mode: (dir ? S_IFDIR : S_IFREG) | (s.mode ?? (dir ? DIR_MODE : FILE_MODE)),
+      mode: s.type === 'symlink' ? S_IFLNK | 0o777 : (dir ? S_IFDIR : S_IFREG) | (s.mode ?? (dir ? DIR_MODE : FILE_MODE)),
       size: dir ? 4096 : s.size,
       mtime,
       atime: mtime,

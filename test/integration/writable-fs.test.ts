@@ -4,7 +4,7 @@ import test, { type ExecutionContext } from 'ava'
 import { spawn, execFile, type ChildProcess } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import { createWriteStream } from 'node:fs'
-import { mkdir, mkdtemp, open, readFile, readdir, rename, rm, rmdir, stat, statfs, symlink, truncate, unlink, writeFile, appendFile } from 'node:fs/promises'
+import { lstat, mkdir, mkdtemp, open, readFile, readdir, readlink, rename, rm, rmdir, stat, statfs, symlink, truncate, unlink, writeFile, appendFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
@@ -258,6 +258,24 @@ test('overwriting the middle of an existing file (r+) keeps the rest, also after
   const s2 = await WritableServer.start(t, kubo, mfs, { name: 'rplus-2' })
   t.is(sha(await readFile(s2.p('data.bin'))), sha(Buffer.concat([expected, Buffer.from('tail')])))
   t.is(await s2.stop(), 0)
+})
+
+test('symlinks in seeded content read as symlinks; new ones are refused', async (t) => {
+  const mfs = await newMfsDir()
+  const src = await mkdtemp(path.join(tmpdir(), 'ipfs-csi-wfs-links-'))
+  t.teardown(async () => await rm(src, { recursive: true, force: true }))
+  await writeFile(path.join(src, 'target.txt'), 'the target\n')
+  await symlink('target.txt', path.join(src, 'link'))
+  const cid = (await kubo.cli(['add', '-Q', '-r', '--pin=false', '--cid-version=1', src])).trim()
+  await kubo.cli(['files', 'cp', `/ipfs/${cid}`, `${mfs}/seed`])
+  const s = await WritableServer.start(t, kubo, mfs, { name: 'symlinks' })
+  t.is(await readlink(s.p('seed', 'link')), 'target.txt')
+  t.true((await lstat(s.p('seed', 'link'))).isSymbolicLink())
+  t.is(await readFile(s.p('seed', 'link'), 'utf8'), 'the target\n')
+  await t.throwsAsync(symlink('target.txt', s.p('seed', 'another')), { code: 'EPERM' })
+  await rename(s.p('seed', 'link'), s.p('moved-link'))
+  t.is(await readlink(s.p('moved-link')), 'target.txt', 'a moved symlink keeps its target text')
+  t.is(await s.stop(), 0)
 })
 
 test('statfs reports the capacity; writing past it fails with ENOSPC and earlier files stay intact', async (t) => {

@@ -8,7 +8,7 @@ import { toFsError } from './mfs-errors.js'
 export interface MfsStat {
   /** The node's CID: reading by it never races a change of the MFS path. */
   cid: string
-  type: 'file' | 'directory'
+  type: 'file' | 'directory' | 'symlink'
   size: number
   cumulativeSize: number
   /** Permission bits when MFS stores a mode for the node. */
@@ -17,6 +17,8 @@ export interface MfsStat {
   mtimeMs?: number
 }
 
+/** Go's fs.ModeSymlink (1 << 27), as Kubo prints it in files/stat's Mode. */
+const GO_MODE_SYMLINK = 2 ** 27
 /** Parameters of every `add`: unpinned (MFS references protect it), CIDv1 with raw leaves. */
 const ADD_PARAMS = { pin: false, 'cid-version': 1, 'raw-leaves': true, quieter: true }
 /** Uploads and downloads get the metadata deadline plus time for their bytes at this floor rate. */
@@ -31,11 +33,14 @@ export class MfsClient {
 
   async stat (path: string): Promise<MfsStat> {
     const r = await this.json('files/stat', { arg: path }, `stat ${path}`)
-    const mode = typeof r.Mode === 'string' && /^[0-7]+$/.test(r.Mode) ? parseInt(r.Mode, 8) & 0o7777 : undefined
+    const modeBits = typeof r.Mode === 'string' && /^[0-7]+$/.test(r.Mode) ? parseInt(r.Mode, 8) : undefined
+    const mode = modeBits !== undefined ? modeBits & 0o7777 : undefined
+    // Kubo reports a UnixFS symlink as Type "file" with Go's os.ModeSymlink bit in Mode.
+    const symlink = modeBits !== undefined && Math.floor(modeBits / GO_MODE_SYMLINK) % 2 === 1
     const mtimeMs = typeof r.Mtime === 'number' && r.Mtime > 0 ? r.Mtime * 1000 + Math.floor((r.MtimeNsecs ?? 0) / 1e6) : undefined
     return {
       cid: String(r.Hash ?? ''),
-      type: r.Type === 'directory' ? 'directory' : 'file',
+      type: r.Type === 'directory' ? 'directory' : symlink ? 'symlink' : 'file',
       size: Number(r.Size ?? 0),
       cumulativeSize: Number(r.CumulativeSize ?? 0),
       ...(mode !== undefined ? { mode } : {}),
