@@ -337,8 +337,9 @@ export class WritableFs {
   }
 
   /**
-   * fuse-native 2.2.6 passes the atime value in both time arguments (a bug in its binding), so
-   * we store what arrives as `mtime`: right for `touch`, which sets both to the same instant.
+   * fuse-native 2.2.6 passes the atime value in both time arguments (a bug in its C binding),
+   * so what we store as mtime is really the requested atime: right for `touch` and `touch -d`
+   * (both times equal); `touch -m`, `cp -p`, `tar -x` and `rsync -t` get an approximate mtime.
    */
   async utimens (fusePath: string, _atime: number, mtime: number): Promise<void> {
     this.mutable()
