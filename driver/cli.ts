@@ -8,6 +8,10 @@ commands:
   serve --mode controller|node|all --endpoint unix:///path/csi.sock --node-id NAME
         --kubo-api URL --state-dir DIR --kubelet-dir DIR     run the CSI services
   mount <cid>[/path] <dir> --kubo-api URL                      mount content outside Kubernetes
+  preload serve --desired FILE --kubo-api URL --node-name NAME  warm content on this node (DaemonSet)
+  preload status [--url http://HOST:PORT]                      show the preloader's progress
+  verify <cid> --kubo-api URL                                  re-hash every block (and checksum manifests)
+  content ls --kubo-api URL [--cluster-api URL]                what the cluster holds for the driver
   fuse-server --spec FILE                                      (internal) one volume's FUSE server
 
 Every serve flag can also be set as IPFS_CSI_<FLAG> (e.g. IPFS_CSI_KUBO_API).`
@@ -18,6 +22,9 @@ async function main (argv: string[]): Promise<number> {
     case 'serve': return await (await import('./serve.js')).serveCommand(rest)
     case 'mount': return await (await import('../node-plugin/fuse/mount-command.js')).mountCommand(rest)
     case 'fuse-server': return await (await import('../node-plugin/fuse/fuse-server.js')).fuseServerCommand(rest)
+    case 'preload': return await (await import('../preloader/preload-command.js')).preloadCommand(rest)
+    case 'verify': return await (await import('../preloader/verify-command.js')).verifyCommand(rest)
+    case 'content': return await (await import('../controller/content-command.js')).contentCommand(rest)
     case undefined: case '-h': case '--help': case 'help':
       console.log(USAGE)
       return cmd === undefined ? 2 : 0

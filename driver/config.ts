@@ -22,6 +22,10 @@ export interface ServeConfig {
   readTimeoutMs: number
   defaultCapacityBytes: number
   healIntervalMs: number
+  /** IPFS Cluster REST API; when set, volumes and snapshots are pinned through the Cluster. */
+  clusterApi?: string
+  /** File with `user:password` for the Cluster REST API basic auth; never logged. */
+  clusterBasicAuthFile?: string
 }
 
 export class ConfigError extends Error {
@@ -48,7 +52,9 @@ export const SERVE_FLAGS = {
   'kubo-timeout-ms': { type: 'string', default: String(DEFAULTS.kuboTimeoutMs) },
   'read-timeout-ms': { type: 'string', default: String(DEFAULTS.readTimeoutMs) },
   'default-capacity-bytes': { type: 'string', default: String(DEFAULTS.defaultCapacityBytes) },
-  'heal-interval-ms': { type: 'string', default: String(DEFAULTS.healIntervalMs) }
+  'heal-interval-ms': { type: 'string', default: String(DEFAULTS.healIntervalMs) },
+  'cluster-api': { type: 'string' },
+  'cluster-basic-auth-file': { type: 'string' }
 } as const
 
 type FlagSpec = Record<string, { type: 'string' | 'boolean', default?: string | boolean, multiple?: boolean, short?: string }>
@@ -76,13 +82,13 @@ export function intOption (problems: string[], name: string, raw: unknown, min: 
   return n
 }
 
-export function validateKuboApi (problems: string[], raw: unknown): string {
+export function validateKuboApi (problems: string[], raw: unknown, flag = 'kubo-api'): string {
   try {
     const u = new URL(String(raw))
     if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('scheme')
     return u.toString().replace(/\/$/, '')
   } catch {
-    problems.push(`--kubo-api must be an http(s) URL (got ${JSON.stringify(raw)})`)
+    problems.push(`--${flag} must be an http(s) URL (got ${JSON.stringify(raw)})`)
     return ''
   }
 }
@@ -122,8 +128,14 @@ export function parseServeConfig (argv: string[], env: NodeJS.ProcessEnv = proce
   const healIntervalMs = intOption(problems, 'heal-interval-ms', v['heal-interval-ms'], 0, 3_600_000)
   const tokenFile = v['kubo-api-token-file'] as string | undefined
   if (tokenFile !== undefined && !path.isAbsolute(tokenFile)) problems.push('--kubo-api-token-file must be an absolute path')
+  const clusterApiRaw = v['cluster-api'] as string | undefined
+  const clusterApi = clusterApiRaw !== undefined && clusterApiRaw !== '' ? validateKuboApi(problems, clusterApiRaw, 'cluster-api') : undefined
+  const clusterAuth = v['cluster-basic-auth-file'] as string | undefined
+  if (clusterAuth !== undefined && !path.isAbsolute(clusterAuth)) problems.push('--cluster-basic-auth-file must be an absolute path')
   if (problems.length > 0) throw new ConfigError(problems)
   return {
+    ...(clusterApi !== undefined ? { clusterApi } : {}),
+    ...(clusterAuth !== undefined ? { clusterBasicAuthFile: clusterAuth } : {}),
     mode: mode as Mode,
     endpoint,
     socketPath,
