@@ -56,8 +56,7 @@ export async function createWritableFs (spec: FuseSpec, deps: WritableDeps): Pro
   const mfs = new MfsClient(deps.kubo, spec.kuboTimeoutMs)
   const rootStat = await mfs.stat(root)
   if (rootStat.type !== 'directory') throw new Error(`MFS path ${root} is not a directory`)
-  const spillDir = await mkdtemp(path.join(tmpdir(), 'ipfs-csi-spill-'))
-  const w = new WritableFs(spec, root, mfs, deps.log, new Capacity(spec.capacityBytes, rootStat.cumulativeSize), spillDir)
+  const w = new WritableFs(spec, root, mfs, deps.log, new Capacity(spec.capacityBytes, rootStat.cumulativeSize))
   deps.log.info('writable volume ready', { mfsPath: root, usedBytes: rootStat.cumulativeSize, capacityBytes: spec.capacityBytes, readOnly: spec.readOnly })
   return { fs: w.asyncFs(), close: async () => await w.close() }
 }
@@ -74,14 +73,15 @@ export class WritableFs {
   private readonly uid = process.getuid?.() ?? 0
   private readonly gid = process.getgid?.() ?? 0
   private closing = false
+  /** Made on first use (a mount that fails leaves nothing behind); named after the volume. */
+  private spillDir: Promise<string> | undefined
 
   constructor (
     private readonly spec: FuseSpec,
     private readonly root: string,
     private readonly mfs: MfsClient,
     private readonly log: Logger,
-    readonly capacity: Capacity,
-    private readonly spillDir: string
+    readonly capacity: Capacity
   ) {}
 
   asyncFs (): AsyncFs {
@@ -180,7 +180,8 @@ export class WritableFs {
           if (perm !== FILE_MODE && perm !== 0) await this.mfs.chmod(dest, perm)
         })
         // A concurrent create of the same name may have won while we waited: share its file.
-        if (!this.files.has(p)) this.files.set(p, new OpenFile(this.spillDir, p, 0, true, perm !== 0 ? perm : FILE_MODE, now))
+        const dir = await this.spill()
+        if (!this.files.has(p)) this.files.set(p, new OpenFile(dir, p, 0, true, perm !== 0 ? perm : FILE_MODE, now))
       }
     }
     // Open the new file, or one that existed already (stale negative lookup): its content stays.
@@ -380,7 +381,7 @@ export class WritableFs {
       if (f.dirty && !f.deleted) { kept++; continue }
       await f.dispose().catch(() => {})
     }
-    if (kept === 0) await rm(this.spillDir, { recursive: true, force: true }).catch(() => {})
+    if (kept === 0 && this.spillDir !== undefined) await rm(await this.spillDir, { recursive: true, force: true }).catch(() => {})
     this.files.clear()
     this.handles.clear()
   }
@@ -392,6 +393,12 @@ export class WritableFs {
   }
 
   private mfsOf (p: string): string { return toMfs(this.root, p) }
+
+  private async spill (): Promise<string> {
+    this.spillDir ??= mkdtemp(path.join(tmpdir(), `ipfs-csi-spill-${this.spec.volumeId.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 64)}-`))
+      .catch((err: Error) => { this.spillDir = undefined; throw new FsError(Errno.EIO, `cannot make a spill directory: ${err.message}`) })
+    return await this.spillDir
+  }
 
   private async stat (p: string): Promise<MfsStat> {
     return await this.stats.get(p, async () => await this.gate.shared(async () => await this.mfs.stat(this.mfsOf(p))))
@@ -427,9 +434,10 @@ export class WritableFs {
     if (f === undefined) {
       const st = await this.stat(p)
       if (st.type === 'directory') throw new FsError(Errno.EISDIR, `${p} is a directory`)
+      const dir = await this.spill()
       f = this.files.get(p) // another open may have won while we waited
       if (f === undefined) {
-        f = new OpenFile(this.spillDir, p, st.size, st.size === 0, st.mode ?? FILE_MODE, st.mtimeMs ?? Date.now())
+        f = new OpenFile(dir, p, st.size, st.size === 0, st.mode ?? FILE_MODE, st.mtimeMs ?? Date.now())
         this.files.set(p, f)
       }
     }
