@@ -14,7 +14,7 @@ import { firstUnsupported } from './access-modes.js'
 import { parseVolumeParams } from './volume-params.js'
 import type { VolumeSource } from './records.js'
 import { availableCapacity, createVolume, deleteVolume, expandVolume, listVolumes } from './volumes.js'
-import { createSnapshot, deleteSnapshot, listSnapshots } from './snapshots.js'
+import { createSnapshot, deleteSnapshot, getSnapshot, listSnapshots } from './snapshots.js'
 import { validateVolume } from './validate-volume.js'
 
 export interface ControllerServiceDeps extends RpcDeps {
@@ -112,6 +112,6 @@ export function controllerService (deps: ControllerServiceDeps): ControllerHandl
     ControllerUnpublishVolume: unary(deps, 'ControllerUnpublishVolume', unimplemented('ControllerUnpublishVolume')),
     ControllerGetVolume: unary(deps, 'ControllerGetVolume', unimplemented('ControllerGetVolume')),
     ControllerModifyVolume: unary(deps, 'ControllerModifyVolume', unimplemented('ControllerModifyVolume')),
-    GetSnapshot: unary(deps, 'GetSnapshot', unimplemented('GetSnapshot'))
+    GetSnapshot: unary(deps, 'GetSnapshot', async (req, ctx) => ({ snapshot: await getSnapshot(d, req.snapshot_id, ctx.signal) }))
   }
 }

@@ -60,6 +60,14 @@ export async function createSnapshot (deps: ControllerDeps, name: string, source
   return snapshotView(rec)
 }
 
+/** GetSnapshot: NOT_FOUND for ids that are not ours or no longer pinned. */
+export async function getSnapshot (deps: ControllerDeps, id: string, signal: AbortSignal): Promise<SnapshotView> {
+  if (id === '') throw invalid('snapshot_id is required')
+  const rec = await findSnapshot(deps, id, signal)
+  if (rec === undefined) throw new CsiError(Code.NOT_FOUND, `snapshot ${JSON.stringify(id)} does not exist`)
+  return snapshotView(rec)
+}
+
 /** Unknown or malformed ids are already gone (CSI idempotency). */
 export async function deleteSnapshot (deps: ControllerDeps, id: string, signal: AbortSignal): Promise<void> {
   if (id === '') throw invalid('snapshot_id is required')

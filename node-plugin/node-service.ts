@@ -97,7 +97,7 @@ export class NodeService {
         }
       }, { lockKey: byVolumeId }),
       NodeGetCapabilities: unary(deps, 'NodeGetCapabilities', async () => ({
-        capabilities: (['STAGE_UNSTAGE_VOLUME', 'GET_VOLUME_STATS', 'VOLUME_CONDITION'] as const).map(type => ({ rpc: { type } }))
+        capabilities: (['STAGE_UNSTAGE_VOLUME', 'GET_VOLUME_STATS', 'VOLUME_CONDITION', 'SINGLE_NODE_MULTI_WRITER'] as const).map(type => ({ rpc: { type } }))
       })),
       NodeGetInfo: unary(deps, 'NodeGetInfo', async () => ({
         node_id: nodeId,

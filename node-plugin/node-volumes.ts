@@ -15,6 +15,8 @@ import { findMount, isOurFuseMount, readMountTable } from './mount-table.js'
 import { bindMount, fuseUnmount, probeFs, unmount, type FsUsage } from './mount-ops.js'
 import { findServerPids, isFuseServer, removeStatus, spawnFuseServer, stopFuseServer, waitMounted } from './fuse-process.js'
 import { VolumeStateStore, type VolumeState } from './volume-state.js'
+import { findVolume } from '../controller/volume-lookup.js'
+import { RecordStore } from '../controller/record-store.js'
 import { checkCapability, checkVolumeId, describeSource, isEphemeral, READER_ONLY_MODES, volumeSourceOf, type CapabilityLike, type VolumeSource } from './volume-source.js'
 
 export interface NodeVolumesDeps {
@@ -147,6 +149,9 @@ export class NodeVolumes {
       if (findMount(await readMountTable(), targetPath) !== undefined) return
       this.log.warn('published target lost its mount, binding again', { volumeId, targetPath })
     }
+    // SINGLE_NODE_SINGLE_WRITER: one pod (one target) at a time, as the CSI spec defines it.
+    const others = Object.keys(state.targets).filter(t => t !== targetPath)
+    if (mode === 'SINGLE_NODE_SINGLE_WRITER' && others.length > 0) throw new CsiError(Code.FAILED_PRECONDITION, `volume ${volumeId} is SINGLE_NODE_SINGLE_WRITER and already published at ${others.join(', ')}`)
     if ((await this.health(state)).dead) state = await this.heal(state, signal)
     await this.bindTarget(stagingPath, targetPath, readOnly)
     state.targets[targetPath] = { readOnly }
@@ -332,7 +337,11 @@ export class NodeVolumes {
     }
     if (source.kind === 'writable') {
       await this.kuboCall('files/stat', { arg: source.mfsPath, hash: true }, signal, `writable volume ${volumeId} has no data at ${source.mfsPath}`)
-      return { ...base, mode: 'writable', mfsPath: source.mfsPath, capacityBytes: source.capacityBytes }
+      // ControllerExpandVolume rewrites the volume's record, not the PV's volume context: the record's
+      // capacity is the current one, so an expansion takes effect at the next stage.
+      const found = await findVolume(new RecordStore(this.kubo), volumeId, signal).catch(() => undefined)
+      const capacityBytes = Math.max(found?.record.capacityBytes ?? 0, source.capacityBytes)
+      return { ...base, mode: 'writable', mfsPath: source.mfsPath, capacityBytes }
     }
     const rootCid = await this.resolveRoot(source, signal)
     return { ...base, mode: 'content', rootCid, readOnly: true }

@@ -20,10 +20,15 @@ test('csi-sanity passes against the driver and a real Kubo', async (t) => {
   t.teardown(async () => { await driver.stop() })
   await mkdir(RESULTS_DIR, { recursive: true })
   const junit = path.join(RESULTS_DIR, 'csi-sanity.xml')
+  // csi-sanity creates (and removes) the two leaf dirs itself; their parents are kubelet's.
+  const stagingDir = path.join(driver.kubeletDir, 'plugins/sanity/staging')
+  const mountDir = path.join(driver.kubeletDir, 'pods/sanity/mount')
+  await mkdir(path.dirname(stagingDir), { recursive: true })
+  await mkdir(path.dirname(mountDir), { recursive: true })
   const args = [
     `--csi.endpoint=unix://${driver.socketPath}`,
-    `--csi.stagingdir=${path.join(driver.kubeletDir, 'plugins/sanity/staging')}`,
-    `--csi.mountdir=${path.join(driver.kubeletDir, 'pods/sanity/mount')}`,
+    `--csi.stagingdir=${stagingDir}`,
+    `--csi.mountdir=${mountDir}`,
     '--csi.testvolumeaccesstype=mount',
     `--csi.testvolumesize=${64 * 1024 * 1024}`,
     `--csi.testvolumeexpandsize=${128 * 1024 * 1024}`,

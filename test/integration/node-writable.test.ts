@@ -177,3 +177,25 @@ test('a writable volume whose MFS directory does not exist is NOT_FOUND at stage
   t.is(await codeOf(d.csi.node.NodeStageVolume({ volume_id: id, staging_target_path: sp, volume_capability: RW, volume_context: { [CTX.kind]: 'writable' } })), grpc.status.NOT_FOUND)
   t.is(findMount(await readMountTable(), sp), undefined)
 })
+
+test('an expanded writable volume gets its new capacity at the next stage', async (t) => {
+  const d = await startDriver('writable-expand')
+  const created = await d.csi.controller.CreateVolume({ name: 'pvc-expand', volume_capabilities: [RW], capacity_range: { required_bytes: String(64 * MiB) } })
+  const id: string = created.volume.volume_id
+  const ctx = created.volume.volume_context
+  const statfsBytes = async (dir: string): Promise<number> => {
+    const { stdout } = await execFileP('stat', ['-f', '-c', '%S %b', dir])
+    const [bsize, blocks] = stdout.trim().split(' ').map(Number)
+    return (bsize ?? 0) * (blocks ?? 0)
+  }
+  let m = await mountVolume(d, id, ctx, 'pod-expand', false)
+  t.is(await statfsBytes(m.tp), 64 * MiB)
+  await unmountVolume(d, id, m)
+  const expanded = await d.csi.controller.ControllerExpandVolume({ volume_id: id, capacity_range: { required_bytes: String(128 * MiB) }, volume_capability: RW })
+  t.is(Number(expanded.capacity_bytes), 128 * MiB)
+  // The PV keeps its original volume context (Kubernetes never rewrites it): the node must not trust it.
+  m = await mountVolume(d, id, ctx, 'pod-expand', false)
+  t.is(await statfsBytes(m.tp), 128 * MiB)
+  await unmountVolume(d, id, m)
+  await d.csi.controller.DeleteVolume({ volume_id: id })
+})
