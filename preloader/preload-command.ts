@@ -1,0 +1,176 @@
+// `ipfs-csi preload serve|status`. serve runs the per-node preloader (a DaemonSet pod, or a test
+// process: both start it the same way); status prints a running preloader's progress.
+import path from 'node:path'
+import { ConfigError, intOption, readFlags, validateKuboApi } from '../driver/config.js'
+import { DEFAULTS } from '../driver/constants.js'
+import { Kubo } from '../driver/kubo.js'
+import { createLogger } from '../driver/logger.js'
+import { parseDesired, parseLabels } from './desired-state.js'
+import { DesiredWatcher } from './desired-watcher.js'
+import { Preloader, type EntryStatus } from './preloader.js'
+import { startStatusServer } from './status-server.js'
+
+export const PRELOAD_SERVE_FLAGS = {
+  desired: { type: 'string' },
+  'kubo-api': { type: 'string', default: DEFAULTS.kuboApi },
+  'kubo-api-token-file': { type: 'string' },
+  'node-name': { type: 'string' },
+  'node-labels': { type: 'string', default: '' },
+  listen: { type: 'string', default: '0.0.0.0:9464' },
+  concurrency: { type: 'string', default: '32' },
+  'kubo-timeout-ms': { type: 'string', default: String(DEFAULTS.kuboTimeoutMs) },
+  'poll-interval-ms': { type: 'string', default: '2000' },
+  'log-level': { type: 'string', default: DEFAULTS.logLevel }
+} as const
+
+const SERVE_USAGE = 'usage: ipfs-csi preload serve --desired FILE --kubo-api URL --node-name NAME [--node-labels k=v,...] [--listen HOST:PORT] [--kubo-api-token-file FILE] [--concurrency N] [--log-level L]'
+const STATUS_USAGE = 'usage: ipfs-csi preload status [--url http://HOST:PORT] [--json]'
+
+export interface PreloadServeConfig {
+  desired: string
+  kuboApi: string
+  kuboApiTokenFile?: string
+  nodeName: string
+  labels: Record<string, string>
+  host: string
+  port: number
+  concurrency: number
+  kuboTimeoutMs: number
+  pollIntervalMs: number
+  logLevel: string
+}
+
+/** Validates every flag (from argv, then IPFS_CSI_* env) and reports all problems at once. */
+export function parsePreloadServe (argv: string[], env: NodeJS.ProcessEnv = process.env): PreloadServeConfig {
+  let read
+  try {
+    read = readFlags(argv, PRELOAD_SERVE_FLAGS, env)
+  } catch (err) {
+    throw new ConfigError([(err as Error).message, SERVE_USAGE])
+  }
+  const v = read.values
+  const problems: string[] = []
+  if (read.positionals.length > 0) problems.push(`unexpected arguments: ${read.positionals.join(' ')}`)
+  const desired = (v.desired as string | undefined) ?? ''
+  if (desired === '') problems.push('--desired FILE is required')
+  else if (!path.isAbsolute(desired)) problems.push(`--desired must be an absolute path (got ${JSON.stringify(desired)})`)
+  const kuboApi = validateKuboApi(problems, v['kubo-api'])
+  const tokenFile = v['kubo-api-token-file'] as string | undefined
+  if (tokenFile !== undefined && !path.isAbsolute(tokenFile)) problems.push('--kubo-api-token-file must be an absolute path')
+  const nodeName = (v['node-name'] as string | undefined) ?? env.NODE_NAME ?? ''
+  if (nodeName === '') problems.push('--node-name (or NODE_NAME) is required')
+  else if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/.test(nodeName)) problems.push(`--node-name must be a DNS-like name (got ${JSON.stringify(nodeName)})`)
+  const labels = parseLabels(String(v['node-labels'] ?? ''), problems)
+  const listen = String(v.listen)
+  const m = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]*):(\d{1,5})$/.exec(listen)
+  let host = ''
+  let port = 0
+  if (m === null || Number(m[2]) > 65535) problems.push(`--listen must be HOST:PORT (got ${JSON.stringify(listen)})`)
+  else {
+    host = (m[1] ?? '').replace(/^\[|\]$/g, '')
+    if (host === '') host = '0.0.0.0'
+    port = Number(m[2])
+  }
+  const concurrency = intOption(problems, 'concurrency', v.concurrency, 1, 1024)
+  const kuboTimeoutMs = intOption(problems, 'kubo-timeout-ms', v['kubo-timeout-ms'], 100, 600_000)
+  const pollIntervalMs = intOption(problems, 'poll-interval-ms', v['poll-interval-ms'], 100, 3_600_000)
+  const logLevel = String(v['log-level'])
+  if (!['error', 'warn', 'info', 'debug'].includes(logLevel)) problems.push(`--log-level must be error, warn, info or debug (got ${JSON.stringify(logLevel)})`)
+  if (problems.length > 0) throw new ConfigError([...problems, SERVE_USAGE])
+  return { desired, kuboApi, ...(tokenFile !== undefined ? { kuboApiTokenFile: tokenFile } : {}), nodeName, labels, host, port, concurrency, kuboTimeoutMs, pollIntervalMs, logLevel }
+}
+
+export async function preloadCommand (argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv
+  if (sub === 'serve') return await serveCommand(rest)
+  if (sub === 'status') return await statusCommand(rest)
+  console.error(`unknown preload command ${JSON.stringify(sub ?? '')}\n${SERVE_USAGE}\n${STATUS_USAGE}`)
+  return 2
+}
+
+async function serveCommand (argv: string[]): Promise<number> {
+  const config = parsePreloadServe(argv)
+  const log = createLogger(config.logLevel, 'preloader')
+  const kubo = new Kubo({ url: config.kuboApi, ...(config.kuboApiTokenFile !== undefined ? { tokenFile: config.kuboApiTokenFile } : {}), timeoutMs: config.kuboTimeoutMs })
+  const preloader = new Preloader({ kubo, nodeName: config.nodeName, labels: config.labels, concurrency: config.concurrency, log, kuboTimeoutMs: config.kuboTimeoutMs })
+  const server = await startStatusServer({ host: config.host, port: config.port, preloader, log, kuboReachable: async () => await kubo.reachable() })
+  const watcher = new DesiredWatcher({
+    file: config.desired,
+    pollMs: config.pollIntervalMs,
+    log,
+    onText: (text) => {
+      try {
+        preloader.apply(parseDesired(text))
+      } catch (err) {
+        preloader.fileProblem((err as Error).message)
+      }
+    },
+    onError: (msg) => preloader.fileProblem(msg)
+  })
+  log.info('preloader starting', { node: config.nodeName, labels: config.labels, desired: config.desired, kuboApi: config.kuboApi, concurrency: config.concurrency })
+  await watcher.start()
+  const ticker = setInterval(() => preloader.tick(), config.pollIntervalMs)
+  await new Promise<void>((resolve) => {
+    const onSignal = (sig: string): void => { log.info('stopping', { signal: sig }); resolve() }
+    process.once('SIGTERM', () => onSignal('SIGTERM'))
+    process.once('SIGINT', () => onSignal('SIGINT'))
+  })
+  clearInterval(ticker)
+  watcher.stop()
+  await preloader.stop()
+  await server.close()
+  return 0
+}
+
+async function statusCommand (argv: string[]): Promise<number> {
+  let read
+  try {
+    read = readFlags(argv, { url: { type: 'string', default: 'http://127.0.0.1:9464' }, json: { type: 'boolean', default: false } })
+  } catch (err) {
+    throw new ConfigError([(err as Error).message, STATUS_USAGE])
+  }
+  const problems: string[] = []
+  if (read.positionals.length > 0) problems.push(`unexpected arguments: ${read.positionals.join(' ')}`)
+  const base = validateKuboApi(problems, read.values.url, 'url')
+  if (problems.length > 0) throw new ConfigError([...problems, STATUS_USAGE])
+  let body: { node: string, entries: EntryStatus[], problems?: string[], desiredError?: string | null }
+  try {
+    const res = await fetch(`${base}/status`, { signal: AbortSignal.timeout(10_000) })
+    if (!res.ok) throw new Error(`HTTP ${res.status}`)
+    body = await res.json() as typeof body
+  } catch (err) {
+    console.error(`cannot read preloader status from ${base}/status: ${(err as Error).message}`)
+    return 1
+  }
+  if (read.values.json === true) { console.log(JSON.stringify(body, null, 2)); return 0 }
+  console.log(formatStatus(body))
+  return body.entries.some(e => e.state === 'failed') ? 1 : 0
+}
+
+const BAR = 30
+
+export function progressBar (done: number, total: number): string {
+  const frac = total > 0 ? Math.min(1, done / total) : 0
+  const filled = Math.round(frac * BAR)
+  return `[${'#'.repeat(filled)}${'.'.repeat(BAR - filled)}] ${(frac * 100).toFixed(1).padStart(5)}%`
+}
+
+function human (n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB']
+  let i = 0
+  let v = n
+  while (v >= 1024 && i < units.length - 1) { v /= 1024; i++ }
+  return `${i === 0 ? v : v.toFixed(1)} ${units[i] ?? 'B'}`
+}
+
+export function formatStatus (body: { node: string, entries: EntryStatus[], problems?: string[], desiredError?: string | null }): string {
+  const out = [`node ${body.node}: ${body.entries.length} entr${body.entries.length === 1 ? 'y' : 'ies'}`]
+  const width = Math.max(4, ...body.entries.map(e => e.name.length))
+  for (const e of body.entries) {
+    out.push(`${e.name.padEnd(width)} ${e.state.padEnd(8)} ${progressBar(e.bytesFetched, e.bytesTotal)} ${human(e.bytesFetched)}/${human(e.bytesTotal)} ${e.blocksFetched}/${e.blocksTotal} blocks  ${e.cid}`)
+    if (e.error !== null && e.error !== undefined) out.push(`${' '.repeat(width)} error: ${e.error}`)
+  }
+  if (body.desiredError != null) out.push(`desired state: ${body.desiredError}`)
+  for (const p of body.problems ?? []) out.push(`invalid entry: ${p}`)
+  return out.join('\n')
+}
