@@ -16,6 +16,7 @@ import type { VolumeSource } from './records.js'
 import { availableCapacity, createVolume, deleteVolume, expandVolume, listVolumes } from './volumes.js'
 import { createSnapshot, deleteSnapshot, getSnapshot, listSnapshots } from './snapshots.js'
 import { validateVolume } from './validate-volume.js'
+import { clusterPinnerFor } from './cluster-pinner.js'
 
 export interface ControllerServiceDeps extends RpcDeps {
   log: Logger
@@ -46,7 +47,8 @@ function sourceOf (src: { snapshot?: { snapshot_id: string } | null, volume?: { 
 const unimplemented = (what: string) => async (): Promise<never> => { throw new CsiError(Code.UNIMPLEMENTED, `${what} is not supported by this plugin`) }
 
 export function controllerService (deps: ControllerServiceDeps): ControllerHandlers {
-  const d: ControllerDeps = { kubo: deps.kubo, config: deps.config, log: deps.log, store: new RecordStore(deps.kubo) }
+  const cluster = clusterPinnerFor(deps.config, deps.kubo, deps.log)
+  const d: ControllerDeps = { kubo: deps.kubo, config: deps.config, log: deps.log, store: new RecordStore(deps.kubo), ...(cluster !== undefined ? { cluster } : {}) }
   return {
     ControllerGetCapabilities: unary(deps, 'ControllerGetCapabilities', async () => ({
       capabilities: CONTROLLER_CAPABILITIES.map(type => ({ rpc: { type } }))
@@ -90,7 +92,7 @@ export function controllerService (deps: ControllerServiceDeps): ControllerHandl
       const kind = parseVolumeParams(req.parameters).kind
       // Capabilities we cannot serve get no capacity (CSI spec).
       if (req.volume_capabilities.length > 0 && firstUnsupported(req.volume_capabilities, kind) !== undefined) return { available_capacity: '0' }
-      return { available_capacity: String(await availableCapacity(d, ctx.signal)) }
+      return { available_capacity: String(await availableCapacity(d, ctx.signal, req.parameters)) }
     }),
 
     CreateSnapshot: unary(deps, 'CreateSnapshot', async (req, ctx) => {

@@ -3,10 +3,13 @@ import type { Kubo } from '../driver/kubo.js'
 import type { ServeConfig } from '../driver/config.js'
 import type { Logger } from '../driver/logger.js'
 import type { RecordStore } from './record-store.js'
+import type { ClusterPinner } from './cluster-pinner.js'
 
 export interface ControllerDeps {
   kubo: Kubo
   config: Pick<ServeConfig, 'defaultCapacityBytes'>
   log: Logger
   store: RecordStore
+  /** Set with --cluster-api: content volumes and snapshots are replicated through IPFS Cluster. */
+  cluster?: ClusterPinner
 }

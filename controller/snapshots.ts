@@ -55,6 +55,8 @@ export async function createSnapshot (deps: ControllerDeps, name: string, source
   const content = await currentContent(deps.kubo, deps.store, sourceVolumeId, signal)
   const id = snapshotId(name, content.cid)
   const rec: SnapshotRecord = { v: 1, type: 'snapshot', id, name, createdAt: Date.now(), content: content.cid, sourceVolumeId, sizeBytes: content.size }
+  // With a Cluster: replicated first (cluster default factor), record last, as for volumes.
+  await deps.cluster?.replicate({ id, pinName: snapshotPinName(id), kind: 'snapshot', content: content.cid, sizeBytes: content.size, params: {} }, signal)
   await deps.store.write(rec, snapshotPinName(id), signal)
   deps.log.info('snapshot created', { snapshotId: id, sourceVolumeId, cid: content.cid.toString(), sizeBytes: content.size })
   return snapshotView(rec)
@@ -72,6 +74,7 @@ export async function getSnapshot (deps: ControllerDeps, id: string, signal: Abo
 export async function deleteSnapshot (deps: ControllerDeps, id: string, signal: AbortSignal): Promise<void> {
   if (id === '') throw invalid('snapshot_id is required')
   if (!isSnapshotId(id)) return
+  await deps.cluster?.release(snapshotPinName(id), signal)
   for (const pin of await deps.store.pinsExactly(snapshotPinName(id), signal)) await deps.store.unpin(pin.cid, signal)
 }
 

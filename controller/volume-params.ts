@@ -4,9 +4,10 @@ import type { CID } from 'multiformats/cid'
 import { invalid } from '../driver/errors.js'
 import { parseCid, parseIpnsName, parsePath } from '../driver/content-ref.js'
 import type { VolumeKind } from '../driver/volume-id.js'
+import { CLUSTER_PARAMS, parseClusterParams } from './cluster-pinner.js'
 
 /** Parameters we accept. `kind` picks the volume kind explicitly (default: content when cid/ipns is given). */
-export const VOLUME_PARAMS = ['cid', 'path', 'ipns', 'kind'] as const
+export const VOLUME_PARAMS = ['cid', 'path', 'ipns', 'kind', ...CLUSTER_PARAMS] as const
 
 /** The external-provisioner adds these (PVC/PV names, secrets refs); they are not ours to check. */
 const PROVISIONER_PREFIX = 'csi.storage.k8s.io/'
@@ -44,6 +45,9 @@ export function parseVolumeParams (params: Record<string, string> | null | undef
   }
   if (cidStr !== undefined) out.cid = parseCid(cidStr, 'parameter "cid"')
   if (ipnsStr !== undefined) out.ipns = parseIpnsName(ipnsStr)
+  // Replication applies to content: a writable volume lives in one Kubo's MFS.
+  const cluster = parseClusterParams(stored)
+  if (out.kind === 'writable' && (cluster.replicationMin !== undefined || cluster.replicationMax !== undefined)) throw invalid('parameters "replicationMin"/"replicationMax" apply to content volumes only')
   return out
 }
 

@@ -14,6 +14,7 @@ import { currentContent, findVolume, newestVolumeRecord } from './volume-lookup.
 import { snapshotContent } from './snapshots.js'
 import { paginate } from './page-token.js'
 import { DEFAULTS } from '../driver/constants.js'
+import { parseClusterParams, PVC_NAME_PARAM, PVC_NAMESPACE_PARAM } from './cluster-pinner.js'
 
 export interface VolumeView {
   volume_id: string
@@ -89,6 +90,11 @@ export async function createVolume (deps: ControllerDeps, input: CreateVolumeInp
   if (p.kind === 'content') {
     const content = seed as ResolvedContent
     const rec: VolumeRecord = { ...base, kind: 'content', content: content.cid, sizeBytes: content.size, capacityBytes: contentCapacity(bounds, content.size) }
+    // With a Cluster: replicated to replicationMin peers first, the record (commit point) last.
+    if (deps.cluster !== undefined) {
+      const pvc = { namespace: input.parameters[PVC_NAMESPACE_PARAM], name: input.parameters[PVC_NAME_PARAM] }
+      await deps.cluster.replicate({ id, pinName: volumePinName(id), kind: 'volume', content: content.cid, sizeBytes: content.size, params: parseClusterParams(p.stored), pvc }, signal)
+    }
     await deps.store.write(rec, volumePinName(id), signal)
     deps.log.info('content volume created', { volumeId: id, cid: content.cid.toString(), sizeBytes: content.size })
     return volumeView(rec)
@@ -124,6 +130,7 @@ export async function deleteVolume (deps: ControllerDeps, id: string, signal: Ab
   if (kind === undefined) return // static handles and foreign ids: nothing of ours to delete
   // Data first, record last: an interrupted delete leaves the volume listed, and the CO retries.
   if (kind === 'writable') await mfsRemove(deps.kubo, mfsPathOf(id), signal)
+  await deps.cluster?.release(volumePinName(id), signal)
   for (const pin of await deps.store.pinsExactly(volumePinName(id), signal)) await deps.store.unpin(pin.cid, signal)
   deps.log.info('volume deleted', { volumeId: id })
 }
@@ -171,7 +178,9 @@ export async function listVolumes (deps: ControllerDeps, maxEntries: number, sta
 }
 
 /** Free space of the Kubo repo, the only honest capacity this plugin has. */
-export async function availableCapacity (deps: ControllerDeps, signal: AbortSignal): Promise<number> {
+export async function availableCapacity (deps: ControllerDeps, signal: AbortSignal, parameters?: Record<string, string>): Promise<number> {
+  // With a Cluster the storage tier is its peers (see ClusterPinner.availableCapacity).
+  if (deps.cluster !== undefined) return await deps.cluster.availableCapacity(parseClusterParams(parameters).replicationMin, signal)
   const st = await deps.kubo.postJson<{ RepoSize: number, StorageMax: number }>('repo/stat', { 'size-only': true }, signal)
   return Math.max(0, Number(st.StorageMax) - Number(st.RepoSize))
 }
