@@ -187,6 +187,26 @@ test('data in a file still open when the server gets SIGTERM is saved to MFS', a
   t.is(await kubo.cli(['files', 'read', `${mfs}/held.txt`]), 'written, never closed')
 })
 
+test('concurrent writers in several processes lose no file (MFS mutations are serialized)', async (t) => {
+  const mfs = await newMfsDir()
+  const s = await WritableServer.start(t, kubo, mfs, { name: 'concurrent' })
+  const writers = 4
+  const perWriter = 25
+  await Promise.all(Array.from({ length: writers }, async (_, w) => {
+    await mkdir(s.p(`w${w}`))
+    // Each writer is its own process, writing small files and reading the directory meanwhile.
+    const r = await sh(`for i in $(seq 1 ${perWriter}); do echo "writer ${w} file $i" > '${s.p(`w${w}`)}'/f$i.txt; ls '${s.mnt}' > /dev/null; done`, 240_000)
+    t.is(r.code, 0, r.stderr)
+  }))
+  t.is(await s.stop(), 0)
+  const s2 = await WritableServer.start(t, kubo, mfs, { name: 'concurrent-2' })
+  for (let w = 0; w < writers; w++) {
+    t.is((await readdir(s2.p(`w${w}`))).length, perWriter)
+    for (let i = 1; i <= perWriter; i++) t.is(await readFile(s2.p(`w${w}`, `f${i}.txt`), 'utf8'), `writer ${w} file ${i}\n`)
+  }
+  t.is(await s2.stop(), 0)
+})
+
 test('rename, unlink, rmdir and truncate behave like POSIX; symlink is refused', async (t) => {
   const mfs = await newMfsDir()
   const s = await WritableServer.start(t, kubo, mfs, { name: 'namespace' })
