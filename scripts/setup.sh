@@ -8,6 +8,7 @@ ROOT=$PWD
 
 CSI_SPEC_VERSION=v1.12.0      # csi.proto; the last spec with the VOLUME_CONDITION node capability
 KUBO_VERSION=v0.43.0          # v0.43.1 pulls a go-libp2p fork the Go proxy refuses
+IPFS_CLUSTER_VERSION=v1.1.0   # must match tools/ipfs-cluster/go.mod
 CSI_SANITY_VERSION=v5.6.0
 
 export GOTOOLCHAIN=local GOFLAGS=-mod=mod
@@ -64,6 +65,12 @@ build_tool() {
 kubo_key=$(cat tools/kubo/go.mod tools/kubo/go.sum | sha256sum | cut -c1-12)
 build_tool kubo "$KUBO_VERSION" "$kubo_key" \
   bash -c 'cd tools/kubo && go build -trimpath -o "$GOBIN/ipfs" github.com/ipfs/kubo/cmd/ipfs'
+
+# IPFS Cluster (ipfs-cluster-service, ipfs-cluster-ctl) for the many-nodes tests: one tool module
+# (tools/ipfs-cluster) so both binaries build from one go.sum. v1.1.0: newer ones are refused by the proxy.
+cluster_key=$(cat tools/ipfs-cluster/go.mod tools/ipfs-cluster/go.sum | sha256sum | cut -c1-12)
+build_tool ipfs-cluster "$IPFS_CLUSTER_VERSION" "$cluster_key" \
+  bash -c 'cd tools/ipfs-cluster && go build -trimpath -o "$GOBIN/" github.com/ipfs-cluster/ipfs-cluster/cmd/ipfs-cluster-service github.com/ipfs-cluster/ipfs-cluster/cmd/ipfs-cluster-ctl'
 
 build_tool csi-sanity "$CSI_SANITY_VERSION" direct \
   go install -trimpath "github.com/kubernetes-csi/csi-test/v5/cmd/csi-sanity@$CSI_SANITY_VERSION"
