@@ -1,10 +1,14 @@
 // Fetches blocks from Kubo (`block/get`), verifies each against its CID, and keeps the verified
 // ones in a byte-bounded LRU. Concurrent requests for one block share a single fetch. Every
 // fetch has a deadline, so a frozen or dead Kubo turns into an error, never a hung reader.
+// Runs of consecutive leaves come in one `cat` request (fetchRun): one HTTP request per block was
+// the limit of sequential reads. Each leaf cut from that stream is still hashed against its CID.
 import http from 'node:http'
 import https from 'node:https'
 import { LRUCache } from 'lru-cache'
 import type { CID } from 'multiformats/cid'
+import * as dagPb from '@ipld/dag-pb'
+import { UnixFS } from 'ipfs-unixfs'
 import { CsiError, Code, toCsiError } from '../../driver/errors.js'
 import type { Logger } from '../../driver/logger.js'
 import { IDENTITY, UnsupportedHashError, isSupportedHash, verifyBlock } from './verify-block.js'
@@ -13,6 +17,17 @@ import { IDENTITY, UnsupportedHashError, isSupportedHash, verifyBlock } from './
 const MAX_BLOCK_BYTES = 4 * 1024 * 1024
 /** Parallel HTTP requests to Kubo; the rest queue in the agent (their deadline keeps running). */
 const MAX_SOCKETS = 16
+/** Largest leaf fetched through a run; Kubo's chunkers stay at or below 1 MiB by default. */
+export const MAX_RUN_LEAF = 1024 * 1024
+/** Bytes asked for in one run request: big enough to amortise the request, small enough to stream early. */
+export const RUN_BYTES = 8 * 1024 * 1024
+const CODEC_RAW = 0x55
+const CODEC_DAG_PB = 0x70
+
+/** A leaf of a file node: its CID, size, and offset within that node's file bytes. */
+export interface RunLeaf { cid: CID, size: number, offset: number }
+
+interface Deferred { resolve: (b: Uint8Array) => void, reject: (e: unknown) => void }
 
 export interface BlockFetcherInit {
   kuboApi: string
@@ -21,6 +36,8 @@ export interface BlockFetcherInit {
   timeoutMs: number
   cacheBytes: number
   log: Logger
+  /** Parallel HTTP requests to Kubo (default MAX_SOCKETS); the preloader sizes it to its concurrency. */
+  maxSockets?: number
 }
 
 export class BlockFetcher {
@@ -38,13 +55,14 @@ export class BlockFetcher {
   private readonly timeoutMemoMs: number
   private closed = false
   /** Counters for tests and debug logs. */
-  readonly stats = { fetched: 0, cacheHits: 0, joined: 0, failed: 0 }
+  readonly stats = { fetched: 0, cacheHits: 0, joined: 0, failed: 0, runs: 0, runLeaves: 0, runFallbacks: 0 }
 
   constructor (init: BlockFetcherInit) {
     this.base = new URL(init.kuboApi)
     this.basePath = this.base.pathname.replace(/\/$/, '')
     const isHttps = this.base.protocol === 'https:'
-    this.agent = isHttps ? new https.Agent({ keepAlive: true, maxSockets: MAX_SOCKETS }) : new http.Agent({ keepAlive: true, maxSockets: MAX_SOCKETS })
+    const maxSockets = init.maxSockets ?? MAX_SOCKETS
+    this.agent = isHttps ? new https.Agent({ keepAlive: true, maxSockets }) : new http.Agent({ keepAlive: true, maxSockets })
     this.request = isHttps ? https.request : http.request
     this.headers = { ...init.headers, 'content-length': '0' }
     this.timeoutMs = init.timeoutMs
@@ -90,6 +108,162 @@ export class BlockFetcher {
 
   has (cid: CID): boolean {
     return cid.multihash.code === IDENTITY || this.cache.has(cid.toString())
+  }
+
+  /** Drops a block from the cache (a sequential reader consumed it; the kernel page cache has it now). */
+  evict (cid: CID): void {
+    this.cache.delete(cid.toString())
+  }
+
+  /**
+   * Starts fetching leaves (raw, or dag-pb leaves as Kubo writes them) that are consecutive in the
+   * file node `parent`, with one `cat` request per run of up to RUN_BYTES instead of one
+   * `block/get` per leaf. Leaves already cached or being fetched are skipped. Each leaf's bytes are
+   * verified against its CID (a dag-pb leaf is rebuilt from its data and hashed); a leaf that does
+   * not verify, or that the stream does not deliver, is fetched on its own with block/get, so a
+   * wrong guess costs one more request and never serves unverified bytes. Callers then `get` the
+   * leaves, joining these fetches.
+   */
+  fetchRun (parent: CID, leaves: RunLeaf[]): void {
+    if (this.closed) return
+    let run: RunLeaf[] = []
+    let runBytes = 0
+    const flush = (): void => {
+      if (run.length > 0) this.startRun(parent, run)
+      run = []
+      runBytes = 0
+    }
+    const now = Date.now()
+    for (const l of leaves) {
+      const key = l.cid.toString()
+      const usable = l.cid.multihash.code !== IDENTITY && isSupportedHash(l.cid.multihash.code) &&
+        (l.cid.code === CODEC_RAW || l.cid.code === CODEC_DAG_PB) && l.size > 0 && l.size <= MAX_RUN_LEAF
+      const memo = this.recentTimeouts.get(key)
+      if (!usable || this.cache.has(key) || this.inflight.has(key) || (memo !== undefined && now < memo)) { flush(); continue }
+      const last = run[run.length - 1]
+      if (last !== undefined && (last.offset + last.size !== l.offset || runBytes + l.size > RUN_BYTES)) flush()
+      run.push(l)
+      runBytes += l.size
+    }
+    flush()
+  }
+
+  private startRun (parent: CID, run: RunLeaf[]): void {
+    const waiters: Deferred[] = run.map((l) => {
+      const key = l.cid.toString()
+      let d: Deferred = { resolve: () => {}, reject: () => {} }
+      const p: Promise<Uint8Array> = new Promise<Uint8Array>((resolve, reject) => { d = { resolve, reject } })
+        .finally(() => { if (this.inflight.get(key) === p) this.inflight.delete(key) })
+      p.catch(() => {}) // a read-ahead nobody waits for must not be an unhandled rejection
+      this.inflight.set(key, p)
+      return d
+    })
+    this.stats.runs++
+    const first = run[0] as RunLeaf
+    const total = run.reduce((s, l) => s + l.size, 0)
+    let done = 0 // leaves settled, in order
+    let cur: Buffer | undefined
+    let fill = 0
+    const settleLeaf = (i: number, bytes: Buffer): void => {
+      const l = run[i] as RunLeaf
+      const key = l.cid.toString()
+      const block = blockOf(l.cid, bytes)
+      let ok = false
+      try {
+        verifyBlock(l.cid, block)
+        ok = true
+      } catch {}
+      if (ok) {
+        this.stats.fetched++
+        this.stats.runLeaves++
+        if (!this.closed) this.cache.set(key, block)
+        ;(waiters[i] as Deferred).resolve(block)
+      } else {
+        this.fallback(i, run, waiters)
+      }
+    }
+    const failRest = (err: unknown): void => {
+      const timedOut = err instanceof CsiError && err.code === Code.DEADLINE_EXCEEDED
+      for (let i = done; i < run.length; i++) {
+        if (timedOut) {
+          const l = run[i] as RunLeaf
+          this.stats.failed++
+          if (this.recentTimeouts.size > 10_000) this.recentTimeouts.clear()
+          this.recentTimeouts.set(l.cid.toString(), Date.now() + this.timeoutMemoMs)
+          ;(waiters[i] as Deferred).reject(new CsiError(Code.DEADLINE_EXCEEDED, `kubo cat of ${l.cid.toString()}: no data within ${this.timeoutMs} ms`))
+        } else {
+          this.fallback(i, run, waiters)
+        }
+      }
+      done = run.length
+    }
+    const target = { protocol: this.base.protocol, hostname: this.base.hostname.replace(/^\[|\]$/g, ''), port: this.base.port, path: `${this.basePath}/api/v0/cat?arg=${encodeURIComponent(parent.toString())}&offset=${first.offset}&length=${total}&progress=false` }
+    let settled = false
+    let timer: NodeJS.Timeout | undefined
+    const finish = (err?: unknown): void => {
+      if (settled) return
+      settled = true
+      clearTimeout(timer)
+      if (err !== undefined) { req?.destroy(); failRest(err) } else if (done < run.length) failRest(new CsiError(Code.UNAVAILABLE, 'cat ended early'))
+    }
+    // A deadline on progress, not on the whole run: a run is many blocks, and each waiting reader
+    // is bounded by its own read deadline anyway. One timer re-armed lazily (not per chunk).
+    let lastData = Date.now()
+    const check = (): void => {
+      const idle = Date.now() - lastData
+      if (idle >= this.timeoutMs) finish(new CsiError(Code.DEADLINE_EXCEEDED, `kubo cat ${parent.toString()}: no data within ${this.timeoutMs} ms`))
+      else timer = setTimeout(check, this.timeoutMs - idle)
+    }
+    timer = setTimeout(check, this.timeoutMs)
+    let req: http.ClientRequest | undefined
+    req = this.request({ ...target, method: 'POST', agent: this.agent, headers: this.headers }, (res) => {
+      if (res.statusCode !== 200) { res.resume(); finish(new CsiError(Code.UNAVAILABLE, `kubo cat: HTTP ${res.statusCode ?? '?'}`)); return }
+      res.on('data', (c: Buffer) => {
+        if (settled) return
+        lastData = Date.now()
+        let at = 0
+        while (at < c.length && done < run.length) {
+          const l = run[done] as RunLeaf
+          if (cur === undefined) {
+            // A chunk holding the whole leaf is used in place (no copy); otherwise assemble it.
+            if (c.length - at >= l.size && fill === 0) {
+              const bytes = c.subarray(at, at + l.size)
+              at += l.size
+              settleLeaf(done++, bytes)
+              continue
+            }
+            cur = Buffer.allocUnsafeSlow(l.size)
+            fill = 0
+          }
+          const n = Math.min(l.size - fill, c.length - at)
+          c.copy(cur, fill, at, at + n)
+          fill += n
+          at += n
+          if (fill === l.size) {
+            const bytes = cur
+            cur = undefined
+            fill = 0
+            settleLeaf(done++, bytes)
+          }
+        }
+        if (at < c.length) finish(new CsiError(Code.UNAVAILABLE, 'cat sent more bytes than asked for'))
+      })
+      res.on('error', (err) => finish(err))
+      res.on('end', () => {
+        const streamErr = res.trailers['x-stream-error']
+        finish(streamErr !== undefined && streamErr !== '' ? new CsiError(Code.UNAVAILABLE, `kubo cat: ${streamErr}`) : undefined)
+      })
+    })
+    req.on('error', (err) => finish(err))
+    req.end()
+  }
+
+  /** Fetches leaf i of a run on its own (block/get, own deadline) and settles its waiter. */
+  private fallback (i: number, run: RunLeaf[], waiters: Deferred[]): void {
+    const l = run[i] as RunLeaf
+    const w = waiters[i] as Deferred
+    this.stats.runFallbacks++
+    this.fetchVerified(l.cid, l.cid.toString()).then(w.resolve, w.reject)
   }
 
   close (): void {
@@ -176,6 +350,17 @@ export class BlockFetcher {
       req.end()
     })
   }
+}
+
+/**
+ * The block a leaf's file bytes came from: a raw leaf is its bytes; a dag-pb leaf is rebuilt the
+ * way Kubo writes one (UnixFS file node holding the data, no links). If the rebuilt block does not
+ * hash to the CID, the caller fetches the real block instead.
+ */
+function blockOf (cid: CID, bytes: Buffer): Uint8Array {
+  const u8 = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  if (cid.code === CODEC_RAW) return u8
+  return dagPb.encode({ Data: new UnixFS({ type: 'file', data: u8 }).marshal(), Links: [] })
 }
 
 function wrap (key: string, err: unknown): CsiError {

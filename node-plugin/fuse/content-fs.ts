@@ -32,6 +32,19 @@ const MODE_MASK = 0o1777
 const DEFAULT_LEAF = 256 * 1024
 /** A read this close to where the last one ended still counts as sequential (the kernel reorders). */
 const SEQUENTIAL_SLACK = 1024 * 1024
+/** Largest read-ahead window: the window starts at readAheadBlocks leaves and doubles while reads stay sequential. */
+const MAX_WINDOW = 64 * 1024 * 1024
+/** The window is topped up once this much of it is free, so read-ahead goes out in big batched requests. */
+const REFILL_BYTES = 8 * 1024 * 1024
+/**
+ * Read-ahead starts once a reader has read this much contiguously: a model loader's 1 MiB reads
+ * (which the kernel splits into contiguous 128 KiB requests) must not pull in blocks nobody reads.
+ */
+const READ_AHEAD_AFTER = 2 * 1024 * 1024
+/** Directory entries resolved in the background after a listing (stat-ahead), at most this many at once. */
+const STAT_AHEAD_CONCURRENCY = 8
+/** Single-block files larger than this are kept in entries by CID only: their bytes live in the bounded block cache. */
+const INLINE_DATA_MAX = 4096
 
 interface Entry {
   cid: CID
@@ -42,7 +55,19 @@ interface Entry {
   target?: string
 }
 
-interface Handle { entry: Entry, next: number, warmedTo: number }
+interface Handle {
+  entry: Entry
+  /** Where the last read ended (-1: no read-ahead for this handle). */
+  next: number
+  /** Read-ahead has been asked for up to here. */
+  warmedTo: number
+  /** Current read-ahead window in bytes (0 until the first sequential read). */
+  window: number
+  /** Bytes read contiguously so far. */
+  seqBytes: number
+  /** Leaves below this offset were dropped from the block cache already. */
+  forgotTo: number
+}
 
 export interface ContentFsDeps { kubo: Kubo, log: Logger }
 
@@ -61,11 +86,14 @@ export async function createContentFs (spec: FuseSpec, deps: ContentFsDeps): Pro
   }
   const fs = new ContentFs(spec, tree, log, rootCid, rootNode)
   log.info('content filesystem ready', { rootCid: rootCid.toString(), kind: rootNode.kind })
-  return { fs: fs.ops(), close: async () => { fetcher.close() } }
+  return { fs: fs.ops(), close: async () => { fs.closed = true; fetcher.close() } }
 }
 
 export class ContentFs {
   private readonly resolved: Map<string, Promise<Entry>> = new Map()
+  private readonly statAheadDone = new Set<string>()
+  /** Set by close(): background work stops. */
+  closed = false
   private readonly handles = new Map<number, Handle>()
   private nextFd = 1
   private readonly wrapped: boolean
@@ -95,7 +123,7 @@ export class ContentFs {
         const entry = await this.resolve(p, s)
         if (entry.node.kind !== 'file') throw new FsError(Errno.EISDIR, 'not a file')
         const fd = this.nextFd++
-        this.handles.set(fd, { entry, next: 0, warmedTo: 0 })
+        this.handles.set(fd, { entry, next: 0, warmedTo: 0, window: 0, seqBytes: 0, forgotTo: 0 })
         return fd
       }),
       release: async (_p, fd) => { this.handles.delete(fd) },
@@ -120,35 +148,72 @@ export class ContentFs {
     let h = this.handles.get(fd)
     if (h === undefined) {
       // A read without our open (should not happen): serve it, without read-ahead state.
-      h = { entry: await this.resolve(p, signal), next: -1, warmedTo: 0 }
+      h = { entry: await this.resolve(p, signal), next: -1, warmedTo: 0, window: 0, seqBytes: 0, forgotTo: 0 }
     }
     const file = h.entry.node
     if (file.kind !== 'file') throw new FsError(Errno.EISDIR, 'not a file')
-    const n = await this.tree.read(file, pos, len, buf, signal)
+    const n = await this.tree.read(file, pos, len, buf, signal, h.entry.cid)
     if (h.next >= 0) this.readAhead(h, file, pos, pos + n)
     return n
   }
 
-  /** Sequential readers get the next readAheadBlocks leaves fetched while they consume this read. */
+  /**
+   * Sequential readers get the bytes ahead of them fetched while they consume this read: the window
+   * starts at readAheadBlocks leaves and doubles up to MAX_WINDOW while the reader stays
+   * sequential; it is topped up in batches (one `cat` per run of leaves, see fetchRun). Leaves the
+   * reader has passed leave the block cache: the kernel page cache serves re-reads.
+   */
   private readAhead (h: Handle, file: UnixfsNode & { kind: 'file' }, pos: number, end: number): void {
     const sequential = Math.abs(pos - h.next) <= SEQUENTIAL_SLACK
     h.next = end
-    if (!sequential || this.spec.readAheadBlocks <= 0 || end >= file.size) return
+    if (!sequential) { h.window = 0; h.seqBytes = 0; return }
+    h.seqBytes += end - pos
     if (file.children.length === 0) return
-    const ahead = this.spec.readAheadBlocks * this.leafSize
-    // Top the window up as soon as a leaf's worth is free (keeps Kubo busy); each leaf is asked for once.
-    if (h.warmedTo >= end + ahead - this.leafSize) return
+    const passed = end - SEQUENTIAL_SLACK
+    if (passed - h.forgotTo >= REFILL_BYTES) {
+      this.tree.forget(file, h.forgotTo, passed)
+      h.forgotTo = passed
+    }
+    if (this.spec.readAheadBlocks <= 0 || end >= file.size || h.seqBytes < READ_AHEAD_AFTER) return
+    const base = this.spec.readAheadBlocks * this.leafSize
+    const refill = Math.min(REFILL_BYTES, Math.max(this.leafSize, Math.floor(h.window / 2)))
+    if (h.window === 0) h.window = base
+    else if (h.warmedTo < end + h.window - refill) h.window = Math.min(MAX_WINDOW, Math.max(base, h.window * 2))
+    if (h.warmedTo >= end + h.window - refill) return
     const from = Math.max(end, h.warmedTo)
-    const to = Math.min(file.size, end + ahead)
+    const to = Math.min(file.size, end + h.window)
     h.warmedTo = to
-    this.tree.warm(file, from, to).catch((err: Error) => this.log.debug('read-ahead failed', { error: err.message }))
+    this.tree.warm(file, from, to, h.entry.cid).catch((err: Error) => this.log.debug('read-ahead failed', { error: err.message }))
   }
 
   private async readdir (p: string, signal: AbortSignal): Promise<string[]> {
     const e = await this.resolve(p, signal)
     if (e.segs.length === 0 && this.wrapped) return [this.rootCid.toString()]
     if (e.node.kind !== 'directory' && e.node.kind !== 'hamt') throw new FsError(Errno.ENOTDIR, 'not a directory')
-    return (await this.tree.list(e.node, e.cid, signal)).names
+    const names = (await this.tree.list(e.node, e.cid, signal)).names
+    this.statAhead(p, names)
+    return names
+  }
+
+  /**
+   * After a listing, resolves its entries in the background a few at a time: `find`, `ls -l` and
+   * loaders stat every entry next, one at a time, and each stat needs the entry's root block.
+   * Started once per directory; failures are dropped (a later stat retries and reports them).
+   */
+  private statAhead (dir: string, names: string[]): void {
+    const key = dir === '' ? '/' : dir
+    if (this.statAheadDone.has(key) || names.length === 0) return
+    this.statAheadDone.add(key)
+    const prefix = key === '/' ? '/' : key + '/'
+    let next = 0
+    const worker = async (): Promise<void> => {
+      while (next < names.length && !this.closed) {
+        const p = prefix + (names[next++] as string)
+        if (this.resolved.has(p)) continue
+        await this.resolve(p, AbortSignal.timeout(this.spec.readTimeoutMs)).catch(() => {})
+      }
+    }
+    for (let i = 0; i < Math.min(STAT_AHEAD_CONCURRENCY, names.length); i++) worker().catch(() => {})
   }
 
   /** Path → entry, cached per path (content is immutable); failures are not cached. */
@@ -181,7 +246,12 @@ export class ContentFs {
       cid = await this.tree.lookup(parent.node, parent.cid, name)
     }
     if (cid === undefined) throw new FsError(Errno.ENOENT, 'no such entry')
-    const node = cid.equals(this.rootCid) && this.wrapped ? this.rootNode : await this.tree.node(cid)
+    let node = cid.equals(this.rootCid) && this.wrapped ? this.rootNode : await this.tree.node(cid)
+    // A one-block file is kept as a file with itself as its only part, so the (long-lived, path-
+    // keyed) entry does not hold its bytes: reads take them from the bounded block cache.
+    if (node.kind === 'file' && node.children.length === 0 && node.data.byteLength > INLINE_DATA_MAX) {
+      node = { ...node, data: new Uint8Array(0), children: [{ cid, size: node.size }] }
+    }
     const entry: Entry = { cid, node, segs }
     if (node.kind === 'symlink') {
       const target = safeSymlinkTarget(new TextDecoder().decode(node.target), segs.slice(0, -1))

@@ -5,7 +5,7 @@ import { LRUCache } from 'lru-cache'
 import type { CID } from 'multiformats/cid'
 import { CsiError, Code, Errno, FsError } from '../../driver/errors.js'
 import type { Logger } from '../../driver/logger.js'
-import type { BlockFetcher } from './block-fetcher.js'
+import { MAX_RUN_LEAF, type BlockFetcher, type RunLeaf } from './block-fetcher.js'
 import { decodeNode, type PbLink, type UnixfsNode } from './unixfs-node.js'
 import { MURMUR3_X64_64, bucketIndex, bucketPrefix, hamtHash, prefixWidth } from './hamt.js'
 
@@ -158,24 +158,47 @@ export class ContentTree {
    * arrived and only while `signal` has not fired: after the deadline the FUSE reply has gone
    * and the buffer belongs to libfuse again.
    */
-  async read (file: UnixfsNode, pos: number, len: number, buf: Buffer, signal?: AbortSignal): Promise<number> {
+  async read (file: UnixfsNode, pos: number, len: number, buf: Buffer, signal?: AbortSignal, fileCid?: CID): Promise<number> {
     if (file.kind !== 'file') throw new FsError(Errno.EISDIR, 'not a file')
     const end = Math.min(file.size, pos + len)
     if (pos >= end) return 0
     const parts: Part[] = []
-    await this.collect(file, 0, pos, end, parts, signal)
+    await this.collect(file, fileCid, 0, pos, end, parts, signal)
     if (signal?.aborted === true) throw new CsiError(Code.DEADLINE_EXCEEDED, 'read deadline passed')
     for (const p of parts) buf.set(p.bytes, p.at - pos)
     return end - pos
   }
 
   /** Fetches (into the caches) the blocks under [start, end) without copying; for read-ahead. */
-  async warm (file: UnixfsNode, start: number, end: number): Promise<void> {
+  async warm (file: UnixfsNode, start: number, end: number, fileCid?: CID): Promise<void> {
     if (file.kind !== 'file') return
-    await this.collect(file, 0, start, Math.min(end, file.size), undefined, undefined)
+    await this.collect(file, fileCid, 0, start, Math.min(end, file.size), undefined, undefined)
   }
 
-  private async collect (node: UnixfsNode & { kind: 'file' }, nodeOff: number, start: number, end: number, out: Part[] | undefined, signal: AbortSignal | undefined): Promise<void> {
+  /**
+   * Drops from the block cache the leaves lying wholly in [start, end) (a sequential reader is past
+   * them and the kernel page cache holds their bytes), so streaming a big file does not fill the
+   * cache with bytes nobody reads again. Only walks nodes already cached; never fetches.
+   */
+  forget (file: UnixfsNode, start: number, end: number): void {
+    if (file.kind !== 'file' || start >= end) return
+    const walk = (node: UnixfsNode & { kind: 'file' }, nodeOff: number): void => {
+      let off = nodeOff + node.data.byteLength
+      for (const child of node.children) {
+        const cStart = off
+        const cEnd = off + child.size
+        off = cEnd
+        if (cEnd <= start) continue
+        if (cStart >= end) break
+        const inner = this.nodes.get(child.cid.toString())
+        if (inner !== undefined && inner.kind === 'file') walk(inner, cStart)
+        else if (cStart >= start && cEnd <= end) this.fetcher.evict?.(child.cid)
+      }
+    }
+    walk(file, 0)
+  }
+
+  private async collect (node: UnixfsNode & { kind: 'file' }, nodeCid: CID | undefined, nodeOff: number, start: number, end: number, out: Part[] | undefined, signal: AbortSignal | undefined): Promise<void> {
     const data = node.data
     if (out !== undefined && data.byteLength > 0) {
       const from = Math.max(start, nodeOff)
@@ -183,6 +206,21 @@ export class ContentTree {
       if (from < to) out.push({ bytes: data.subarray(from - nodeOff, to - nodeOff), at: from })
     }
     const work: Array<Promise<void>> = []
+    // Leaves under this node that the range needs go out as one batched request (see fetchRun);
+    // the node() calls below then join those fetches.
+    if (nodeCid !== undefined && typeof this.fetcher.fetchRun === 'function' && node.children.length > 0) {
+      const run: RunLeaf[] = []
+      let o = nodeOff + data.byteLength
+      for (const child of node.children) {
+        const cStart = o
+        o += child.size
+        if (o <= start || child.size === 0) continue
+        if (cStart >= end) break
+        if (child.size <= MAX_RUN_LEAF && !this.nodes.has(child.cid.toString())) run.push({ cid: child.cid, size: child.size, offset: cStart - nodeOff })
+      }
+      // One leaf goes by block/get: exact, and Kubo's reader behind `cat` may prefetch past it.
+      if (run.length > 1) this.fetcher.fetchRun(nodeCid, run)
+    }
     let off = nodeOff + data.byteLength
     for (const child of node.children) {
       const cStart = off
@@ -196,7 +234,7 @@ export class ContentTree {
         if (n.kind !== 'file' || n.size !== child.size) {
           throw new CsiError(Code.DATA_LOSS, `file block ${child.cid.toString()} does not match its parent (expected a file part of ${child.size} bytes)`)
         }
-        await this.collect(n, cStart, start, end, out, signal)
+        await this.collect(n, child.cid, cStart, start, end, out, signal)
       })())
     }
     await Promise.all(work)
