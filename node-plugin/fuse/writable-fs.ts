@@ -8,8 +8,14 @@
 //    the size (retried once). We never use files/write: Kubo 0.43 can silently lose one that
 //    races an MFS read of its parent.
 //  - All MFS mutations of this server run one at a time and never alongside an MFS read
-//    (RwGate); reads (stat, ls, read) run together.
+//    (RwGate); MFS reads (stat, ls) run together.
+//  - File data is read by CID (`cat` of the CID files/stat gave), in 1 MiB chunks with
+//    read-ahead (writable/chunk-reader.ts), so data reads never touch MFS at all. Existing
+//    content is copied into a spill file only when a change needs it (O_TRUNC needs none).
 //  - Close-to-open consistency: close() (FUSE flush) returns once the data is in MFS.
+//  - Limits: a change rewrites the whole file (fine for typical files; an fsync-heavy append
+//    to a huge file re-uploads it each time), and a flush of a file too big to upload within
+//    the op bound answers EIO while the upload still completes in the background.
 //  - Capacity: see writable/capacity.ts. spec.readOnly: every mutation fails with EROFS.
 //  - Every Kubo call has a deadline; a failing Kubo gives EIO, never a hang.
 import { mkdtemp, rm } from 'node:fs/promises'
