@@ -3,7 +3,7 @@ SHELL := /bin/bash
 export PATH := $(CURDIR)/.tools/bin:$(PATH)
 export GOTOOLCHAIN := local
 
-.PHONY: setup build typecheck test test-unit test-integration sanity demo bench clean
+.PHONY: setup build typecheck test test-unit test-integration sanity demo bench clean manifests validate-manifests
 
 setup:
 	@bash scripts/setup.sh
@@ -34,6 +34,14 @@ demo: setup
 
 bench: setup
 	node dist/scripts/bench.js
+
+# deploy/: render every overlay to deploy/rendered/<overlay>.yaml (committed), then validate
+# (schemas of the pinned Kubernetes version + CRDs, kube-score, pinned images). Offline after setup.
+manifests: setup
+	node dist/scripts/validate-manifests.js --write
+
+validate-manifests: setup
+	node dist/scripts/validate-manifests.js
 
 clean:
 	rm -rf dist test-results

@@ -10,6 +10,14 @@ CSI_SPEC_VERSION=v1.12.0      # csi.proto; the last spec with the VOLUME_CONDITI
 KUBO_VERSION=v0.43.0          # v0.43.1 pulls a go-libp2p fork the Go proxy refuses
 IPFS_CLUSTER_VERSION=v1.1.0   # must match tools/ipfs-cluster/go.mod
 CSI_SANITY_VERSION=v5.6.0
+# deploy/ validation (scripts/validate-manifests.ts): manifest tools and schemas, all pinned.
+KUSTOMIZE_VERSION=v5.8.1
+KUBECONFORM_VERSION=v0.7.0
+KUBE_SCORE_VERSION=v1.20.0      # kube-linter's module is not served by the Go proxy
+K8S_SCHEMA_PKG=kubernetes-validate==1.37.0   # PyPI package shipping Kubernetes JSON schemas
+K8S_SCHEMA_VERSION=v1.36.0      # the Kubernetes version the manifests are validated against
+SNAPSHOTTER_CRD_MODULE=github.com/kubernetes-csi/external-snapshotter/client/v8@v8.7.0
+PROM_OPERATOR_CRD_MODULE=github.com/prometheus-operator/prometheus-operator@v0.85.0
 
 export GOTOOLCHAIN=local GOFLAGS=-mod=mod
 TOOLS="$ROOT/.tools"
@@ -74,6 +82,63 @@ build_tool ipfs-cluster "$IPFS_CLUSTER_VERSION" "$cluster_key" \
 
 build_tool csi-sanity "$CSI_SANITY_VERSION" direct \
   go install -trimpath "github.com/kubernetes-csi/csi-test/v5/cmd/csi-sanity@$CSI_SANITY_VERSION"
+
+build_tool kustomize "$KUSTOMIZE_VERSION" direct \
+  go install -trimpath "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION"
+build_tool kubeconform "$KUBECONFORM_VERSION" direct \
+  go install -trimpath "github.com/yannh/kubeconform/cmd/kubeconform@$KUBECONFORM_VERSION"
+build_tool kube-score "$KUBE_SCORE_VERSION" direct \
+  go install -trimpath "github.com/zegl/kube-score/cmd/kube-score@$KUBE_SCORE_VERSION"
+
+# --- Kubernetes JSON schemas (strict, $ref-linked) and CRD YAML for offline validation ---
+schema_key=$(printf '%s %s %s %s' "$K8S_SCHEMA_PKG" "$K8S_SCHEMA_VERSION" "$SNAPSHOTTER_CRD_MODULE" "$PROM_OPERATOR_CRD_MODULE" | sha256sum | cut -c1-12)
+SCHEMAS="$TOOLS/k8s-schemas"
+if [ "$(cat "$SCHEMAS/.done" 2>/dev/null)" != "$schema_key" ]; then
+  log "fetching Kubernetes $K8S_SCHEMA_VERSION schemas and CRDs (first run only)"
+  rm -rf "$SCHEMAS"; mkdir -p "$SCHEMAS/crds"
+  wheel_dir=$(mktemp -d)
+  retry 3 python3 -m pip download --quiet --no-deps --disable-pip-version-check -d "$wheel_dir" "$K8S_SCHEMA_PKG"
+  python3 - "$wheel_dir" "$SCHEMAS" "$K8S_SCHEMA_VERSION-local-strict" <<'PY'
+import sys, zipfile, glob, os, json
+wheel = glob.glob(os.path.join(sys.argv[1], '*.whl'))[0]
+prefix = 'kubernetes_validate/kubernetes-json-schema/' + sys.argv[3] + '/'
+with zipfile.ZipFile(wheel) as z:
+    names = [n for n in z.namelist() if n.startswith(prefix) and n.endswith('.json')]
+    if not names: sys.exit('no schemas under ' + prefix)
+    out = os.path.join(sys.argv[2], sys.argv[3]); os.makedirs(out, exist_ok=True)
+    # Each schema has an https $id and refs into one big /api/_definitions.json: make every schema
+    # standalone (only the definitions it reaches, under its own $defs) so the validator resolves
+    # refs offline and compiles small schemas quickly.
+    defs = json.loads(z.read(prefix + '_definitions.json'))['$defs']
+    ref_prefix = '/api/_definitions.json#/$defs/'
+    def refs(node, out):
+        if isinstance(node, dict):
+            r = node.get('$ref')
+            if isinstance(r, str) and (r.startswith(ref_prefix) or r.startswith('#/$defs/')):
+                name = r.split('#/$defs/', 1)[1]
+                if name not in out:
+                    out.add(name); refs(defs[name], out)
+            for v in node.values(): refs(v, out)
+        elif isinstance(node, list):
+            for v in node: refs(v, out)
+    for n in names:
+        base = os.path.basename(n)
+        if base == '_definitions.json': continue
+        doc = json.loads(z.read(n))
+        doc.pop('$id', None)
+        needed = set(); refs(doc, needed)
+        doc['$defs'] = {k: defs[k] for k in sorted(needed)}
+        text = json.dumps(doc).replace('"' + ref_prefix, '"#/$defs/')
+        with open(os.path.join(out, base), 'w', encoding='utf-8') as f: f.write(text)
+PY
+  rm -rf "$wheel_dir"
+  snap_dir=$(retry 3 go mod download -json "$SNAPSHOTTER_CRD_MODULE" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+  prom_dir=$(retry 3 go mod download -json "$PROM_OPERATOR_CRD_MODULE" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+  cp "$snap_dir"/config/crd/snapshot.storage.k8s.io_volumesnapshot*.yaml "$SCHEMAS/crds/"
+  cp "$prom_dir"/example/prometheus-operator-crd/monitoring.coreos.com_{servicemonitors,podmonitors,prometheusrules}.yaml "$SCHEMAS/crds/"
+  chmod -R u+w "$SCHEMAS"
+  echo "$schema_key" > "$SCHEMAS/.done"
+fi
 
 # --- csi.proto from the spec's Go module, never committed ---
 if [ "$(cat proto/.spec-version 2>/dev/null)" != "$CSI_SPEC_VERSION" ] || [ ! -f proto/gen/csi.ts ]; then
