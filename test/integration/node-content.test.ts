@@ -84,7 +84,7 @@ test('node info and capabilities', async (t) => {
   t.is(info.node_id, 'test-node')
   t.deepEqual(info.accessible_topology.segments, { 'topology.ipfs.csi.dev/node': 'test-node' })
   const caps = await fx.driver.csi.node.NodeGetCapabilities({})
-  t.deepEqual(caps.capabilities.map((c: any) => c.rpc.type).sort(), ['GET_VOLUME_STATS', 'STAGE_UNSTAGE_VOLUME', 'VOLUME_CONDITION'])
+  t.deepEqual(caps.capabilities.map((c: any) => c.rpc.type).sort(), ['GET_VOLUME_STATS', 'SINGLE_NODE_MULTI_WRITER', 'STAGE_UNSTAGE_VOLUME', 'VOLUME_CONDITION'])
   t.is(await codeOf(fx.driver.csi.node.NodeExpandVolume({ volume_id: fx.root, volume_path: '/x' })), grpc.status.UNIMPLEMENTED)
 })
 
