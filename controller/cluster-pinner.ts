@@ -56,6 +56,8 @@ export function parseClusterParams (params: Record<string, string> | null | unde
   const max = int('replicationMax')
   if (min !== undefined) out.replicationMin = min
   if (max !== undefined) out.replicationMax = max
+  // The Cluster refuses a min above its default max (-1); a min alone means exactly min copies.
+  if (min !== undefined && max === undefined) out.replicationMax = min
   if (min !== undefined && max !== undefined && max < min) throw invalid(`parameter "replicationMax" (${max}) is smaller than "replicationMin" (${min})`)
   if (p.expireIn !== undefined) {
     if (!GO_DURATION.test(p.expireIn)) throw invalid(`parameter "expireIn" must be a duration like 720h or 90m (got ${JSON.stringify(p.expireIn)})`)

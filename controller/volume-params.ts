@@ -45,9 +45,7 @@ export function parseVolumeParams (params: Record<string, string> | null | undef
   }
   if (cidStr !== undefined) out.cid = parseCid(cidStr, 'parameter "cid"')
   if (ipnsStr !== undefined) out.ipns = parseIpnsName(ipnsStr)
-  // Replication applies to content: a writable volume lives in one Kubo's MFS.
-  const cluster = parseClusterParams(stored)
-  if (out.kind === 'writable' && (cluster.replicationMin !== undefined || cluster.replicationMax !== undefined)) throw invalid('parameters "replicationMin"/"replicationMax" apply to content volumes only')
+  parseClusterParams(stored) // validation only; used by cluster-pinner.ts
   return out
 }
 

@@ -71,6 +71,8 @@ export async function createVolume (deps: ControllerDeps, input: CreateVolumeInp
   if (source !== undefined && source.snapshot === undefined && source.volume === undefined) throw invalid('volume_content_source names neither a snapshot nor a volume')
   if (source !== undefined && (p.cid !== undefined || p.ipns !== undefined)) throw invalid('a volume_content_source cannot be combined with a "cid" or "ipns" parameter')
   if (p.kind === 'content' && p.cid === undefined && p.ipns === undefined && source === undefined) throw invalid('a content volume needs a "cid" or "ipns" parameter, or a content source')
+  // Replication applies to content: a writable volume lives in one Kubo's MFS.
+  if (p.kind === 'writable' && (p.stored.replicationMin !== undefined || p.stored.replicationMax !== undefined)) throw invalid('parameters "replicationMin"/"replicationMax" apply to content volumes only')
 
   // Idempotency: the id comes from the name; a name may have been used for the other kind.
   const ids = [contentVolumeId(name), writableVolumeId(name)]

@@ -15,6 +15,7 @@ import { findMount, isOurFuseMount, readMountTable } from './mount-table.js'
 import { bindMount, fuseUnmount, probeFs, unmount, type FsUsage } from './mount-ops.js'
 import { findServerPids, isFuseServer, removeStatus, spawnFuseServer, stopFuseServer, waitMounted } from './fuse-process.js'
 import { VolumeStateStore, type VolumeState } from './volume-state.js'
+import { StagedPins } from './staged-pins.js'
 import { findVolume } from '../controller/volume-lookup.js'
 import { RecordStore } from '../controller/record-store.js'
 import { checkCapability, checkVolumeId, describeSource, isEphemeral, READER_ONLY_MODES, volumeSourceOf, type CapabilityLike, type VolumeSource } from './volume-source.js'
@@ -73,6 +74,7 @@ export class NodeVolumes {
   private readonly mountTimeoutMs: number
   private readonly stopGraceMs: number
   private readonly probeTimeoutMs: number
+  private readonly stagedPins: StagedPins
 
   constructor (deps: NodeVolumesDeps, options: NodeVolumesOptions = {}) {
     this.log = deps.log
@@ -82,6 +84,7 @@ export class NodeVolumes {
     this.mountTimeoutMs = options.mountTimeoutMs ?? 60_000
     this.stopGraceMs = options.stopGraceMs ?? 10_000
     this.probeTimeoutMs = options.probeTimeoutMs ?? 5000
+    this.stagedPins = new StagedPins(deps.kubo, deps.log)
   }
 
   // ---- stage / unstage -------------------------------------------------------------------
@@ -299,6 +302,8 @@ export class NodeVolumes {
     }
     await this.store.write(state)
     this.log.info('staged', { volumeId, mountpoint, kind: source.kind, root: spec.rootCid ?? spec.mfsPath, ms: Date.now() - started })
+    // GC protection for what is mounted, in the background (see staged-pins.ts).
+    if (spec.mode === 'content' && spec.rootCid !== undefined) this.stagedPins.pin(volumeId, spec.rootCid)
     return state
   }
 
@@ -393,6 +398,7 @@ export class NodeVolumes {
     await this.stopServer(volumeId)
     await this.detachFuse(mountpoint)
     await this.removeState(volumeId)
+    await this.stagedPins.release(volumeId)
   }
 
   /**
