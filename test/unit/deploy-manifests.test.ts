@@ -1,0 +1,156 @@
+// deploy/: the committed rendered manifests are current, valid against the pinned Kubernetes and
+// CRD schemas, lint-clean, pinned; and they keep the security properties the design promises.
+// Runs the real kustomize, kubeconform and kube-score installed by `make setup` (offline).
+import test from 'ava'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { parseAllDocuments } from 'yaml'
+import { exampleFiles, lint, overlays, renderedPath, staleRendered, unpinnedImages, validateSchemas } from '../../scripts/validate-manifests.js'
+
+type Obj = Record<string, any>
+
+async function objects (overlay: string): Promise<Obj[]> {
+  return parseAllDocuments(await readFile(renderedPath(overlay), 'utf8')).map(d => d.toJS() as Obj).filter(o => o !== null)
+}
+const find = (objs: Obj[], kind: string, name: string): Obj => {
+  const o = objs.find(x => x.kind === kind && x.metadata?.name === name)
+  if (o === undefined) throw new Error(`${kind}/${name} not rendered`)
+  return o
+}
+const podSpec = (o: Obj): Obj => o.spec.template.spec
+const allContainers = (o: Obj): Obj[] => [...(podSpec(o).initContainers ?? []), ...podSpec(o).containers]
+
+test('both overlays exist and deploy/rendered is current (make manifests)', async (t) => {
+  t.deepEqual(await overlays(), ['dev', 'production'])
+  t.deepEqual(await staleRendered(), [])
+})
+
+test('rendered overlays and examples validate against Kubernetes 1.36 and CRD schemas (strict)', async (t) => {
+  const files = [...(await overlays()).map(renderedPath), ...await exampleFiles()]
+  t.deepEqual(await validateSchemas(files), [])
+})
+
+test('the schema check rejects unknown fields, in core kinds and in CRDs', async (t) => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'ipfs-csi-deploy-'))
+  t.teardown(async () => await rm(dir, { recursive: true, force: true }))
+  const f = path.join(dir, 'bad.yaml')
+  await writeFile(f, [
+    'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: ok}\ndata: {a: b}',
+    'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: typo}\nspec:\n  replicas: 1\n  selector: {matchLabels: {a: b}}\n  template:\n    metadata: {labels: {a: b}}\n    spec:\n      containers:\n        - {name: c, image: "x:1.0", imagePullPolicey: Always}',
+    'apiVersion: snapshot.storage.k8s.io/v1\nkind: VolumeSnapshot\nmetadata: {name: s}\nspec:\n  volumeSnapshotClassName: c\n  source: {persistentVolumeClaimName: p, bogus: 1}',
+    'apiVersion: monitoring.coreos.com/v1\nkind: ServiceMonitor\nmetadata: {name: m}\nspec:\n  selector: {}\n  endpoints: [{port: x, intervall: 30s}]'
+  ].join('\n---\n'))
+  const problems = await validateSchemas([f])
+  t.is(problems.length, 3, JSON.stringify(problems))
+  t.true(problems.some(p => p.message.startsWith('Deployment typo')))
+  t.true(problems.some(p => p.message.startsWith('VolumeSnapshot s')))
+  t.true(problems.some(p => p.message.startsWith('ServiceMonitor m')))
+})
+
+test('kube-score passes with only the documented exceptions', async (t) => {
+  t.deepEqual(await lint((await overlays()).map(renderedPath)), [])
+})
+
+test('every image is pinned; latest or a missing tag is refused', async (t) => {
+  for (const f of [...(await overlays()).map(renderedPath), ...await exampleFiles()]) {
+    t.deepEqual(unpinnedImages(await readFile(f, 'utf8'), f), [])
+  }
+  const bad = 'kind: Pod\nspec:\n  containers:\n    - {name: a, image: "nginx:latest"}\n    - {name: b, image: "nginx"}\n    - {name: c, image: "registry:5000/x/nginx"}\n    - {name: d, image: "registry:5000/x/nginx:1.27.4"}\n    - {name: e, image: "x@sha256:' + 'a'.repeat(64) + '"}'
+  t.deepEqual(unpinnedImages(bad, 'p').map(p => p.message.split(' ')[1]), ['nginx:latest', 'nginx', 'registry:5000/x/nginx'])
+})
+
+test('CSIDriver: no attach, pod info on mount, persistent and ephemeral, fsGroupPolicy None', async (t) => {
+  const d = find(await objects('production'), 'CSIDriver', 'ipfs.csi.dev')
+  t.false(d.spec.attachRequired)
+  t.true(d.spec.podInfoOnMount)
+  t.deepEqual(d.spec.volumeLifecycleModes, ['Persistent', 'Ephemeral'])
+  t.is(d.spec.fsGroupPolicy, 'None')
+})
+
+test('only the mounting containers are privileged, and only they use Bidirectional propagation', async (t) => {
+  for (const overlay of await overlays()) {
+    for (const o of (await objects(overlay)).filter(x => x.spec?.template?.spec !== undefined)) {
+      for (const c of allContainers(o)) {
+        const mounting = o.metadata.name === 'ipfs-csi-node' && ['ipfs-csi', 'fuse-host'].includes(c.name)
+        t.is(c.securityContext?.privileged === true, mounting, `${overlay} ${o.metadata.name}/${c.name} privileged`)
+        const bidi = (c.volumeMounts ?? []).filter((m: Obj) => m.mountPropagation === 'Bidirectional').map((m: Obj) => m.mountPath).sort()
+        t.deepEqual(bidi, mounting ? ['/var/lib/ipfs-csi', '/var/lib/kubelet'] : [], `${overlay} ${o.metadata.name}/${c.name} propagation`)
+        if (!mounting) t.is(c.securityContext?.allowPrivilegeEscalation, false, `${o.metadata.name}/${c.name} allowPrivilegeEscalation`)
+      }
+    }
+  }
+})
+
+test('node plugin: FUSE servers in a separate container sharing the pid namespace; node state on the host', async (t) => {
+  const ds = find(await objects('production'), 'DaemonSet', 'ipfs-csi-node')
+  t.true(podSpec(ds).shareProcessNamespace)
+  t.is(ds.spec.updateStrategy.type, 'OnDelete')
+  const names = podSpec(ds).containers.map((c: Obj) => c.name)
+  t.deepEqual(names, ['node-driver-registrar', 'ipfs-csi', 'fuse-host', 'kubo', 'liveness-probe'])
+  const vols = Object.fromEntries(podSpec(ds).volumes.map((v: Obj) => [v.name, v]))
+  t.is(vols['state-dir'].hostPath.path, '/var/lib/ipfs-csi')
+  t.is(vols['dev-fuse'].hostPath.type, 'CharDevice')
+  const env = (c: string): Record<string, string> => Object.fromEntries(podSpec(ds).containers.find((x: Obj) => x.name === c).env.filter((e: Obj) => e.value !== undefined).map((e: Obj) => [e.name, e.value]))
+  t.is(env('ipfs-csi').IPFS_CSI_STATE_DIR, '/var/lib/ipfs-csi')
+  t.is(env('ipfs-csi').IPFS_CSI_MODE, 'node')
+  t.is(env('fuse-host').IPFS_CSI_STATE_DIR, '/var/lib/ipfs-csi')
+})
+
+test('Kubo: private network everywhere, 3 replicas on distinct nodes with PVCs, PDB; RPC never exposed', async (t) => {
+  const prod = await objects('production')
+  const sts = find(prod, 'StatefulSet', 'ipfs-kubo')
+  t.is(sts.spec.replicas, 3)
+  t.is(podSpec(sts).affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].topologyKey, 'kubernetes.io/hostname')
+  t.deepEqual(sts.spec.volumeClaimTemplates.map((v: Obj) => v.metadata.name), ['repo', 'cluster'])
+  t.is(find(prod, 'PodDisruptionBudget', 'ipfs-kubo').spec.maxUnavailable, 1)
+  for (const o of prod.filter(x => x.spec?.template?.spec !== undefined)) {
+    for (const c of podSpec(o).containers.filter((x: Obj) => x.name === 'kubo')) {
+      t.true(c.env.some((e: Obj) => e.name === 'LIBP2P_FORCE_PNET' && e.value === '1'), `${o.metadata.name} kubo pnet`)
+      t.truthy(c.livenessProbe)
+      t.truthy(c.readinessProbe)
+    }
+  }
+  for (const overlay of await overlays()) {
+    for (const s of (await objects(overlay)).filter(x => x.kind === 'Service')) {
+      t.true(s.spec.type === undefined || s.spec.type === 'ClusterIP', `${s.metadata.name} is ${String(s.spec.type)}`)
+    }
+    for (const i of (await objects(overlay)).filter(x => x.kind === 'Ingress')) {
+      for (const r of i.spec.rules) for (const p of r.http.paths) t.is(p.backend.service.name, 'ipfs-gateway')
+    }
+  }
+  // Public gateway in production, fetching gateway in dev.
+  t.is(find(prod, 'ConfigMap', (prod.find(x => x.kind === 'ConfigMap' && x.metadata.name.startsWith('ipfs-kubo-settings')) as Obj).metadata.name).data.KUBO_GATEWAY_NO_FETCH, 'true')
+  const dev = await objects('dev')
+  t.is((dev.find(x => x.kind === 'ConfigMap' && x.metadata.name.startsWith('ipfs-kubo-settings')) as Obj).data.KUBO_GATEWAY_NO_FETCH, 'false')
+  t.is(find(dev, 'StatefulSet', 'ipfs-kubo').spec.replicas, 1)
+})
+
+test('NetworkPolicies: default deny; Kubo RPC and Cluster API only from driver and preloader pods', async (t) => {
+  const pols = (await objects('production')).filter(x => x.kind === 'NetworkPolicy')
+  const deny = pols.find(p => p.metadata.name === 'default-deny-ingress') as Obj
+  t.deepEqual(deny.spec.podSelector, {})
+  t.deepEqual(deny.spec.policyTypes, ['Ingress'])
+  t.is(deny.spec.ingress, undefined)
+  const allowed = new Set(['ipfs-csi-controller', 'ipfs-csi-node', 'ipfs-csi-preloader'])
+  let rpcRules = 0
+  for (const p of pols) {
+    for (const rule of p.spec.ingress ?? []) {
+      const ports = (rule.ports ?? []).map((x: Obj) => x.port)
+      if (!ports.includes(5001) && !ports.includes(9094)) continue
+      rpcRules++
+      t.true(rule.from.length > 0)
+      for (const from of rule.from) {
+        t.is(from.namespaceSelector, undefined, `${p.metadata.name}: RPC open to another namespace`)
+        t.true(allowed.has(from.podSelector.matchLabels['app.kubernetes.io/name']), `${p.metadata.name}: RPC open to ${JSON.stringify(from)}`)
+      }
+    }
+  }
+  t.is(rpcRules, 3)
+})
+
+test('secrets are referenced, never rendered', async (t) => {
+  for (const overlay of await overlays()) {
+    t.deepEqual((await objects(overlay)).filter(x => x.kind === 'Secret').map(x => x.metadata.name), [])
+  }
+})
