@@ -16,7 +16,8 @@ import type { Logger } from '../driver/logger.js'
 export const STAGED_PIN_PREFIX = 'ipfs-csi/staged/'
 /** Bound on one background pin (a whole model over the network). */
 const PIN_DEADLINE_MS = 6 * 60 * 60_000
-const SHORT_MS = 15_000
+/** Unstage waits this long at most for the release: a hung Kubo must not hang NodeUnstageVolume. */
+const SHORT_MS = 3000
 
 export const stagedPinName = (volumeId: string): string => `${STAGED_PIN_PREFIX}${volumeId}`
 

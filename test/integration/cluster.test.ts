@@ -1,0 +1,298 @@
+// Many nodes, end to end on loopback: three storage Kubos each with an IPFS Cluster peer (CRDT),
+// two node-local Kubos that only reach content over bitswap from their peers, node plugins on
+// them, and a controller with --cluster-api. Replication, streaming through a node that had
+// nothing, GC under a mount, a lost storage peer, a corrupted block, `content ls`.
+import test from 'ava'
+import { createHash, randomBytes } from 'node:crypto'
+import { execFile } from 'node:child_process'
+import { open, readFile, readdir, rm, writeFile } from 'node:fs/promises'
+import path from 'node:path'
+import { promisify } from 'node:util'
+import { CID } from 'multiformats/cid'
+import { StorageCluster, type StoragePeer } from '../helpers/storage-cluster.js'
+import { DriverProcess } from '../helpers/driver-process.js'
+import { ContentMount } from '../helpers/content-mount.js'
+import { CLI } from '../helpers/repo.js'
+import { mountCap } from '../helpers/csi-client.js'
+import { CTX } from '../../driver/constants.js'
+import { volumePinName } from '../../driver/volume-id.js'
+import { readMountTable } from '../../node-plugin/mount-table.js'
+import { stagedPinName } from '../../node-plugin/staged-pins.js'
+import type { ContentEntry } from '../../controller/content-command.js'
+
+const execFileP = promisify(execFile)
+const RO = mountCap('MULTI_NODE_READER_ONLY')
+
+interface Fixture { sc: StorageCluster, controller: DriverProcess }
+let fx: Fixture | undefined
+const mounts: ContentMount[] = []
+
+const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex')
+const sleep = async (ms: number): Promise<void> => await new Promise(resolve => setTimeout(resolve, ms))
+
+async function until<T> (what: string, timeoutMs: number, fn: () => Promise<T | undefined | false>): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  let last: unknown
+  for (;;) {
+    try {
+      const v = await fn()
+      if (v !== undefined && v !== false) return v
+    } catch (err) { last = err }
+    if (Date.now() > deadline) throw new Error(`${what}: not reached in ${timeoutMs} ms${last !== undefined ? ` (last error: ${(last as Error).message})` : ''}`)
+    await sleep(500)
+  }
+}
+
+/** Removes every mount under `dir` and kills FUSE servers whose spec lives there. */
+async function cleanupMounts (dir: string): Promise<void> {
+  const mine = (await readMountTable()).filter(e => e.mountPoint.startsWith(dir + '/')).sort((a, b) => b.mountPoint.length - a.mountPoint.length)
+  for (const m of mine) await execFileP('umount', ['-l', m.mountPoint]).catch(async () => await execFileP('fusermount', ['-uz', m.mountPoint]).catch(() => {}))
+  for (const pid of await readdir('/proc').catch(() => [])) {
+    if (!/^\d+$/.test(pid)) continue
+    const cmd = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')
+    if (cmd.includes('fuse-server') && cmd.includes(dir)) { try { process.kill(Number(pid), 'SIGKILL') } catch {} }
+  }
+}
+
+/** Multihashes (hex) of every block of a DAG, from a Kubo that has it. */
+async function dagBlocks (peer: StoragePeer, root: string): Promise<Set<string>> {
+  const refs = (await peer.kubo.cli(['refs', '-r', '--unique', root])).split('\n').filter(l => l !== '')
+  return new Set([root, ...refs].map(c => Buffer.from(CID.parse(c).multihash.bytes).toString('hex')))
+}
+
+async function localBlocks (kubo: { cli: (a: string[]) => Promise<string> }): Promise<Set<string>> {
+  const refs = (await kubo.cli(['refs', 'local'])).split('\n').filter(l => l !== '')
+  return new Set(refs.map(c => Buffer.from(CID.parse(c).multihash.bytes).toString('hex')))
+}
+
+async function contentLs (args: string[] = []): Promise<ContentEntry[]> {
+  const sc = fx?.sc as StorageCluster
+  const { stdout } = await execFileP(process.execPath, [CLI, 'content', 'ls', '--kubo-api', (sc.storage[0] as StoragePeer).kubo.apiUrl, '--cluster-api', sc.clusterApi,
+    '--cluster-basic-auth-file', sc.authFile, ...sc.nodes.flatMap(n => ['--node-kubo-api', n.kubo.apiUrl]), '--json', ...args], { timeout: 60_000 })
+  return (JSON.parse(stdout) as { entries: ContentEntry[] }).entries
+}
+
+async function createContentVolume (name: string, cid: string, params: Record<string, string> = {}): Promise<{ id: string, ctx: Record<string, string> }> {
+  const c = (fx as Fixture).controller
+  const res = await c.csi.controller.CreateVolume({ name, volume_capabilities: [RO], parameters: { cid, ...params } }, { deadlineMs: 180_000 })
+  return { id: res.volume.volume_id as string, ctx: res.volume.volume_context as Record<string, string> }
+}
+
+test.before(async () => {
+  const sc = await StorageCluster.start()
+  try {
+    const s0 = sc.storage[0] as StoragePeer
+    const controller = await DriverProcess.start({
+      kuboApi: s0.kubo.apiUrl, mode: 'controller', name: 'cluster-controller',
+      extraArgs: ['--cluster-api', sc.clusterApi, '--cluster-basic-auth-file', sc.authFile, '--kubo-timeout-ms', '30000']
+    })
+    fx = { sc, controller }
+  } catch (err) {
+    await sc.dispose()
+    throw err
+  }
+})
+
+test.after.always(async () => {
+  for (const m of mounts) await m.stop().catch(() => {})
+  if (fx === undefined) return
+  await fx.controller.stop().catch(() => {})
+  for (const n of fx.sc.nodes) await n.driver.stop().catch(() => {})
+  for (const n of fx.sc.nodes) await cleanupMounts(n.driver.dir)
+  await cleanupMounts(fx.controller.dir)
+  const dirs = [fx.controller.dir, ...fx.sc.nodes.map(n => n.driver.dir)]
+  await fx.sc.dispose()
+  for (const d of dirs) await rm(d, { recursive: true, force: true })
+})
+
+test.serial('a volume with replicationMin 2 is pinned on 2 storage peers, listed by content ls, unpinned on delete', async (t) => {
+  const { sc, controller } = fx as Fixture
+  const data = randomBytes(3 * 1024 * 1024 + 777)
+  const cid = await (sc.storage[1] as StoragePeer).kubo.addBytes(data, ['--cid-version=1'])
+  const { id, ctx } = await createContentVolume('pvc-repl', cid, {
+    replicationMin: '2', replicationMax: '2', model: 'demo/model-a',
+    'csi.storage.k8s.io/pvc/name': 'weights', 'csi.storage.k8s.io/pvc/namespace': 'ml'
+  })
+  t.is(ctx[CTX.cid], cid)
+  // CreateVolume returned: the Cluster already reports 2 peers with the whole DAG.
+  const entries = await contentLs()
+  const e = entries.find(x => x.name === volumePinName(id))
+  t.truthy(e, JSON.stringify(entries))
+  t.true(e?.record)
+  t.is(e?.kind, 'volume')
+  t.is(e?.content, cid)
+  t.is(e?.sizeBytes, data.length)
+  t.true((e?.cluster?.pinnedPeers ?? 0) >= 2, JSON.stringify(e?.cluster))
+  t.is(e?.cluster?.replicationMin, 2)
+  t.is(e?.cluster?.metadata['pvc-name'], 'weights')
+  t.is(e?.cluster?.metadata['pvc-namespace'], 'ml')
+  t.is(e?.cluster?.metadata.model, 'demo/model-a')
+  // Each peer the Cluster calls pinned really has every block of the content in its Kubo.
+  const blocks = await dagBlocks(sc.storage[1] as StoragePeer, cid)
+  for (const p of (e?.cluster?.peers ?? []).filter(p => p.status === 'pinned')) {
+    const peer = sc.byClusterPeer(p.peer) as StoragePeer
+    const local = await localBlocks(peer.kubo)
+    t.true([...blocks].every(b => local.has(b)), `${peer.name} lacks blocks`)
+  }
+  // Repeated CreateVolume: same volume, no new pin.
+  t.is((await createContentVolume('pvc-repl', cid, { replicationMin: '2', replicationMax: '2', model: 'demo/model-a' })).id, id)
+  // Storage capacity comes from the Cluster peers' free space.
+  const cap = await controller.csi.controller.GetCapacity({ volume_capabilities: [RO], parameters: { replicationMin: '2' } })
+  t.true(Number(cap.available_capacity) > data.length)
+  // Bad replication parameters are refused before anything is pinned.
+  await t.throwsAsync(createContentVolume('pvc-bad', cid, { replicationMin: '3', replicationMax: '2' }), { message: /replicationMax/ })
+
+  await controller.csi.controller.DeleteVolume({ volume_id: id })
+  const after = await contentLs()
+  t.falsy(after.find(x => x.name === volumePinName(id)), JSON.stringify(after))
+})
+
+test.serial('content added to one storage node streams byte-exact through a node-local Kubo that had none of it', async (t) => {
+  const { sc } = fx as Fixture
+  const node = sc.nodes[1] as NonNullable<typeof sc.nodes[number]>
+  const data = randomBytes(24 * 1024 * 1024 + 4321) // ~100 leaves of 256 KiB
+  const cid = await (sc.storage[2] as StoragePeer).kubo.addBytes(data, ['--cid-version=1', '--raw-leaves'])
+  const total = (await dagBlocks(sc.storage[2] as StoragePeer, cid)).size
+  t.true(total > 90)
+  t.false((await localBlocks(node.kubo)).has(Buffer.from(CID.parse(cid).multihash.bytes).toString('hex')), 'node Kubo had the root already')
+  // `ipfs-csi mount` on the node-local Kubo: no staged pin, so only reads fetch blocks.
+  const m = await ContentMount.start(cid, node.kubo.apiUrl, { name: 'cluster-stream', readTimeoutMs: 30_000 })
+  mounts.push(m)
+  const file = path.join(m.dir, cid) // a file root is served as a directory holding it
+  const fh = await open(file, 'r')
+  try {
+    const first = Buffer.alloc(4096)
+    const started = Date.now()
+    const { bytesRead } = await fh.read(first, 0, first.length, 0)
+    const ms = Date.now() - started
+    const fetched = [...await localBlocks(node.kubo)].length
+    t.log(`first 4 KiB in ${ms} ms; node Kubo holds ${fetched} of ${total} blocks at that moment`)
+    t.is(bytesRead, 4096)
+    t.true(first.equals(data.subarray(0, 4096)))
+    t.true(fetched < total, `node Kubo already had ${fetched}/${total} blocks after the first read`)
+  } finally {
+    await fh.close()
+  }
+  t.is(sha(await readFile(file)), sha(data))
+})
+
+test.serial('a staged volume on a node-local Kubo is pinned by the node; repo gc never breaks a read; unstage releases it', async (t) => {
+  const { sc } = fx as Fixture
+  const node = sc.nodes[0] as NonNullable<typeof sc.nodes[number]>
+  const data = randomBytes(6 * 1024 * 1024 + 99)
+  const cid = await (sc.storage[1] as StoragePeer).kubo.addBytes(data, ['--cid-version=1'])
+  const { id, ctx } = await createContentVolume('pvc-gc', cid, { replicationMin: '1' })
+  const sp = node.driver.stagingPath(id)
+  const started = Date.now()
+  await node.driver.csi.node.NodeStageVolume({ volume_id: id, staging_target_path: sp, volume_capability: RO, volume_context: ctx })
+  t.log(`NodeStageVolume took ${Date.now() - started} ms`)
+  const pinName = stagedPinName(id)
+  // Reads and GC interleaved: every read is byte-exact while GC runs several times.
+  const reads = (async () => {
+    for (let i = 0; i < 4; i++) t.is(sha(await readFile(path.join(sp, cid))), sha(data), `read ${i}`)
+  })()
+  for (let i = 0; i < 3; i++) await node.kubo.cli(['repo', 'gc', '--quiet'], undefined, 120_000)
+  await reads
+  // The staged pin completes in the background; after it GC keeps every block of the volume.
+  await until('staged pin', 60_000, async () => {
+    const out = JSON.parse(await node.kubo.cli(['pin', 'ls', '--type=recursive', '--names', '--enc=json'])) as { Keys: Record<string, { Name?: string }> }
+    return Object.values(out.Keys ?? {}).some(v => v.Name === pinName)
+  })
+  for (let i = 0; i < 3; i++) await node.kubo.cli(['repo', 'gc', '--quiet'], undefined, 120_000)
+  const blocks = await dagBlocks(sc.storage[1] as StoragePeer, cid)
+  const local = await localBlocks(node.kubo)
+  t.true([...blocks].every(b => local.has(b)), 'GC removed blocks of a staged volume')
+  t.is(sha(await readFile(path.join(sp, cid))), sha(data))
+  // content ls: the node-local Kubo holds the volume's content.
+  const e = (await contentLs()).find(x => x.name === volumePinName(id))
+  t.true(e?.nodes.find(n => n.kuboApi === node.kubo.apiUrl)?.pinned, JSON.stringify(e))
+
+  await node.driver.csi.node.NodeUnstageVolume({ volume_id: id, staging_target_path: sp })
+  const out = JSON.parse(await node.kubo.cli(['pin', 'ls', '--type=recursive', '--names', '--enc=json'])) as { Keys: Record<string, { Name?: string }> }
+  t.false(Object.values(out.Keys ?? {}).some(v => v.Name === pinName))
+  await (fx as Fixture).controller.csi.controller.DeleteVolume({ volume_id: id })
+})
+
+test.serial('a stopped storage peer: IPFS Cluster restores replication and reads through a node mount never fail', async (t) => {
+  const { sc } = fx as Fixture
+  const node = sc.nodes[1] as NonNullable<typeof sc.nodes[number]>
+  const data = randomBytes(2 * 1024 * 1024 + 5)
+  const cid = await (sc.storage[2] as StoragePeer).kubo.addBytes(data, ['--cid-version=1'])
+  const { id } = await createContentVolume('pvc-failover', cid, { replicationMin: '2', replicationMax: '2' })
+  const before = (await contentLs()).find(x => x.name === volumePinName(id))
+  const pinned = (before?.cluster?.peers ?? []).filter(p => p.status === 'pinned').map(p => p.peer)
+  t.true(pinned.length >= 2, JSON.stringify(before))
+  // Stop a pinned peer other than the one the controller and `content ls` talk to.
+  const victim = sc.storage.find(s => s !== sc.storage[0] && pinned.includes(s.cluster.peerId)) as StoragePeer
+  t.truthy(victim)
+  const m = await ContentMount.start(cid, node.kubo.apiUrl, { name: 'cluster-failover', readTimeoutMs: 30_000 })
+  mounts.push(m)
+  let stop = false
+  let reads = 0
+  const reader = (async () => {
+    while (!stop) {
+      // GC first, so each read fetches through bitswap again from whichever peers remain.
+      await node.kubo.cli(['repo', 'gc', '--quiet'], undefined, 120_000)
+      t.is(sha(await readFile(path.join(m.dir, cid))), sha(data), `read ${reads}`)
+      reads++
+      await sleep(200)
+    }
+  })()
+  try {
+    await victim.cluster.stop()
+    await victim.kubo.stop()
+    const started = Date.now()
+    const restored = await until('replication restored', 120_000, async () => {
+      const e = (await contentLs()).find(x => x.name === volumePinName(id))
+      const live = (e?.cluster?.peers ?? []).filter(p => p.status === 'pinned' && p.peer !== victim.cluster.peerId)
+      return live.length >= 2 ? live : undefined
+    })
+    t.log(`replication restored on ${restored.map(p => p.peername).join(', ')} in ${Date.now() - started} ms; ${reads} reads so far`)
+    t.true(restored.length >= 2)
+  } finally {
+    stop = true
+    await reader
+  }
+  t.true(reads >= 1)
+  await (fx as Fixture).controller.csi.controller.DeleteVolume({ volume_id: id })
+})
+
+test.serial('a corrupted block on a storage node is never served through a mount', async (t) => {
+  const { sc } = fx as Fixture
+  const source = sc.storage.find(s => s !== sc.storage[0] && s.kubo.child?.exitCode === null && s.kubo.child?.signalCode === null) as StoragePeer
+  t.truthy(source)
+  const node = sc.nodes[0] as NonNullable<typeof sc.nodes[number]>
+  const data = randomBytes(4 * 256 * 1024) // 4 raw leaves
+  const cid = await source.kubo.addBytes(data, ['--cid-version=1', '--raw-leaves'])
+  const leaves = (await source.kubo.cli(['refs', cid])).split('\n').filter(l => l !== '')
+  t.is(leaves.length, 4)
+  const bad = await source.kubo.blockFile(leaves[2] as string)
+  const orig = await readFile(bad)
+  const wrong = Buffer.from(orig); wrong[100] = (wrong[100] as number) ^ 0xff
+  await writeFile(bad, wrong)
+  const region = 2 * 256 * 1024
+  const check = async (m: ContentMount, label: string): Promise<void> => {
+    const fh = await open(path.join(m.dir, cid), 'r')
+    try {
+      const ok = Buffer.alloc(4096)
+      await fh.read(ok, 0, 4096, 0)
+      t.true(ok.equals(data.subarray(0, 4096)), `${label}: intact leaf`)
+      const buf = Buffer.alloc(4096)
+      try {
+        await fh.read(buf, 0, 4096, region)
+        t.true(buf.equals(data.subarray(region, region + 4096)), `${label}: wrong bytes served`)
+      } catch (err) {
+        t.is((err as NodeJS.ErrnoException).code, 'EIO', `${label}: ${(err as Error).message}`)
+      }
+    } finally {
+      await fh.close()
+    }
+  }
+  // Through a node-local Kubo (bitswap from the storage node) and straight on the storage Kubo.
+  const viaNode = await ContentMount.start(cid, node.kubo.apiUrl, { name: 'cluster-corrupt-node', readTimeoutMs: 5000 })
+  mounts.push(viaNode)
+  await check(viaNode, 'node-local')
+  const direct = await ContentMount.start(cid, source.kubo.apiUrl, { name: 'cluster-corrupt-direct', readTimeoutMs: 5000 })
+  mounts.push(direct)
+  await check(direct, 'storage')
+})
