@@ -66,7 +66,7 @@ kind: Secret
 metadata: {name: ipfs-swarm-key, namespace: $NS}
 type: Opaque
 data:
-  swarm.key: $(b64 "$swarm_key")
+  swarm.key: $(printf '%s\n' "$swarm_key" | base64 | tr -d '\n')
 ---
 apiVersion: v1
 kind: Secret
