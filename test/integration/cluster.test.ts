@@ -137,8 +137,12 @@ test.serial('a volume with replicationMin 2 is pinned on 2 storage peers, listed
   // Repeated CreateVolume: same volume, no new pin.
   t.is((await createContentVolume('pvc-repl', cid, { replicationMin: '2', replicationMax: '2', model: 'demo/model-a' })).id, id)
   // Storage capacity comes from the Cluster peers' free space.
-  const cap = await controller.csi.controller.GetCapacity({ volume_capabilities: [RO], parameters: { replicationMin: '2' } })
-  t.true(Number(cap.available_capacity) > data.length)
+  // (polled: a peer's freespace metric may be between two refreshes on a loaded machine)
+  const cap = await until('capacity from the Cluster', 30_000, async () => {
+    const res = await controller.csi.controller.GetCapacity({ volume_capabilities: [RO], parameters: { replicationMin: '2' } })
+    return Number(res.available_capacity) > data.length ? Number(res.available_capacity) : undefined
+  })
+  t.true(cap > data.length)
   // Bad replication parameters are refused before anything is pinned.
   await t.throwsAsync(createContentVolume('pvc-bad', cid, { replicationMin: '3', replicationMax: '2' }), { message: /replicationMax/ })
 

@@ -5,6 +5,7 @@ import test from 'ava'
 import { CID } from 'multiformats/cid'
 import { anchorBlock, ClusterPinner, parseClusterParams, pinnedPeers } from '../../controller/cluster-pinner.js'
 import { parseJsonLines, type ClusterClient, type Metric } from '../../controller/cluster-client.js'
+import { formatContentLs, type ContentEntry } from '../../controller/content-command.js'
 import { Code, CsiError } from '../../driver/errors.js'
 import type { Kubo } from '../../driver/kubo.js'
 import type { Logger } from '../../driver/logger.js'
@@ -62,4 +63,26 @@ test('capacity: the replicas-th largest free space; all peers when unset; 0 when
   t.is(await pinner.availableCapacity(3, s), 100)
   t.is(await pinner.availableCapacity(undefined, s), 100)
   t.is(await pinner.availableCapacity(4, s), 0)
+})
+
+test('content ls text: kind, name, content, per-peer status, node holds, unfinished creates flagged', (t) => {
+  const entries: ContentEntry[] = [{
+    kind: 'volume',
+    name: 'ipfs-csi/volume/c-0123456789abcdef01234567',
+    id: 'c-0123456789abcdef01234567',
+    content: CONTENT.toString(),
+    sizeBytes: 3 * 1024 * 1024,
+    record: false,
+    cluster: { pin: 'bafyanchor', replicationMin: 2, replicationMax: 2, pinnedPeers: 1, metadata: {}, peers: [{ peer: 'p1', peername: 'storage-0', status: 'pinned' }, { peer: 'p2', peername: 'storage-1', status: 'pinning' }] },
+    nodes: [{ kuboApi: 'http://127.0.0.1:1', pinned: true, pinName: 'ipfs-csi/staged/c-0123456789abcdef01234567' }, { kuboApi: 'http://127.0.0.1:2', pinned: false, unreachable: true }]
+  }]
+  const text = formatContentLs(entries)
+  t.regex(text, /^volume +ipfs-csi\/volume\/c-0123456789abcdef01234567 +\(no record: create not finished\)/)
+  t.regex(text, /size 3\.0 MiB/)
+  t.regex(text, /cluster 1 pinned \(min 2, max 2\)/)
+  t.regex(text, /storage-0 +pinned/)
+  t.regex(text, /storage-1 +pinning/)
+  t.regex(text, /127\.0\.0\.1:1 holds it \(ipfs-csi\/staged\//)
+  t.regex(text, /127\.0\.0\.1:2 unreachable/)
+  t.is(formatContentLs([]), 'nothing held for ipfs-csi\n')
 })
