@@ -11,6 +11,7 @@ import type { CID } from 'multiformats/cid'
 import { Code, CsiError, toCsiError } from '../driver/errors.js'
 import type { Kubo } from '../driver/kubo.js'
 import type { Logger } from '../driver/logger.js'
+import { BlockFetcher } from '../node-plugin/fuse/block-fetcher.js'
 import { IDENTITY, verifyBlock } from '../node-plugin/fuse/verify-block.js'
 import { blockLinks } from './block-links.js'
 import { selects, type DesiredEntry, type DesiredState } from './desired-state.js'
@@ -71,6 +72,7 @@ interface Job {
 
 export class Preloader {
   readonly queue: PQueue
+  private readonly fetcher: BlockFetcher
   private readonly init: Required<PreloaderInit>
   private readonly log: Logger
   private readonly jobs = new Map<string, Job>()
@@ -78,13 +80,16 @@ export class Preloader {
   private fileError: string | null = null
   /** Serializes pin changes, so an unpin and a pin of the same CID never interleave. */
   private pinChain: Promise<void> = Promise.resolve()
+  private startChain: Promise<void> = Promise.resolve()
   readonly counters = { blocksDownloaded: 0, blocksLocal: 0, bytesDownloaded: 0, retries: 0, failures: 0, unpinned: 0 }
   private stopped = false
 
   constructor (init: PreloaderInit) {
-    this.init = { maxAttempts: 6, retryBaseMs: 250, retryFailedMs: 30_000, ...init }
+    this.init = { maxAttempts: 6, retryBaseMs: 1000, retryFailedMs: 30_000, ...init }
     this.log = init.log
     this.queue = new PQueue({ concurrency: init.concurrency })
+    // The verified block reader the mounts use; no cache: each block is read once per walk.
+    this.fetcher = new BlockFetcher({ kuboApi: init.kubo.url, headers: init.kubo.headers, timeoutMs: init.kuboTimeoutMs, cacheBytes: 0, log: init.log, maxSockets: init.concurrency })
   }
 
   /** Applies a new desired state (entries for other nodes are ignored). */
@@ -129,9 +134,13 @@ export class Preloader {
 
   async stop (): Promise<void> {
     this.stopped = true
-    for (const job of this.jobs.values()) job.abort.abort(new CsiError(Code.ABORTED, 'preloader stopping'))
+    for (const job of this.jobs.values()) {
+      job.abort.abort(new CsiError(Code.ABORTED, 'preloader stopping'))
+      job.finish?.(new CsiError(Code.ABORTED, 'preloader stopping'))
+    }
     this.queue.clear()
     await Promise.race([this.queue.onIdle(), new Promise(resolve => setTimeout(resolve, 5000))])
+    this.fetcher.close()
   }
 
   private startJob (entry: DesiredEntry): void {
@@ -152,11 +161,21 @@ export class Preloader {
   private async run (job: Job): Promise<void> {
     const started = Date.now()
     try {
-      await new Promise<void>((resolve, reject) => {
+      const walked = new Promise<void>((resolve, reject) => {
         job.finish = (err) => { job.finish = undefined; if (err !== undefined) reject(err); else resolve() }
+      })
+      walked.catch(() => {})
+      // Entries start one after another in apply order (highest priority first), so their root
+      // tasks reach the queue in that order even though the local check before them is async.
+      const gate = this.startChain.then(async () => {
+        if (job.abort.signal.aborted) { job.finish?.(new CsiError(Code.CANCELLED, 'entry removed')); return }
+        if (await this.completeLocally(job)) { job.finish?.(); return }
         job.seen.add(job.entry.cid.toString())
         this.enqueue(job, job.entry.cid, undefined, 0)
       })
+      this.startChain = gate.catch(() => {})
+      await gate
+      await walked
       await this.serialPin(async () => { await this.pin(job) })
       if (job.abort.signal.aborted) return
       job.status.state = 'ready'
@@ -176,22 +195,44 @@ export class Preloader {
     }
   }
 
-  private enqueue (job: Job, cid: CID, tsize: number | undefined, attempt: number): void {
+  /**
+   * A DAG already complete on the node (restart after ready, content shared with a mount) is
+   * settled by one Kubo-side offline walk instead of a block-by-block one: `dag/stat` with
+   * offline=true fails at the first missing block, and otherwise gives the exact totals.
+   */
+  private async completeLocally (job: Job): Promise<boolean> {
+    let stat: { DagStats?: Array<{ Size: number, NumBlocks: number }> }
+    try {
+      stat = await this.init.kubo.postJson('dag/stat', { arg: job.status.cid, offline: true, progress: false }, job.abort.signal, this.init.kuboTimeoutMs)
+    } catch {
+      return false // something is missing (or Kubo is slow): the block walk fetches and retries
+    }
+    const d = stat.DagStats?.[0]
+    if (d === undefined) return false
+    const s = job.status
+    if (s.state === 'pending') s.state = 'fetching'
+    s.firstBlockAt = s.lastBlockAt = Date.now()
+    s.blocksFetched = s.blocksTotal = s.blocksLocal = Number(d.NumBlocks)
+    s.bytesFetched = s.bytesTotal = Number(d.Size)
+    this.counters.blocksLocal += s.blocksLocal
+    return true
+  }
+
+  private enqueue (job: Job, cid: CID, tsize: number | undefined, attempt: number, parentLocal = true): void {
     job.outstanding++
     job.queuedBlocks++
     job.queuedBytes += tsize ?? 0
     this.refreshTotals(job)
-    this.queue.add(async () => { await this.fetchOne(job, cid, tsize) }, { priority: job.entry.priority, signal: job.abort.signal })
-      .catch((err: unknown) => { this.onTaskError(job, cid, tsize, attempt, err) })
+    this.queue.add(async () => { await this.fetchOne(job, cid, tsize, parentLocal) }, { priority: job.entry.priority, signal: job.abort.signal })
+      .catch((err: unknown) => { this.onTaskError(job, cid, tsize, attempt, err, parentLocal) })
   }
 
-  private async fetchOne (job: Job, cid: CID, tsize: number | undefined): Promise<void> {
+  private async fetchOne (job: Job, cid: CID, tsize: number | undefined, parentLocal: boolean): Promise<void> {
     const signal = job.abort.signal
     if (signal.aborted) throw signal.reason
     if (job.status.state === 'pending') job.status.state = 'fetching'
     job.status.firstBlockAt ??= Date.now()
-    const { bytes, local } = await this.getBlock(cid, signal)
-    verifyBlock(cid, bytes) // DATA_LOSS on mismatch: Kubo never handed us these bytes for this CID
+    const { bytes, local } = await this.getBlock(cid, signal, parentLocal)
     const links = blockLinks(cid, bytes)
     if (signal.aborted) throw signal.reason
     job.queuedBlocks--
@@ -200,19 +241,20 @@ export class Preloader {
     s.blocksFetched++
     s.bytesFetched += bytes.byteLength
     if (local) { s.blocksLocal++; this.counters.blocksLocal++ } else { s.blocksDownloaded++; this.counters.blocksDownloaded++; this.counters.bytesDownloaded += bytes.byteLength }
-    for (const l of links) {
+    const fresh = links.filter((l) => {
       const key = l.cid.toString()
-      if (job.seen.has(key) || l.cid.multihash.code === IDENTITY) continue // each block once; identity blocks are inline
+      if (job.seen.has(key) || l.cid.multihash.code === IDENTITY) return false // each block once; identity blocks are inline
       job.seen.add(key)
-      this.enqueue(job, l.cid, l.tsize, 0)
-    }
+      return true
+    })
+    for (const l of fresh) this.enqueue(job, l.cid, l.tsize, 0, local)
     s.lastBlockAt = Date.now()
     job.outstanding--
     this.refreshTotals(job)
     if (job.outstanding === 0) job.finish?.()
   }
 
-  private onTaskError (job: Job, cid: CID, tsize: number | undefined, attempt: number, err: unknown): void {
+  private onTaskError (job: Job, cid: CID, tsize: number | undefined, attempt: number, err: unknown, parentLocal: boolean): void {
     if (job.abort.signal.aborted || this.stopped) return
     job.outstanding--
     job.queuedBlocks--
@@ -230,7 +272,7 @@ export class Preloader {
     job.outstanding++ // the retry keeps the entry from finishing meanwhile
     const t = setTimeout(() => {
       job.outstanding--
-      if (!job.abort.signal.aborted) this.enqueue(job, cid, tsize, attempt + 1)
+      if (!job.abort.signal.aborted) this.enqueue(job, cid, tsize, attempt + 1, parentLocal)
     }, delay)
     job.abort.signal.addEventListener('abort', () => clearTimeout(t), { once: true })
   }
@@ -240,15 +282,23 @@ export class Preloader {
     job.status.bytesTotal = job.status.bytesFetched + Math.max(0, job.queuedBytes)
   }
 
-  /** A local block without touching the network, else the node Kubo fetches it from peers. */
-  private async getBlock (cid: CID, signal: AbortSignal): Promise<{ bytes: Uint8Array, local: boolean }> {
-    const arg = cid.toString()
-    try {
-      return { bytes: await this.init.kubo.post('block/get', { arg, offline: true }, signal, this.init.kuboTimeoutMs), local: true }
-    } catch (err) {
-      if (!(err instanceof CsiError) || err.code !== Code.NOT_FOUND) throw err
+  /**
+   * The verified block. Kubo's block/get serves a local block from its blockstore and only asks
+   * peers for a missing one, so nothing local is ever refetched; the offline probe before it only
+   * tells local from downloaded for progress. It is skipped under a block that was just
+   * downloaded (its children are almost never local), which halves the RPCs of a fresh fetch.
+   */
+  private async getBlock (cid: CID, signal: AbortSignal, probeLocal: boolean): Promise<{ bytes: Uint8Array, local: boolean }> {
+    if (probeLocal) {
+      try {
+        const bytes = await this.init.kubo.post('block/get', { arg: cid.toString(), offline: true }, signal, this.init.kuboTimeoutMs)
+        verifyBlock(cid, bytes) // DATA_LOSS on mismatch, as the fetcher does for downloaded blocks
+        return { bytes, local: true }
+      } catch (err) {
+        if (!(err instanceof CsiError) || err.code !== Code.NOT_FOUND) throw err
+      }
     }
-    return { bytes: await this.init.kubo.post('block/get', { arg }, signal, this.init.kuboTimeoutMs), local: false }
+    return { bytes: await this.fetcher.get(cid, signal), local: false }
   }
 
   private async serialPin (fn: () => Promise<void>): Promise<void> {
@@ -287,6 +337,7 @@ export class Preloader {
   private remove (job: Job): void {
     this.jobs.delete(job.entry.name)
     job.abort.abort(new CsiError(Code.CANCELLED, `entry ${job.entry.name} removed`))
+    job.finish?.(new CsiError(Code.CANCELLED, `entry ${job.entry.name} removed`))
     this.log.info('entry removed from desired state; cancelling and unpinning', { entry: job.entry.name, cid: job.status.cid })
     void this.serialPin(async () => { await this.unpin(job.status.cid, pinName(job.entry.name)) }).catch((err: Error) => {
       this.log.error('unpinning removed entry failed; will retry on the next sweep', { entry: job.entry.name, error: err.message })

@@ -190,7 +190,7 @@ test('warms a selected entry to ready with exact progress; selectors, invalid en
 })
 
 test('survives its own restart: resumes mid-fetch without refetching local blocks, and after ready fetches nothing', async (t) => {
-  const cid = await sourceContent(12 * 1024 * KiB, 16 * KiB) // ~770 blocks
+  const cid = await sourceContent(8 * 1024 * KiB, 16 * KiB) // ~515 blocks
   const want = await dagStat(cid)
   const desired = await desiredFile('restart', { entries: [{ name: 'big', cid }] })
   const bitswapBefore = await bitswapUnique()
