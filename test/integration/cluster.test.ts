@@ -15,7 +15,7 @@ import { ContentMount } from '../helpers/content-mount.js'
 import { CLI } from '../helpers/repo.js'
 import { mountCap } from '../helpers/csi-client.js'
 import { CTX } from '../../driver/constants.js'
-import { volumePinName } from '../../driver/volume-id.js'
+import { contentVolumeId, volumePinName } from '../../driver/volume-id.js'
 import { readMountTable } from '../../node-plugin/mount-table.js'
 import { stagedPinName } from '../../node-plugin/staged-pins.js'
 import type { ContentEntry } from '../../controller/content-command.js'
@@ -299,4 +299,22 @@ test.serial('a corrupted block on a storage node is never served through a mount
   const direct = await ContentMount.start(cid, source.kubo.apiUrl, { name: 'cluster-corrupt-direct', readTimeoutMs: 5000 })
   mounts.push(direct)
   await check(direct, 'storage')
+})
+
+test.serial('replicationMin the Cluster cannot reach: a retryable code, no record; DeleteVolume removes what the attempt left', async (t) => {
+  const { sc, controller } = fx as Fixture
+  const live = sc.storage.filter(s => s.kubo.child?.exitCode === null && s.kubo.child?.signalCode === null)
+  const data = randomBytes(64 * 1024)
+  const cid = await (live[0] as StoragePeer).kubo.addBytes(data, ['--cid-version=1'])
+  const name = 'pvc-too-many'
+  const code = await controller.csi.controller.CreateVolume({ name, volume_capabilities: [RO], parameters: { cid, replicationMin: String(sc.storage.length + 1) } }, { deadlineMs: 15_000 })
+    .then(() => 'ok', (err: { code: number }) => err.code)
+  t.true(code === 14 || code === 4, `code ${String(code)}`) // UNAVAILABLE or DEADLINE_EXCEEDED: the CO retries
+  const id = contentVolumeId(name)
+  const listed = await controller.csi.controller.ListVolumes({})
+  t.false((listed.entries as Array<{ volume: { volume_id: string } }>).some(e => e.volume.volume_id === id))
+  const e = (await contentLs()).find(x => x.name === volumePinName(id))
+  t.true(e === undefined || !e.record, JSON.stringify(e))
+  await until('controller idle', 30_000, async () => (await controller.csi.controller.DeleteVolume({ volume_id: id }).then(() => true, () => false)))
+  t.falsy((await contentLs()).find(x => x.name === volumePinName(id)))
 })
