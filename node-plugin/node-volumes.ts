@@ -6,7 +6,7 @@ import path from 'node:path'
 import type { ServeConfig } from '../driver/config.js'
 import { DEFAULTS } from '../driver/constants.js'
 import { Code, CsiError, invalid } from '../driver/errors.js'
-import type { Kubo } from '../driver/kubo.js'
+import { Kubo } from '../driver/kubo.js'
 import type { Logger } from '../driver/logger.js'
 import { checkPathUnder } from '../driver/paths.js'
 import { formatContentRef } from '../driver/content-ref.js'
@@ -70,6 +70,8 @@ export class NodeVolumes {
   readonly store: VolumeStateStore
   private readonly log: Logger
   private readonly kubo: Kubo
+  /** The storage-tier Kubo: MFS of writable volumes and the controller's records. */
+  private readonly storageKubo: Kubo
   private readonly config: ServeConfig
   private readonly mountTimeoutMs: number
   private readonly stopGraceMs: number
@@ -79,6 +81,9 @@ export class NodeVolumes {
   constructor (deps: NodeVolumesDeps, options: NodeVolumesOptions = {}) {
     this.log = deps.log
     this.kubo = deps.kubo
+    this.storageKubo = deps.config.storageKuboApi === deps.kubo.url
+      ? deps.kubo
+      : new Kubo({ url: deps.config.storageKuboApi, ...(deps.config.storageKuboApiTokenFile !== undefined ? { tokenFile: deps.config.storageKuboApiTokenFile } : {}), timeoutMs: deps.config.kuboTimeoutMs })
     this.config = deps.config
     this.store = new VolumeStateStore(deps.config.stateDir)
     this.mountTimeoutMs = options.mountTimeoutMs ?? 60_000
@@ -341,12 +346,21 @@ export class NodeVolumes {
       logLevel: this.config.logLevel
     }
     if (source.kind === 'writable') {
-      await this.kuboCall('files/stat', { arg: source.mfsPath, hash: true }, signal, `writable volume ${volumeId} has no data at ${source.mfsPath}`)
+      await this.kuboCall('files/stat', { arg: source.mfsPath, hash: true }, signal, `writable volume ${volumeId} has no data at ${source.mfsPath}`, this.storageKubo)
       // ControllerExpandVolume rewrites the volume's record, not the PV's volume context: the record's
       // capacity is the current one, so an expansion takes effect at the next stage.
-      const found = await findVolume(new RecordStore(this.kubo), volumeId, signal).catch(() => undefined)
+      const found = await findVolume(new RecordStore(this.storageKubo), volumeId, signal).catch(() => undefined)
       const capacityBytes = Math.max(found?.record.capacityBytes ?? 0, source.capacityBytes)
-      return { ...base, mode: 'writable', mfsPath: source.mfsPath, capacityBytes }
+      const { kuboApiTokenFile: _nodeToken, ...rest } = base
+      return {
+        ...rest,
+        // Writable data lives in the storage Kubo's MFS, not in the node-local Kubo.
+        kuboApi: this.config.storageKuboApi,
+        ...(this.config.storageKuboApiTokenFile !== undefined ? { kuboApiTokenFile: this.config.storageKuboApiTokenFile } : {}),
+        mode: 'writable',
+        mfsPath: source.mfsPath,
+        capacityBytes
+      }
     }
     const rootCid = await this.resolveRoot(source, signal)
     return { ...base, mode: 'content', rootCid, readOnly: true }
@@ -369,12 +383,12 @@ export class NodeVolumes {
     return root
   }
 
-  private async kuboCall (endpoint: string, args: Record<string, string | boolean>, signal: AbortSignal, notFoundMsg: string): Promise<unknown> {
+  private async kuboCall (endpoint: string, args: Record<string, string | boolean>, signal: AbortSignal, notFoundMsg: string, kubo: Kubo = this.kubo): Promise<unknown> {
     if (signal.aborted) throw new CsiError(Code.DEADLINE_EXCEEDED, `${endpoint}: the stage deadline passed`)
     const timeoutMs = this.config.kuboTimeoutMs
     try {
       // Kubo's own `timeout` stops the work server-side too; our deadline covers the transport.
-      return await this.kubo.postJson(endpoint, { ...args, timeout: `${Math.max(1, Math.floor(timeoutMs / 1000))}s` }, signal, timeoutMs + 1000)
+      return await kubo.postJson(endpoint, { ...args, timeout: `${Math.max(1, Math.floor(timeoutMs / 1000))}s` }, signal, timeoutMs + 1000)
     } catch (err) {
       const e = err as CsiError
       if (e.code === Code.NOT_FOUND) throw new CsiError(Code.NOT_FOUND, `${notFoundMsg}: ${e.message}`)

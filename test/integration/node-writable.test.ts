@@ -199,3 +199,22 @@ test('an expanded writable volume gets its new capacity at the next stage', asyn
   await unmountVolume(d, id, m)
   await d.csi.controller.DeleteVolume({ volume_id: id })
 })
+
+test('a node with its own node-local Kubo keeps writable data in the storage Kubo (--storage-kubo-api)', async (t) => {
+  const nodeKubo = await KuboDaemon.start({ name: 'node-local' })
+  t.teardown(async () => { await nodeKubo.dispose() })
+  const ctrl = await DriverProcess.start({ kuboApi: kubo.apiUrl, mode: 'controller', name: 'storage-ctrl' })
+  drivers.push(ctrl)
+  const node = await DriverProcess.start({ kuboApi: nodeKubo.apiUrl, mode: 'node', nodeId: 'node-b', name: 'node-b', extraArgs: ['--heal-interval-ms', '0', '--storage-kubo-api', kubo.apiUrl] })
+  drivers.push(node)
+  const created = await ctrl.csi.controller.CreateVolume({ name: 'pvc-node-local', volume_capabilities: [RW], capacity_range: { required_bytes: String(64 * MiB) } })
+  const id: string = created.volume.volume_id
+  const m = await mountVolume(node, id, created.volume.volume_context, 'pod-b', false)
+  const data = randomBytes(300_000)
+  await writeFile(path.join(m.tp, 'ckpt.bin'), data)
+  await unmountVolume(node, id, m)
+  // The bytes are in the storage Kubo's MFS; the node-local Kubo has no such MFS directory.
+  t.true((await kubo.cliBytes(['files', 'read', `/ipfs-csi/volumes/${id}/ckpt.bin`])).equals(data))
+  await t.throwsAsync(nodeKubo.cli(['files', 'stat', `/ipfs-csi/volumes/${id}`]))
+  await ctrl.csi.controller.DeleteVolume({ volume_id: id })
+})
