@@ -10,6 +10,7 @@ import type { VolumeLocks } from '../driver/volume-locks.js'
 import { unary, type RpcDeps } from '../driver/rpc-wrapper.js'
 import { NodeVolumes, type NodeVolumesOptions } from './node-volumes.js'
 import { NodeHealer } from './node-healer.js'
+import { NodeCache } from './node-cache.js'
 
 /** Topology key: a node-local volume (inline or staged) is reachable on this node only. */
 export const TOPOLOGY_NODE_KEY = 'topology.ipfs.csi.dev/node'
@@ -31,6 +32,8 @@ const byVolumeId = (req: { volume_id?: string }): string | undefined => req.volu
 export class NodeService {
   readonly volumes: NodeVolumes
   readonly healer: NodeHealer
+  /** Present when --node-cache-max-bytes bounds the node Kubo's repo. */
+  cache?: NodeCache
   private readonly deps: NodeServiceDeps
   private readonly reconcileWaitMs: number
 
@@ -55,11 +58,16 @@ export class NodeService {
     if (await Promise.race([done.then(() => 'done' as const), waited]) === 'timeout') log.warn('reconcile still running, serving meanwhile', { waitedMs: this.reconcileWaitMs })
     clearTimeout(timer)
     this.healer.startTimer(this.deps.config.healIntervalMs)
+    if (this.deps.config.nodeCacheMaxBytes !== undefined) {
+      this.cache = new NodeCache({ kubo: this.deps.kubo, maxBytes: this.deps.config.nodeCacheMaxBytes, log: log.child({ service: 'node-cache' }) })
+      this.cache.start()
+    }
   }
 
   /** Stops timers only: FUSE servers keep running so pods keep their mounts. */
   stop (): void {
     this.healer.stop()
+    this.cache?.stop()
   }
 
   handlers (): NodeHandlers {
