@@ -22,6 +22,12 @@ export interface ServeConfig {
   readTimeoutMs: number
   defaultCapacityBytes: number
   healIntervalMs: number
+  /**
+   * Kubo whose MFS holds writable volumes and whose pins hold the controller's records (the
+   * storage tier). Defaults to kuboApi; on a node with a node-local Kubo it points at the storage Kubo.
+   */
+  storageKuboApi: string
+  storageKuboApiTokenFile?: string
   /** IPFS Cluster REST API; when set, volumes and snapshots are pinned through the Cluster. */
   clusterApi?: string
   /** File with `user:password` for the Cluster REST API basic auth; never logged. */
@@ -55,6 +61,8 @@ export const SERVE_FLAGS = {
   'read-timeout-ms': { type: 'string', default: String(DEFAULTS.readTimeoutMs) },
   'default-capacity-bytes': { type: 'string', default: String(DEFAULTS.defaultCapacityBytes) },
   'heal-interval-ms': { type: 'string', default: String(DEFAULTS.healIntervalMs) },
+  'storage-kubo-api': { type: 'string' },
+  'storage-kubo-api-token-file': { type: 'string' },
   'cluster-api': { type: 'string' },
   'cluster-basic-auth-file': { type: 'string' },
   'node-cache-max-bytes': { type: 'string' }
@@ -135,11 +143,17 @@ export function parseServeConfig (argv: string[], env: NodeJS.ProcessEnv = proce
   const clusterApi = clusterApiRaw !== undefined && clusterApiRaw !== '' ? validateKuboApi(problems, clusterApiRaw, 'cluster-api') : undefined
   const clusterAuth = v['cluster-basic-auth-file'] as string | undefined
   if (clusterAuth !== undefined && !path.isAbsolute(clusterAuth)) problems.push('--cluster-basic-auth-file must be an absolute path')
+  const storageRaw = v['storage-kubo-api'] as string | undefined
+  const storageKuboApi = storageRaw !== undefined && storageRaw !== '' ? validateKuboApi(problems, storageRaw, 'storage-kubo-api') : kuboApi
+  const storageToken = (v['storage-kubo-api-token-file'] as string | undefined) ?? (storageRaw === undefined || storageRaw === '' ? tokenFile : undefined)
+  if (storageToken !== undefined && !path.isAbsolute(storageToken)) problems.push('--storage-kubo-api-token-file must be an absolute path')
   const cacheRaw = v['node-cache-max-bytes'] as string | undefined
   const nodeCacheMaxBytes = cacheRaw !== undefined && cacheRaw !== '' ? intOption(problems, 'node-cache-max-bytes', cacheRaw, 1, Number.MAX_SAFE_INTEGER) : undefined
   if (problems.length > 0) throw new ConfigError(problems)
   return {
     ...(nodeCacheMaxBytes !== undefined ? { nodeCacheMaxBytes } : {}),
+    storageKuboApi,
+    ...(storageToken !== undefined ? { storageKuboApiTokenFile: storageToken } : {}),
     ...(clusterApi !== undefined ? { clusterApi } : {}),
     ...(clusterAuth !== undefined ? { clusterBasicAuthFile: clusterAuth } : {}),
     mode: mode as Mode,
