@@ -15,7 +15,7 @@ import { ContentMount } from '../helpers/content-mount.js'
 import { CLI } from '../helpers/repo.js'
 import { mountCap } from '../helpers/csi-client.js'
 import { CTX } from '../../driver/constants.js'
-import { contentVolumeId, volumePinName } from '../../driver/volume-id.js'
+import { contentVolumeId, snapshotPinName, volumePinName } from '../../driver/volume-id.js'
 import { readMountTable } from '../../node-plugin/mount-table.js'
 import { stagedPinName } from '../../node-plugin/staged-pins.js'
 import type { ContentEntry } from '../../controller/content-command.js'
@@ -110,7 +110,7 @@ test.serial('a volume with replicationMin 2 is pinned on 2 storage peers, listed
   const data = randomBytes(3 * 1024 * 1024 + 777)
   const cid = await (sc.storage[1] as StoragePeer).kubo.addBytes(data, ['--cid-version=1'])
   const { id, ctx } = await createContentVolume('pvc-repl', cid, {
-    replicationMin: '2', replicationMax: '2', model: 'demo/model-a',
+    replicationMin: '2', replicationMax: '2', model: 'demo/model-a', expireIn: '720h',
     'csi.storage.k8s.io/pvc/name': 'weights', 'csi.storage.k8s.io/pvc/namespace': 'ml'
   })
   t.is(ctx[CTX.cid], cid)
@@ -127,6 +127,7 @@ test.serial('a volume with replicationMin 2 is pinned on 2 storage peers, listed
   t.is(e?.cluster?.metadata['pvc-name'], 'weights')
   t.is(e?.cluster?.metadata['pvc-namespace'], 'ml')
   t.is(e?.cluster?.metadata.model, 'demo/model-a')
+  t.true(Date.parse(e?.cluster?.expireAt ?? '') > Date.now() + 700 * 3600_000, e?.cluster?.expireAt)
   // Each peer the Cluster calls pinned really has every block of the content in its Kubo.
   const blocks = await dagBlocks(sc.storage[1] as StoragePeer, cid)
   for (const p of (e?.cluster?.peers ?? []).filter(p => p.status === 'pinned')) {
@@ -135,7 +136,7 @@ test.serial('a volume with replicationMin 2 is pinned on 2 storage peers, listed
     t.true([...blocks].every(b => local.has(b)), `${peer.name} lacks blocks`)
   }
   // Repeated CreateVolume: same volume, no new pin.
-  t.is((await createContentVolume('pvc-repl', cid, { replicationMin: '2', replicationMax: '2', model: 'demo/model-a' })).id, id)
+  t.is((await createContentVolume('pvc-repl', cid, { replicationMin: '2', replicationMax: '2', model: 'demo/model-a', expireIn: '720h' })).id, id)
   // Storage capacity comes from the Cluster peers' free space.
   // (polled: a peer's freespace metric may be between two refreshes on a loaded machine)
   const cap = await until('capacity from the Cluster', 30_000, async () => {
@@ -146,9 +147,19 @@ test.serial('a volume with replicationMin 2 is pinned on 2 storage peers, listed
   // Bad replication parameters are refused before anything is pinned.
   await t.throwsAsync(createContentVolume('pvc-bad', cid, { replicationMin: '3', replicationMax: '2' }), { message: /replicationMax/ })
 
+  // A snapshot is replicated through the Cluster too, and its pin goes with DeleteSnapshot.
+  const snap = (await controller.csi.controller.CreateSnapshot({ name: 'snap-repl', source_volume_id: id }, { deadlineMs: 180_000 })).snapshot as { snapshot_id: string }
+  const se = (await contentLs()).find(x => x.name === snapshotPinName(snap.snapshot_id))
+  t.is(se?.kind, 'snapshot')
+  t.is(se?.content, cid)
+  t.true(se?.record)
+  t.true((se?.cluster?.pinnedPeers ?? 0) >= 1, JSON.stringify(se))
+  await controller.csi.controller.DeleteSnapshot({ snapshot_id: snap.snapshot_id })
+
   await controller.csi.controller.DeleteVolume({ volume_id: id })
   const after = await contentLs()
   t.falsy(after.find(x => x.name === volumePinName(id)), JSON.stringify(after))
+  t.falsy(after.find(x => x.name === snapshotPinName(snap.snapshot_id)), JSON.stringify(after))
 })
 
 test.serial('content added to one storage node streams byte-exact through a node-local Kubo that had none of it', async (t) => {
