@@ -11,6 +11,7 @@ import * as dagPb from '@ipld/dag-pb'
 import { UnixFS } from 'ipfs-unixfs'
 import { CsiError, Code, toCsiError } from '../../driver/errors.js'
 import type { Logger } from '../../driver/logger.js'
+import { rawPost } from './raw-http-stream.js'
 import { IDENTITY, UnsupportedHashError, isSupportedHash, verifyBlock } from './verify-block.js'
 
 /** Kubo refuses blocks over 2 MiB on the network; anything much larger is not a block. */
@@ -163,6 +164,7 @@ export class BlockFetcher {
     const total = run.reduce((s, l) => s + l.size, 0)
     let done = 0 // leaves settled, in order
     let cur: Buffer | undefined
+    let runBuf: Buffer | undefined
     let fill = 0
     const settleLeaf = (i: number, bytes: Buffer): void => {
       const l = run[i] as RunLeaf
@@ -215,47 +217,61 @@ export class BlockFetcher {
       else timer = setTimeout(check, this.timeoutMs - idle)
     }
     timer = setTimeout(check, this.timeoutMs)
-    let req: http.ClientRequest | undefined
-    req = this.request({ ...target, method: 'POST', agent: this.agent, headers: this.headers }, (res) => {
-      if (res.statusCode !== 200) { res.resume(); finish(new CsiError(Code.UNAVAILABLE, `kubo cat: HTTP ${res.statusCode ?? '?'}`)); return }
-      res.on('data', (c: Buffer) => {
-        if (settled) return
-        lastData = Date.now()
-        let at = 0
-        while (at < c.length && done < run.length) {
-          const l = run[done] as RunLeaf
-          if (cur === undefined) {
-            // A chunk holding the whole leaf is used in place (no copy); otherwise assemble it.
-            if (c.length - at >= l.size && fill === 0) {
-              const bytes = c.subarray(at, at + l.size)
-              at += l.size
-              settleLeaf(done++, bytes)
-              continue
-            }
-            cur = Buffer.allocUnsafeSlow(l.size)
-            fill = 0
-          }
-          const n = Math.min(l.size - fill, c.length - at)
-          c.copy(cur, fill, at, at + n)
-          fill += n
-          at += n
-          if (fill === l.size) {
-            const bytes = cur
-            cur = undefined
-            fill = 0
-            settleLeaf(done++, bytes)
-          }
+    // Copies payload bytes into leaf buffers; each full leaf is verified and handed out.
+    const consume = (c: Buffer, from: number, to: number): void => {
+      if (settled) return
+      lastData = Date.now()
+      let at = from
+      while (at < to && done < run.length) {
+        const l = run[done] as RunLeaf
+        if (cur === undefined) {
+          // Leaves are views into one buffer per run: one allocation per run instead of one per
+          // leaf kept the garbage collector (external memory accounting) busy.
+          runBuf ??= Buffer.allocUnsafeSlow(total)
+          cur = runBuf.subarray(l.offset - first.offset, l.offset - first.offset + l.size)
+          fill = 0
         }
-        if (at < c.length) finish(new CsiError(Code.UNAVAILABLE, 'cat sent more bytes than asked for'))
+        const n = Math.min(l.size - fill, to - at)
+        c.copy(cur, fill, at, at + n)
+        fill += n
+        at += n
+        if (fill === l.size) {
+          const bytes = cur
+          cur = undefined
+          fill = 0
+          settleLeaf(done++, bytes)
+        }
+      }
+      if (at < to) finish(new CsiError(Code.UNAVAILABLE, 'cat sent more bytes than asked for'))
+    }
+    const ended = (streamErr: string | undefined): void => {
+      finish(streamErr !== undefined && streamErr !== '' ? new CsiError(Code.UNAVAILABLE, `kubo cat: ${streamErr}`) : undefined)
+    }
+    let req: { destroy: () => void } | undefined
+    if (this.base.protocol === 'http:') {
+      req = rawPost({
+        host: target.hostname,
+        port: Number(target.port === '' ? 80 : target.port),
+        path: target.path,
+        headers: this.headers,
+        onData: consume,
+        onEnd: (err, status, trailers) => {
+          if (err !== undefined) finish(err)
+          else if (status !== 200) finish(new CsiError(Code.UNAVAILABLE, `kubo cat: HTTP ${status}`))
+          else ended(trailers['x-stream-error'])
+        }
       })
-      res.on('error', (err) => finish(err))
-      res.on('end', () => {
-        const streamErr = res.trailers['x-stream-error']
-        finish(streamErr !== undefined && streamErr !== '' ? new CsiError(Code.UNAVAILABLE, `kubo cat: ${streamErr}`) : undefined)
+    } else {
+      const r = this.request({ ...target, method: 'POST', agent: this.agent, headers: this.headers }, (res) => {
+        if (res.statusCode !== 200) { res.resume(); finish(new CsiError(Code.UNAVAILABLE, `kubo cat: HTTP ${res.statusCode ?? '?'}`)); return }
+        res.on('data', (c: Buffer) => consume(c, 0, c.length))
+        res.on('error', (err) => finish(err))
+        res.on('end', () => ended(res.trailers['x-stream-error']))
       })
-    })
-    req.on('error', (err) => finish(err))
-    req.end()
+      r.on('error', (err) => finish(err))
+      r.end()
+      req = r
+    }
   }
 
   /** Fetches leaf i of a run on its own (block/get, own deadline) and settles its waiter. */

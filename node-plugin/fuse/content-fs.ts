@@ -33,7 +33,7 @@ const DEFAULT_LEAF = 256 * 1024
 /** A read this close to where the last one ended still counts as sequential (the kernel reorders). */
 const SEQUENTIAL_SLACK = 1024 * 1024
 /** Largest read-ahead window: the window starts at readAheadBlocks leaves and doubles while reads stay sequential. */
-const MAX_WINDOW = 64 * 1024 * 1024
+const MAX_WINDOW = 32 * 1024 * 1024
 /** The window is topped up once this much of it is free, so read-ahead goes out in big batched requests. */
 const REFILL_BYTES = 8 * 1024 * 1024
 /**

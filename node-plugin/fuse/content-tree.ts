@@ -208,7 +208,9 @@ export class ContentTree {
     const work: Array<Promise<void>> = []
     // Leaves under this node that the range needs go out as one batched request (see fetchRun);
     // the node() calls below then join those fetches.
-    if (nodeCid !== undefined && typeof this.fetcher.fetchRun === 'function' && node.children.length > 0) {
+    // Only read-ahead batches (out === undefined): a read fetches exactly the leaves it touches,
+    // and Kubo's reader behind `cat` may prefetch past the range it is asked for.
+    if (out === undefined && nodeCid !== undefined && typeof this.fetcher.fetchRun === 'function' && node.children.length > 0) {
       const run: RunLeaf[] = []
       let o = nodeOff + data.byteLength
       for (const child of node.children) {
@@ -218,7 +220,6 @@ export class ContentTree {
         if (cStart >= end) break
         if (child.size <= MAX_RUN_LEAF && !this.nodes.has(child.cid.toString())) run.push({ cid: child.cid, size: child.size, offset: cStart - nodeOff })
       }
-      // One leaf goes by block/get: exact, and Kubo's reader behind `cat` may prefetch past it.
       if (run.length > 1) this.fetcher.fetchRun(nodeCid, run)
     }
     let off = nodeOff + data.byteLength
