@@ -6,6 +6,7 @@
 // restarted preloader resumes where it was. Once every block is local the entry is pinned
 // recursively as `preload:<name>` (a local walk, fast) and is ready. Removing an entry aborts its
 // tasks and unpins it so GC can reclaim it.
+import { setMaxListeners } from 'node:events'
 import PQueue from 'p-queue'
 import type { CID } from 'multiformats/cid'
 import { Code, CsiError, toCsiError } from '../driver/errors.js'
@@ -153,6 +154,8 @@ export class Preloader {
       queuedBlocks: 0,
       queuedBytes: 0
     }
+    // Every in-flight Kubo call of the entry listens on its signal (up to the queue's concurrency).
+    setMaxListeners(0, job.abort.signal)
     this.jobs.set(entry.name, job)
     this.log.info('preloading entry', { entry: entry.name, cid: job.status.cid, priority: entry.priority })
     void this.run(job)
