@@ -15,7 +15,7 @@ import { findMount, isOurFuseMount, readMountTable } from './mount-table.js'
 import { bindMount, fuseUnmount, probeFs, unmount, type FsUsage } from './mount-ops.js'
 import { findServerPids, isFuseServer, removeStatus, spawnFuseServer, stopFuseServer, waitMounted } from './fuse-process.js'
 import { VolumeStateStore, type VolumeState } from './volume-state.js'
-import { StagedPins } from './staged-pins.js'
+import { StagedPins, otherUserFrom } from './staged-pins.js'
 import { findVolume } from '../controller/volume-lookup.js'
 import { RecordStore } from '../controller/record-store.js'
 import { checkCapability, checkVolumeId, describeSource, isEphemeral, READER_ONLY_MODES, volumeSourceOf, type CapabilityLike, type VolumeSource } from './volume-source.js'
@@ -89,7 +89,7 @@ export class NodeVolumes {
     this.mountTimeoutMs = options.mountTimeoutMs ?? 60_000
     this.stopGraceMs = options.stopGraceMs ?? 10_000
     this.probeTimeoutMs = options.probeTimeoutMs ?? 5000
-    this.stagedPins = new StagedPins(deps.kubo, deps.log)
+    this.stagedPins = new StagedPins(deps.kubo, deps.log, otherUserFrom(this.store))
   }
 
   // ---- stage / unstage -------------------------------------------------------------------

@@ -222,9 +222,26 @@ test.serial('a staged volume on a node-local Kubo is pinned by the node; repo gc
   const e = (await contentLs()).find(x => x.name === volumePinName(id))
   t.true(e?.nodes.find(n => n.kuboApi === node.kubo.apiUrl)?.pinned, JSON.stringify(e))
 
+  const pinOf = async (): Promise<string | undefined> => {
+    const out = JSON.parse(await node.kubo.cli(['pin', 'ls', '--type=recursive', '--names', '--enc=json'])) as { Keys: Record<string, { Name?: string }> }
+    const k = Object.entries(out.Keys ?? {}).find(([c]) => CID.parse(c).equals(CID.parse(cid)))
+    return k === undefined ? undefined : k[1].Name ?? ''
+  }
+  // A second volume (a static handle) on the same root: unstaging the first hands the pin over.
+  const sp2 = node.driver.stagingPath(cid)
+  await node.driver.csi.node.NodeStageVolume({ volume_id: cid, staging_target_path: sp2, volume_capability: RO })
   await node.driver.csi.node.NodeUnstageVolume({ volume_id: id, staging_target_path: sp })
-  const out = JSON.parse(await node.kubo.cli(['pin', 'ls', '--type=recursive', '--names', '--enc=json'])) as { Keys: Record<string, { Name?: string }> }
-  t.false(Object.values(out.Keys ?? {}).some(v => v.Name === pinName))
+  t.is(await pinOf(), stagedPinName(cid))
+  t.is(sha(await readFile(path.join(sp2, cid))), sha(data))
+  await node.driver.csi.node.NodeUnstageVolume({ volume_id: cid, staging_target_path: sp2 })
+  t.is(await pinOf(), undefined)
+  // A root pinned by someone else (a preload) keeps its pin and name across stage and unstage.
+  await node.kubo.cli(['pin', 'add', '--name', 'preload:test-model', cid])
+  await node.driver.csi.node.NodeStageVolume({ volume_id: id, staging_target_path: sp, volume_capability: RO, volume_context: ctx })
+  await sleep(1000) // lets the background pin run (the assertion must hold whether it ran or not)
+  await node.driver.csi.node.NodeUnstageVolume({ volume_id: id, staging_target_path: sp })
+  t.is(await pinOf(), 'preload:test-model')
+  await node.kubo.cli(['pin', 'rm', cid])
   await (fx as Fixture).controller.csi.controller.DeleteVolume({ volume_id: id })
 })
 
