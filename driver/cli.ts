@@ -13,6 +13,7 @@ commands:
   verify <cid> --kubo-api URL                                  re-hash every block (and checksum manifests)
   content ls --kubo-api URL [--cluster-api URL]                what the cluster holds for the driver
   fuse-server --spec FILE                                      (internal) one volume's FUSE server
+  fuse-host --socket PATH --state-dir DIR [--log-level L]       start FUSE servers for the node service
 
 Every serve flag can also be set as IPFS_CSI_<FLAG> (e.g. IPFS_CSI_KUBO_API).`
 
@@ -22,6 +23,7 @@ async function main (argv: string[]): Promise<number> {
     case 'serve': return await (await import('./serve.js')).serveCommand(rest)
     case 'mount': return await (await import('../node-plugin/fuse/mount-command.js')).mountCommand(rest)
     case 'fuse-server': return await (await import('../node-plugin/fuse/fuse-server.js')).fuseServerCommand(rest)
+    case 'fuse-host': return await (await import('../node-plugin/fuse-host.js')).fuseHostCommand(rest)
     case 'preload': return await (await import('../preloader/preload-command.js')).preloadCommand(rest)
     case 'verify': return await (await import('../preloader/verify-command.js')).verifyCommand(rest)
     case 'content': return await (await import('../controller/content-command.js')).contentCommand(rest)

@@ -34,6 +34,12 @@ export interface ServeConfig {
   clusterBasicAuthFile?: string
   /** Node mode: when the node Kubo's repo is larger, unpinned content is garbage-collected. */
   nodeCacheMaxBytes?: number
+  /**
+   * Who starts FUSE servers: `local` (this process, detached) or `unix:///abs/path.sock` (the
+   * `ipfs-csi fuse-host` process listening there, so servers outlive this container).
+   * Always set by parseServeConfig; absent means `local`.
+   */
+  fuseLauncher?: string
 }
 
 export class ConfigError extends Error {
@@ -65,7 +71,8 @@ export const SERVE_FLAGS = {
   'storage-kubo-api-token-file': { type: 'string' },
   'cluster-api': { type: 'string' },
   'cluster-basic-auth-file': { type: 'string' },
-  'node-cache-max-bytes': { type: 'string' }
+  'node-cache-max-bytes': { type: 'string' },
+  'fuse-launcher': { type: 'string', default: 'local' }
 } as const
 
 type FlagSpec = Record<string, { type: 'string' | 'boolean', default?: string | boolean, multiple?: boolean, short?: string }>
@@ -149,8 +156,13 @@ export function parseServeConfig (argv: string[], env: NodeJS.ProcessEnv = proce
   if (storageToken !== undefined && !path.isAbsolute(storageToken)) problems.push('--storage-kubo-api-token-file must be an absolute path')
   const cacheRaw = v['node-cache-max-bytes'] as string | undefined
   const nodeCacheMaxBytes = cacheRaw !== undefined && cacheRaw !== '' ? intOption(problems, 'node-cache-max-bytes', cacheRaw, 1, Number.MAX_SAFE_INTEGER) : undefined
+  const fuseLauncher = String(v['fuse-launcher'])
+  if (fuseLauncher !== 'local' && !(fuseLauncher.startsWith('unix://') && path.isAbsolute(fuseLauncher.slice('unix://'.length)))) {
+    problems.push(`--fuse-launcher must be local or unix:///abs/path.sock (got ${JSON.stringify(fuseLauncher)})`)
+  }
   if (problems.length > 0) throw new ConfigError(problems)
   return {
+    fuseLauncher,
     ...(nodeCacheMaxBytes !== undefined ? { nodeCacheMaxBytes } : {}),
     storageKuboApi,
     ...(storageToken !== undefined ? { storageKuboApiTokenFile: storageToken } : {}),

@@ -1,7 +1,10 @@
 // Starting, finding and stopping a volume's FUSE server process. The server runs detached in
 // its own session with its output in a file, so it outlives the gRPC server (pods keep their
-// mounts across node plugin restarts) and is found again through its pid file.
+// mounts across node plugin restarts) and is found again through its pid file. With a unix
+// launcher (`--fuse-launcher unix:///run/ipfs-csi/fuse-host.sock`) the `ipfs-csi fuse-host`
+// process spawns it instead, so it is not even a child of the node service's container.
 import { spawn } from 'node:child_process'
+import { createConnection } from 'node:net'
 import { open, readFile, rm } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { Code, CsiError } from '../driver/errors.js'
@@ -30,10 +33,36 @@ export interface StartedServer {
   pid: number
   /** Resolves with the exit code/signal if the process ends while we still watch it. */
   exited: Promise<{ code: number | null, signal: string | null }>
+  /** Stops watching for the exit (a launcher-started server is watched by polling /proc). */
+  stopWatching?: () => void
+}
+
+export interface SpawnOptions {
+  /** `local` (default: spawn here) or `unix:///abs/path.sock` (ask `ipfs-csi fuse-host`). */
+  launcher?: string
+  signal?: AbortSignal
+  /** Deadline of the request to the launcher socket. */
+  timeoutMs?: number
+}
+
+/**
+ * Starts the FUSE server for `specPath` (output appended to `logPath`), here or through the
+ * launcher socket. A launcher that is missing, refusing or silent → UNAVAILABLE (retryable).
+ */
+export async function spawnFuseServer (specPath: string, logPath: string, options: SpawnOptions = {}): Promise<StartedServer> {
+  const launcher = options.launcher ?? 'local'
+  if (launcher === 'local') return await spawnLocalFuseServer(specPath, logPath)
+  if (!launcher.startsWith('unix://')) throw new CsiError(Code.INTERNAL, `unknown FUSE launcher ${JSON.stringify(launcher)}`)
+  const reply = await launcherRequest(launcher.slice('unix://'.length), { op: 'spawn', specPath, logPath }, options.timeoutMs ?? 10_000, options.signal)
+  const pid = reply.pid
+  if (typeof pid !== 'number' || !Number.isSafeInteger(pid) || pid <= 1) {
+    throw new CsiError(Code.INTERNAL, `FUSE launcher refused to start the server: ${String(reply.error ?? JSON.stringify(reply)).slice(0, 500)}`)
+  }
+  return watchByPolling(pid, specPath)
 }
 
 /** Spawns `cli.js fuse-server --spec specPath` detached, output appended to `logPath`. */
-export async function spawnFuseServer (specPath: string, logPath: string): Promise<StartedServer> {
+export async function spawnLocalFuseServer (specPath: string, logPath: string): Promise<StartedServer> {
   const log = await open(logPath, 'a', 0o600)
   try {
     const child = spawn(process.execPath, [CLI_PATH, 'fuse-server', '--spec', specPath], {
@@ -54,6 +83,68 @@ export async function spawnFuseServer (specPath: string, logPath: string): Promi
   } finally {
     await log.close()
   }
+}
+
+/** Not our child: the exit is seen by polling /proc (pid + cmdline, so pid reuse is no exit). */
+function watchByPolling (pid: number, specPath: string, intervalMs = 200): StartedServer {
+  let timer: NodeJS.Timeout | undefined
+  let stopped = false
+  const exited = new Promise<{ code: number | null, signal: string | null }>((resolve) => {
+    const tick = (): void => {
+      void isFuseServer(pid, specPath).then((running) => {
+        if (stopped) return
+        if (!running) { resolve({ code: null, signal: null }); return }
+        timer = setTimeout(tick, intervalMs)
+        timer.unref()
+      })
+    }
+    tick()
+  })
+  return { pid, exited, stopWatching: () => { stopped = true; if (timer !== undefined) clearTimeout(timer) } }
+}
+
+const MAX_REPLY_BYTES = 64 * 1024
+
+/** One newline-terminated JSON request, one reply, bounded by `timeoutMs` and `signal`. */
+export async function launcherRequest (socketPath: string, request: Record<string, unknown>, timeoutMs: number, signal?: AbortSignal): Promise<Record<string, unknown>> {
+  return await new Promise((resolve, reject) => {
+    const sock = createConnection(socketPath)
+    let buf = ''
+    let done = false
+    const finish = (err: Error | undefined, value?: Record<string, unknown>): void => {
+      if (done) return
+      done = true
+      clearTimeout(timer)
+      signal?.removeEventListener('abort', onAbort)
+      sock.destroy()
+      if (err !== undefined) reject(err)
+      else resolve(value as Record<string, unknown>)
+    }
+    const unavailable = (why: string): CsiError => new CsiError(Code.UNAVAILABLE, `FUSE launcher ${socketPath}: ${why}`)
+    const timer = setTimeout(() => finish(unavailable(`no reply within ${timeoutMs} ms`)), timeoutMs)
+    const onAbort = (): void => finish(new CsiError(Code.DEADLINE_EXCEEDED, `FUSE launcher request abandoned: ${String((signal?.reason as Error)?.message ?? signal?.reason)}`))
+    if (signal?.aborted === true) { onAbort(); return }
+    signal?.addEventListener('abort', onAbort, { once: true })
+    sock.setEncoding('utf8')
+    sock.on('connect', () => sock.write(JSON.stringify(request) + '\n'))
+    sock.on('data', (chunk: string) => {
+      buf += chunk
+      const nl = buf.indexOf('\n')
+      if (nl < 0) {
+        if (buf.length > MAX_REPLY_BYTES) finish(unavailable('reply too long'))
+        return
+      }
+      try {
+        const v = JSON.parse(buf.slice(0, nl)) as unknown
+        if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new Error('not an object')
+        finish(undefined, v as Record<string, unknown>)
+      } catch {
+        finish(unavailable(`unreadable reply ${JSON.stringify(buf.slice(0, 200))}`))
+      }
+    })
+    sock.on('error', (err: NodeJS.ErrnoException) => finish(unavailable(err.code === 'ENOENT' || err.code === 'ECONNREFUSED' ? `not running (${err.code})` : err.message)))
+    sock.on('close', () => finish(unavailable('closed the connection without a reply')))
+  })
 }
 
 /** Maps a FUSE server's dying words (last log lines) to the CSI code that fits best. */
@@ -89,7 +180,7 @@ export async function waitMounted (opts: { server: StartedServer, statusPath: st
     }
     try {
       const status = JSON.parse(await readFile(statusPath, 'utf8')) as { pid?: number }
-      if (status.pid === server.pid && findMount(await readMountTable(), mountpoint) !== undefined) return
+      if (status.pid === server.pid && findMount(await readMountTable(), mountpoint) !== undefined) { server.stopWatching?.(); return }
     } catch {}
     if (signal?.aborted === true) throw new CsiError(Code.DEADLINE_EXCEEDED, `mount of ${mountpoint} was abandoned: ${String((signal.reason as Error)?.message ?? signal.reason)}`)
     if (Date.now() > deadline) throw new CsiError(Code.DEADLINE_EXCEEDED, `FUSE server did not mount ${mountpoint} within ${Math.round(timeoutMs / 1000)} s (content unreachable?): ${(await logTail(logPath, 2)).slice(-400)}`)

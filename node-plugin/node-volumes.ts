@@ -318,7 +318,7 @@ export class NodeVolumes {
     const statusPath = this.store.statusPath(volumeId)
     const logPath = this.store.logPath(volumeId)
     await removeStatus(statusPath)
-    const server = await spawnFuseServer(specPath, logPath)
+    const server = await spawnFuseServer(specPath, logPath, { launcher: this.config.fuseLauncher, signal })
     try {
       await waitMounted({ server, statusPath, mountpoint, logPath, timeoutMs, signal })
     } catch (err) {

@@ -1,0 +1,183 @@
+// `ipfs-csi fuse-host`: starts FUSE servers on behalf of the node service, so they are children
+// of this process (its own container in Kubernetes) and outlive restarts of the node service's
+// container. One newline-terminated JSON request per connection on a mode-0600 unix socket:
+//   {"op":"spawn","specPath":P,"logPath":L} → {"pid":N}     {"op":"ping"} → {"ok":true}
+// errors → {"error":"..."}. Only specs under <stateDir>/volumes/<dir>/spec.json are started:
+// the socket is root-only, but a path check keeps it from being a generic "run this" service.
+import { lstat, mkdir, realpath, rm, chmod } from 'node:fs/promises'
+import { createServer, type Server, type Socket } from 'node:net'
+import path from 'node:path'
+import { ConfigError, readFlags } from '../driver/config.js'
+import { DEFAULTS } from '../driver/constants.js'
+import { createLogger, type Logger } from '../driver/logger.js'
+import { spawnLocalFuseServer } from './fuse-process.js'
+
+const FLAGS = {
+  socket: { type: 'string' },
+  'state-dir': { type: 'string', default: DEFAULTS.stateDir },
+  'log-level': { type: 'string', default: DEFAULTS.logLevel }
+} as const
+
+/** A client that has not sent its request line by then is dropped. */
+const REQUEST_TIMEOUT_MS = 5000
+const MAX_REQUEST_BYTES = 16 * 1024
+const MAX_CONNECTIONS = 64
+const MAX_PATH = 4096
+
+export type HostRequest = { op: 'ping' } | { op: 'spawn', specPath: string, logPath: string }
+
+export class RequestError extends Error {}
+
+/** Parses one request line; anything but a well-formed ping/spawn is a RequestError. */
+export function parseRequest (line: string): HostRequest {
+  let v: unknown
+  try { v = JSON.parse(line) } catch { throw new RequestError('request is not JSON') }
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new RequestError('request must be a JSON object')
+  const r = v as Record<string, unknown>
+  if (r.op === 'ping') return { op: 'ping' }
+  if (r.op !== 'spawn') throw new RequestError(`unknown op ${JSON.stringify(r.op)}`)
+  const str = (k: string): string => {
+    const s = r[k]
+    if (typeof s !== 'string' || s === '' || s.length > MAX_PATH || s.includes('\0')) throw new RequestError(`${k} must be a non-empty path`)
+    if (!path.isAbsolute(s)) throw new RequestError(`${k} must be absolute`)
+    // No `..`, `.`, or doubled slashes: the path must already be in its plain form.
+    if (path.normalize(s) !== s || s.split('/').includes('..')) throw new RequestError(`${k} must be a normalized path without ".."`)
+    return s
+  }
+  return { op: 'spawn', specPath: str('specPath'), logPath: str('logPath') }
+}
+
+/**
+ * Checks that `specPath` resolves (symlinks followed) to <stateDir>/volumes/<dir>/spec.json and
+ * that `logPath` is a plain `*.log` file (not a symlink) in that same directory.
+ */
+export async function checkSpawnPaths (stateDir: string, specPath: string, logPath: string): Promise<void> {
+  let volumesDir: string
+  try { volumesDir = await realpath(path.join(stateDir, 'volumes')) } catch { throw new RequestError('state dir has no volumes directory') }
+  let spec: string
+  try { spec = await realpath(specPath) } catch { throw new RequestError(`specPath ${specPath} does not exist`) }
+  const volumeDir = path.dirname(spec)
+  if (path.basename(spec) !== 'spec.json' || path.dirname(volumeDir) !== volumesDir) {
+    throw new RequestError(`specPath ${specPath} is not <state-dir>/volumes/<dir>/spec.json`)
+  }
+  const specStat = await lstat(spec)
+  if (!specStat.isFile()) throw new RequestError('specPath is not a regular file')
+  if (!/^[A-Za-z0-9._-]+\.log$/.test(path.basename(logPath))) throw new RequestError('logPath must name a *.log file')
+  let logDir: string
+  try { logDir = await realpath(path.dirname(logPath)) } catch { throw new RequestError(`logPath directory ${path.dirname(logPath)} does not exist`) }
+  if (logDir !== volumeDir) throw new RequestError('logPath must be in the same directory as specPath')
+  const logStat = await lstat(logPath).catch(() => undefined)
+  if (logStat !== undefined && !logStat.isFile()) throw new RequestError('logPath exists and is not a regular file')
+}
+
+export interface FuseHost {
+  server: Server
+  close: () => Promise<void>
+}
+
+/** Serves the launcher socket until closed. `stateDir` must be absolute. */
+export async function startFuseHost (opts: { socketPath: string, stateDir: string, log: Logger }): Promise<FuseHost> {
+  const { socketPath, stateDir, log } = opts
+  await mkdir(path.dirname(socketPath), { recursive: true, mode: 0o700 })
+  // A socket left by an earlier run is removed; any other file there is not ours to delete.
+  const old = await lstat(socketPath).catch(() => undefined)
+  if (old !== undefined) {
+    if (!old.isSocket()) throw new Error(`${socketPath} exists and is not a socket`)
+    await rm(socketPath, { force: true })
+  }
+  const server = createServer({ allowHalfOpen: false }, (sock) => handle(sock, stateDir, log))
+  server.maxConnections = MAX_CONNECTIONS
+  // umask for the bind, so the socket is never accessible to others, not even briefly.
+  const mask = process.umask(0o177)
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(socketPath, () => { server.off('error', reject); resolve() })
+    })
+  } finally {
+    process.umask(mask)
+  }
+  await chmod(socketPath, 0o600)
+  server.on('error', (err) => log.error('launcher socket error', { error: err.message }))
+  log.info('fuse-host listening', { socket: socketPath, stateDir })
+  return {
+    server,
+    close: async () => {
+      await new Promise<void>(resolve => server.close(() => resolve()))
+      await rm(socketPath, { force: true })
+    }
+  }
+}
+
+function handle (sock: Socket, stateDir: string, log: Logger): void {
+  let buf = ''
+  let answered = false
+  sock.setEncoding('utf8')
+  sock.setTimeout(REQUEST_TIMEOUT_MS, () => { log.debug('dropping a client that sent no request'); sock.destroy() })
+  sock.on('error', () => {})
+  const reply = (v: Record<string, unknown>): void => {
+    sock.setTimeout(0)
+    sock.end(JSON.stringify(v) + '\n')
+  }
+  sock.on('data', (chunk: string) => {
+    if (answered) return
+    buf += chunk
+    const nl = buf.indexOf('\n')
+    if (nl < 0) {
+      if (buf.length > MAX_REQUEST_BYTES) { answered = true; reply({ error: 'request too long' }) }
+      return
+    }
+    answered = true
+    sock.pause()
+    void answer(buf.slice(0, nl), stateDir, log).then(reply)
+  })
+}
+
+async function answer (line: string, stateDir: string, log: Logger): Promise<Record<string, unknown>> {
+  try {
+    const req = parseRequest(line)
+    if (req.op === 'ping') return { ok: true }
+    await checkSpawnPaths(stateDir, req.specPath, req.logPath)
+    const started = await spawnLocalFuseServer(req.specPath, req.logPath)
+    log.info('started FUSE server', { pid: started.pid, spec: req.specPath })
+    // node reaps its children (no zombies); the exit is logged for the operator.
+    void started.exited.then(({ code, signal }) => log.info('FUSE server exited', { pid: started.pid, spec: req.specPath, code, signal }))
+    return { pid: started.pid }
+  } catch (err) {
+    const message = (err as Error).message
+    if (err instanceof RequestError) log.warn('refused launcher request', { error: message })
+    else log.error('launcher request failed', { error: message })
+    return { error: message }
+  }
+}
+
+export async function fuseHostCommand (argv: string[]): Promise<number> {
+  let values
+  try {
+    ({ values } = readFlags(argv, FLAGS as unknown as Parameters<typeof readFlags>[1]))
+  } catch (err) {
+    throw new ConfigError([(err as Error).message])
+  }
+  const problems: string[] = []
+  const socketPath = values.socket as string | undefined
+  if (socketPath === undefined || !path.isAbsolute(socketPath)) problems.push('--socket must be an absolute path')
+  const stateDir = String(values['state-dir'])
+  if (!path.isAbsolute(stateDir)) problems.push('--state-dir must be absolute')
+  const logLevel = String(values['log-level'])
+  if (!['error', 'warn', 'info', 'debug'].includes(logLevel)) problems.push(`--log-level must be error, warn, info or debug (got ${JSON.stringify(logLevel)})`)
+  if (problems.length > 0) throw new ConfigError(problems)
+  const log = createLogger(logLevel, 'fuse-host')
+  await mkdir(path.join(stateDir, 'volumes'), { recursive: true, mode: 0o700 })
+  const host = await startFuseHost({ socketPath: socketPath as string, stateDir: path.resolve(stateDir), log })
+  return await new Promise<number>((resolve) => {
+    const stop = (sig: string): void => {
+      // The FUSE servers are detached (own session) and stay up: a fuse-host restart outside
+      // Kubernetes keeps every mount. In Kubernetes, stopping this container kills all its
+      // processes anyway, which is why it is a separate container that is rarely restarted.
+      log.info('fuse-host stopping; FUSE servers keep running', { signal: sig })
+      void host.close().finally(() => resolve(0))
+    }
+    process.once('SIGTERM', () => stop('SIGTERM'))
+    process.once('SIGINT', () => stop('SIGINT'))
+  })
+}
