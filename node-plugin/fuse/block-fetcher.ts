@@ -5,6 +5,8 @@
 // the limit of sequential reads. Each leaf cut from that stream is still hashed against its CID.
 import http from 'node:http'
 import https from 'node:https'
+import v8 from 'node:v8'
+import vm from 'node:vm'
 import { LRUCache } from 'lru-cache'
 import type { CID } from 'multiformats/cid'
 import * as dagPb from '@ipld/dag-pb'
@@ -27,6 +29,25 @@ const CODEC_DAG_PB = 0x70
 
 /** A leaf of a file node: its CID, size, and offset within that node's file bytes. */
 export interface RunLeaf { cid: CID, size: number, offset: number }
+
+/**
+ * Streaming allocates a buffer per run that becomes garbage soon after; V8 collects external
+ * memory lazily, so a 1 GiB stream grew the process by hundreds of MiB of dead buffers. A full
+ * collection every STREAM_GC_BYTES of streamed data (a few ms each) keeps the RSS flat.
+ */
+const STREAM_GC_BYTES = 128 * 1024 * 1024
+let collectGarbage: (() => void) | undefined
+function gcNudge (): void {
+  if (collectGarbage === undefined) {
+    try {
+      v8.setFlagsFromString('--expose-gc')
+      collectGarbage = vm.runInNewContext('gc') as () => void
+    } catch {
+      collectGarbage = () => {}
+    }
+  }
+  collectGarbage()
+}
 
 interface Deferred { resolve: (b: Uint8Array) => void, reject: (e: unknown) => void }
 
@@ -55,6 +76,8 @@ export class BlockFetcher {
   private readonly recentTimeouts = new Map<string, number>()
   private readonly timeoutMemoMs: number
   private closed = false
+  /** Run bytes asked for since the last gcNudge. */
+  private streamed = 0
   /** Counters for tests and debug logs. */
   readonly stats = { fetched: 0, cacheHits: 0, joined: 0, failed: 0, runs: 0, runLeaves: 0, runFallbacks: 0 }
 
@@ -160,11 +183,12 @@ export class BlockFetcher {
       return d
     })
     this.stats.runs++
+    this.streamed += run.reduce((sum, l) => sum + l.size, 0)
+    if (this.streamed >= STREAM_GC_BYTES) { this.streamed = 0; setImmediate(gcNudge) }
     const first = run[0] as RunLeaf
     const total = run.reduce((s, l) => s + l.size, 0)
     let done = 0 // leaves settled, in order
     let cur: Buffer | undefined
-    let runBuf: Buffer | undefined
     let fill = 0
     const settleLeaf = (i: number, bytes: Buffer): void => {
       const l = run[i] as RunLeaf
@@ -225,10 +249,9 @@ export class BlockFetcher {
       while (at < to && done < run.length) {
         const l = run[done] as RunLeaf
         if (cur === undefined) {
-          // Leaves are views into one buffer per run: one allocation per run instead of one per
-          // leaf kept the garbage collector (external memory accounting) busy.
-          runBuf ??= Buffer.allocUnsafeSlow(total)
-          cur = runBuf.subarray(l.offset - first.offset, l.offset - first.offset + l.size)
+          // One buffer per leaf (not views of one per run): the cache's byte accounting stays
+          // true, and one leaf kept in the cache cannot pin a whole run's memory.
+          cur = Buffer.allocUnsafeSlow(l.size)
           fill = 0
         }
         const n = Math.min(l.size - fill, to - at)

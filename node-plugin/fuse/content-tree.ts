@@ -176,7 +176,7 @@ export class ContentTree {
   }
 
   /**
-   * Drops from the block cache the leaves lying wholly in [start, end) (a sequential reader is past
+   * Drops from the block cache the leaves that end in (start, end] (a sequential reader is past
    * them and the kernel page cache holds their bytes), so streaming a big file does not fill the
    * cache with bytes nobody reads again. Only walks nodes already cached; never fetches.
    */
@@ -192,7 +192,8 @@ export class ContentTree {
         if (cStart >= end) break
         const inner = this.nodes.get(child.cid.toString())
         if (inner !== undefined && inner.kind === 'file') walk(inner, cStart)
-        else if (cStart >= start && cEnd <= end) this.fetcher.evict?.(child.cid)
+        // A leaf straddling `start` was not wholly inside the previous range: it goes now.
+        else if (cEnd <= end) this.fetcher.evict?.(child.cid)
       }
     }
     walk(file, 0)
