@@ -112,13 +112,14 @@ export async function startFuseHost (opts: { socketPath: string, stateDir: strin
 function handle (sock: Socket, stateDir: string, log: Logger): void {
   let buf = ''
   let answered = false
+  let gone = false
   sock.setEncoding('utf8')
+  sock.once('end', () => { gone = true })
+  sock.once('close', () => { gone = true })
   sock.setTimeout(REQUEST_TIMEOUT_MS, () => { log.debug('dropping a client that sent no request'); sock.destroy() })
   sock.on('error', () => {})
-  const reply = (v: Record<string, unknown>): void => {
-    sock.setTimeout(0)
-    sock.end(JSON.stringify(v) + '\n')
-  }
+  // Still under the timeout after the reply: a client that never closes its side is dropped too.
+  const reply = (v: Record<string, unknown>): void => { sock.end(JSON.stringify(v) + '\n') }
   sock.on('data', (chunk: string) => {
     if (answered) return
     buf += chunk
@@ -128,8 +129,16 @@ function handle (sock: Socket, stateDir: string, log: Logger): void {
       return
     }
     answered = true
-    sock.pause()
-    void answer(buf.slice(0, nl), stateDir, log).then(reply)
+    void answer(buf.slice(0, nl), stateDir, log).then((r) => {
+      // The client gave up (its deadline) before hearing the pid: nobody would track this
+      // server, so it goes now rather than mounting behind the node service's back.
+      if (gone && typeof r.pid === 'number') {
+        log.warn('client left before the reply; stopping the server it asked for', { pid: r.pid })
+        try { process.kill(r.pid, 'SIGKILL') } catch {}
+        return
+      }
+      reply(r)
+    })
   })
 }
 
