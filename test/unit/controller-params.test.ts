@@ -56,6 +56,6 @@ test('content volumes take reader modes only; writable take single-node modes; b
   t.is(firstUnsupported([cap('SINGLE_NODE_READER_ONLY'), cap('SINGLE_NODE_WRITER', true)], 'writable'), 'block access type is not supported (mount only)')
 })
 
-test('advertised capabilities match the issue', (t) => {
-  t.deepEqual([...CONTROLLER_CAPABILITIES].sort(), ['CLONE_VOLUME', 'CREATE_DELETE_SNAPSHOT', 'CREATE_DELETE_VOLUME', 'EXPAND_VOLUME', 'GET_CAPACITY', 'LIST_SNAPSHOTS', 'LIST_VOLUMES'])
+test('advertised capabilities match the issue (plus GET_SNAPSHOT and SINGLE_NODE_MULTI_WRITER)', (t) => {
+  t.deepEqual([...CONTROLLER_CAPABILITIES].sort(), ['CLONE_VOLUME', 'CREATE_DELETE_SNAPSHOT', 'CREATE_DELETE_VOLUME', 'EXPAND_VOLUME', 'GET_CAPACITY', 'GET_SNAPSHOT', 'LIST_SNAPSHOTS', 'LIST_VOLUMES', 'SINGLE_NODE_MULTI_WRITER'])
 })
