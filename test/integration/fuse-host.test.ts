@@ -10,6 +10,7 @@ import { createConnection } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
+import { addTree, cleanupMounts as cleanup } from '../helpers/cleanup-mounts.js'
 import { KuboDaemon } from '../helpers/kubo-daemon.js'
 import { DriverProcess } from '../helpers/driver-process.js'
 import { codeOf, mountCap } from '../helpers/csi-client.js'
@@ -35,25 +36,9 @@ const dirs: string[] = []
 const children: ChildProcess[] = []
 const drivers: DriverProcess[] = []
 
-async function cleanup (dir: string): Promise<void> {
-  const table = await readMountTable()
-  const mine = table.filter(e => e.mountPoint.startsWith(dir + '/')).sort((a, b) => b.mountPoint.length - a.mountPoint.length)
-  for (const m of mine) await execFileP('umount', ['-l', m.mountPoint]).catch(async () => await execFileP('fusermount', ['-uz', m.mountPoint]).catch(() => {}))
-  for (const pid of await readdir('/proc').catch(() => [])) {
-    if (!/^\d+$/.test(pid)) continue
-    const cmd = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')
-    if (cmd.includes('fuse-server') && cmd.includes(dir)) { try { process.kill(Number(pid), 'SIGKILL') } catch {} }
-  }
-}
-
 test.before(async () => {
   kubo = await KuboDaemon.start({ name: 'fuse-host' })
-  src = await mkdtemp(path.join(tmpdir(), 'ipfs-csi-fuse-host-src-'))
-  for (const [rel, data] of Object.entries(files)) {
-    await mkdir(path.dirname(path.join(src, rel)), { recursive: true })
-    await writeFile(path.join(src, rel), data)
-  }
-  root = await kubo.add(src, ['--cid-version=1'])
+  ;({ dir: src, cid: root } = await addTree(kubo, files, 'ipfs-csi-fuse-host-src-'))
 })
 
 test.after.always(async () => {

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
+import { cleanupMounts } from '../helpers/cleanup-mounts.js'
 import { KuboDaemon } from '../helpers/kubo-daemon.js'
 import { DriverProcess } from '../helpers/driver-process.js'
 import { codeOf, grpc, mountCap } from '../helpers/csi-client.js'
@@ -20,18 +21,6 @@ const RO = mountCap('MULTI_NODE_READER_ONLY')
 
 interface Fixture { kubo: KuboDaemon, driver: DriverProcess, src: string, root: string, files: Record<string, Buffer> }
 let fx: Fixture
-
-/** Removes every mount under `dir` (deepest first) and kills FUSE servers whose spec lives there. */
-async function cleanupMounts (dir: string): Promise<void> {
-  const table = await readMountTable()
-  const mine = table.filter(e => e.mountPoint.startsWith(dir + '/')).sort((a, b) => b.mountPoint.length - a.mountPoint.length)
-  for (const m of mine) await execFileP('umount', ['-l', m.mountPoint]).catch(async () => await execFileP('fusermount', ['-uz', m.mountPoint]).catch(() => {}))
-  for (const pid of await readdir('/proc').catch(() => [])) {
-    if (!/^\d+$/.test(pid)) continue
-    const cmd = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')
-    if (cmd.includes('fuse-server') && cmd.includes(dir)) { try { process.kill(Number(pid), 'SIGKILL') } catch {} }
-  }
-}
 
 const mountedUnder = async (dir: string): Promise<string[]> => (await readMountTable()).filter(e => e.mountPoint.startsWith(dir + '/')).map(e => e.mountPoint)
 

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
+import { addTree, cleanupMounts } from '../helpers/cleanup-mounts.js'
 import { KuboDaemon } from '../helpers/kubo-daemon.js'
 import { DriverProcess } from '../helpers/driver-process.js'
 import { mountCap } from '../helpers/csi-client.js'
@@ -27,25 +28,9 @@ const files: Record<string, Buffer> = {
 }
 const drivers: DriverProcess[] = []
 
-async function cleanupMounts (dir: string): Promise<void> {
-  const table = await readMountTable()
-  const mine = table.filter(e => e.mountPoint.startsWith(dir + '/')).sort((a, b) => b.mountPoint.length - a.mountPoint.length)
-  for (const m of mine) await execFileP('umount', ['-l', m.mountPoint]).catch(async () => await execFileP('fusermount', ['-uz', m.mountPoint]).catch(() => {}))
-  for (const pid of await readdir('/proc').catch(() => [])) {
-    if (!/^\d+$/.test(pid)) continue
-    const cmd = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')
-    if (cmd.includes('fuse-server') && cmd.includes(dir)) { try { process.kill(Number(pid), 'SIGKILL') } catch {} }
-  }
-}
-
 test.before(async () => {
   kubo = await KuboDaemon.start({ name: 'node-restart' })
-  src = await mkdtemp(path.join(tmpdir(), 'ipfs-csi-restart-src-'))
-  for (const [rel, data] of Object.entries(files)) {
-    await mkdir(path.dirname(path.join(src, rel)), { recursive: true })
-    await writeFile(path.join(src, rel), data)
-  }
-  root = await kubo.add(src, ['--cid-version=1'])
+  ;({ dir: src, cid: root } = await addTree(kubo, files, 'ipfs-csi-restart-src-'))
 })
 
 test.after.always(async () => {

@@ -8,6 +8,7 @@ import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
+import { cleanupMounts } from '../helpers/cleanup-mounts.js'
 import { KuboDaemon } from '../helpers/kubo-daemon.js'
 import { DriverProcess } from '../helpers/driver-process.js'
 import { codeOf, grpc, mountCap } from '../helpers/csi-client.js'
@@ -25,17 +26,6 @@ const written: Record<string, Buffer> = {
   'hello.txt': Buffer.from('written through FUSE into MFS\n'),
   'dir/nested/blob.bin': randomBytes(2 * MiB + 333),
   'dir/small.txt': Buffer.from('small')
-}
-
-async function cleanupMounts (dir: string): Promise<void> {
-  const table = await readMountTable()
-  const mine = table.filter(e => e.mountPoint.startsWith(dir + '/')).sort((a, b) => b.mountPoint.length - a.mountPoint.length)
-  for (const m of mine) await execFileP('umount', ['-l', m.mountPoint]).catch(async () => await execFileP('fusermount', ['-uz', m.mountPoint]).catch(() => {}))
-  for (const pid of await readdir('/proc').catch(() => [])) {
-    if (!/^\d+$/.test(pid)) continue
-    const cmd = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')
-    if (cmd.includes('fuse-server') && cmd.includes(dir)) { try { process.kill(Number(pid), 'SIGKILL') } catch {} }
-  }
 }
 
 test.before(async () => {
