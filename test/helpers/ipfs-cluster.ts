@@ -15,22 +15,8 @@ const execFileP = promisify(execFile)
 export const CLUSTER_SERVICE_BIN = path.join(TOOLS_BIN, 'ipfs-cluster-service')
 export const CLUSTER_CTL_BIN = path.join(TOOLS_BIN, 'ipfs-cluster-ctl')
 
-const handedOut = new Set<number>()
-
-/** A port that was free a moment ago and not handed out before (peers need fixed ports to find each other). */
-export async function freePort (): Promise<number> {
-  for (;;) {
-    const port = await new Promise<number>((resolve, reject) => {
-      const s = createServer()
-      s.once('error', reject)
-      s.listen(0, '127.0.0.1', () => {
-        const p = (s.address() as { port: number }).port
-        s.close(() => resolve(p))
-      })
-    })
-    if (!handedOut.has(port)) { handedOut.add(port); return port }
-  }
-}
+export { freePort } from './free-port.js'
+import { freePort } from './free-port.js'
 
 export interface ClusterPeerOptions {
   name: string

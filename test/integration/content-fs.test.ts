@@ -12,6 +12,7 @@ import path from 'node:path'
 import * as dagPb from '@ipld/dag-pb'
 import { UnixFS } from 'ipfs-unixfs'
 import { CID } from 'multiformats/cid'
+import { freePort } from '../helpers/free-port.js'
 import { KuboDaemon } from '../helpers/kubo-daemon.js'
 import { ContentMount, isMounted, runMountExpectingExit } from '../helpers/content-mount.js'
 import { IPFS_BIN } from '../helpers/repo.js'
@@ -19,14 +20,6 @@ import { IPFS_BIN } from '../helpers/repo.js'
 const MiB = 1024 * 1024
 let kubo: KuboDaemon
 let work: string
-
-async function freePort (): Promise<number> {
-  const srv = net.createServer()
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve))
-  const port = (srv.address() as net.AddressInfo).port
-  await new Promise<void>((resolve) => srv.close(() => resolve()))
-  return port
-}
 
 test.before(async () => {
   // A fixed API port, so the Kubo-stopped test can bring the same daemon back where the mount expects it.

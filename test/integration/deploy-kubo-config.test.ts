@@ -16,21 +16,11 @@ import { parseAllDocuments } from 'yaml'
 import { IPFS_BIN, ROOT, TOOLS_BIN, logFile } from '../helpers/repo.js'
 import { stopProcess } from '../helpers/stop-process.js'
 
+import { freePort } from '../helpers/free-port.js'
 const execFileP = promisify(execFile)
 const INIT = path.join(ROOT, 'deploy', 'base', 'kubo', 'kubo-init.sh')
 const GENERATE = path.join(ROOT, 'deploy', 'scripts', 'generate-secrets.sh')
 const sleep = async (ms: number): Promise<void> => await new Promise(resolve => setTimeout(resolve, ms))
-
-async function freePort (): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const s = net.createServer()
-    s.once('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port
-      s.close(() => resolve(port))
-    })
-  })
-}
 
 interface Secrets { swarmKey: string, tokens: Record<string, string>, identities: Record<string, string> }
 

@@ -10,6 +10,7 @@ import net from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
+import { freePort } from '../helpers/free-port.js'
 import { KuboDaemon } from '../helpers/kubo-daemon.js'
 import { CLI, logFile } from '../helpers/repo.js'
 import { stopProcess } from '../helpers/stop-process.js'
@@ -23,14 +24,6 @@ let work: string
 
 interface Entry { name: string, cid: string, state: string, bytesFetched: number, bytesTotal: number, blocksFetched: number, blocksTotal: number, error: string | null, blocksDownloaded: number, blocksLocal: number, firstBlockAt: number | null, lastBlockAt: number | null }
 interface Status { node: string, entries: Entry[], problems: string[] }
-
-async function freePort (): Promise<number> {
-  const srv = net.createServer()
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve))
-  const port = (srv.address() as net.AddressInfo).port
-  await new Promise<void>((resolve) => srv.close(() => resolve()))
-  return port
-}
 
 test.before(async () => {
   work = await mkdtemp(path.join(tmpdir(), 'ipfs-csi-preload-'))
