@@ -1,7 +1,7 @@
 // The one place that talks to Kubo's RPC API. Every call gets a deadline: the caller's
 // AbortSignal combined with a timeout, so no Kubo call can hang a CSI RPC or a FUSE read.
 import { readFileSync } from 'node:fs'
-import { create, type KuboRPCClient } from 'kubo-rpc-client'
+import type { KuboRPCClient } from 'kubo-rpc-client'
 import { CsiError, Code, toCsiError } from './errors.js'
 
 export interface KuboInit {
@@ -22,8 +22,8 @@ export interface CallOptions {
 export class Kubo {
   readonly url: string
   readonly timeoutMs: number
-  readonly rpc: KuboRPCClient
   readonly headers: Record<string, string>
+  private rpcClient?: Promise<KuboRPCClient>
 
   constructor (init: KuboInit) {
     this.url = init.url.replace(/\/$/, '')
@@ -34,7 +34,15 @@ export class Kubo {
       if (token === '') throw new CsiError(Code.INVALID_ARGUMENT, `Kubo API token file ${init.tokenFile} is empty`)
       this.headers.authorization = token.includes(' ') ? token : `Bearer ${token}`
     }
-    this.rpc = create({ url: `${this.url}/api/v0`, headers: this.headers })
+  }
+
+  /**
+   * kubo-rpc-client, loaded on first use: importing it costs a FUSE server process about a second
+   * of start-up (measured), and the read path never needs it.
+   */
+  async rpc (): Promise<KuboRPCClient> {
+    this.rpcClient ??= import('kubo-rpc-client').then(m => m.create({ url: `${this.url}/api/v0`, headers: this.headers }))
+    return await this.rpcClient
   }
 
   /** Options for a kubo-rpc-client call: the caller's signal plus this call's deadline. */
@@ -97,7 +105,7 @@ export class Kubo {
   /** True when Kubo answers within a short deadline; used by Probe and health. */
   async reachable (signal?: AbortSignal, timeoutMs = 3000): Promise<boolean> {
     try {
-      await this.post('id', {}, signal, timeoutMs)
+      await (await this.rpc()).id(this.opts(signal, timeoutMs))
       return true
     } catch {
       return false
