@@ -38,6 +38,12 @@ const PUBLISHES = 100
 /** A bitswap transfer that stalls (seen once: Kubo's cat waiting on a peer forever) counts as a timeout. */
 const REMOTE_CAP_MS = 120_000
 const RESULTS = path.join(ROOT, 'bench', 'results')
+/**
+ * BENCH_ONLY=1,3,6 runs only those figure groups (1 covers 1, 2 and 7; `ra` is the read_ahead_kb
+ * sweep; 8 is Kubo's own mount). A partial run prints its table but never replaces latest.json.
+ */
+const ONLY = (process.env.BENCH_ONLY ?? '').split(',').map(x => x.trim()).filter(x => x !== '')
+const want = (group: string): boolean => ONLY.length === 0 || ONLY.includes(group)
 
 // ---------------------------------------------------------------- small tools
 
@@ -301,6 +307,7 @@ async function main (): Promise<number> {
     const one = async (m: ContentMount): Promise<string> => m.path((await readdir(m.dir))[0] as string)
 
     // -------- 1, 2, 7: cold sequential, warm re-read, RSS
+    if (want('1')) {
     const local: number[] = []
     const localWarm: number[] = []
     for (let i = 0; i < RUNS; i++) {
@@ -332,9 +339,10 @@ async function main (): Promise<number> {
       addFigure({ id: `warm-seq-${layout}`, name: `2. warm re-read (${label})`, unit: 'MiB/s', ours: mibps(BIG_BYTES, median(warm)), baseline: mibps(BIG_BYTES, median(localWarm)), baselineName: 'warm cat local file', check: { on: 'ratio', op: '>=', value: 0.8 }, samples: { ours: warm.map(ms => mibps(BIG_BYTES, ms)), baseline: localWarm.map(ms => mibps(BIG_BYTES, ms)) } })
     }
     addFigure({ id: 'rss', name: '7. peak RSS of the FUSE server (1 and 2)', unit: 'MiB', ours: peakRssKiB / 1024, baseline: null, baselineName: '—', check: { on: 'ours', op: '<=', value: 256 } })
+    }
 
     // -------- read_ahead_kb of the FUSE mount's bdi
-    {
+    if (want('ra')) {
       const cid = ds.big.raw
       const byKb: Record<string, number> = {}
       for (const kb of [0, 1024, 8192]) {
@@ -359,7 +367,7 @@ async function main (): Promise<number> {
     }
 
     // -------- 3: remote (bitswap)
-    {
+    if (want('3')) {
       const ours: number[] = []
       const cat: number[] = []
       for (let i = 0; i < RUNS; i++) {
@@ -379,7 +387,7 @@ async function main (): Promise<number> {
 
     // -------- 4: random reads at a loader's offsets
     const readBytes = reads.reduce((s, r) => s + r.len, 0)
-    for (const layout of ['def', 'raw'] as const) {
+    for (const layout of want('4') ? ['def', 'raw'] as const : [] as const) {
       const cid = ds.safe[layout]
       const ours: number[] = []
       const cold: number[] = []
@@ -400,7 +408,7 @@ async function main (): Promise<number> {
       addFigure({ id: `random-cold-${layout}`, name: `4. random reads, cold (${label})`, unit: 'ms', ours: median(cold), baseline: null, baselineName: '—', check: null, note: `${reads.length} reads, ${(readBytes / MiB).toFixed(1)} MiB` })
     }
     // Cold random reads fetch only the blocks they touch: count what C's bitswap receives.
-    {
+    if (want('4')) {
       await resetC()
       const before = JSON.parse(await c.cli(['bitswap', 'stat', '--enc=json'])).BlocksReceived as number
       const m = await mountOf(c, remoteSafe, ['--read-timeout-ms', '60000'])
@@ -420,7 +428,7 @@ async function main (): Promise<number> {
     }
 
     // -------- 5: metadata walk and read-all of the small-file tree
-    for (const layout of ['def', 'raw'] as const) {
+    for (const layout of want('5') ? ['def', 'raw'] as const : [] as const) {
       const cid = ds.tree[layout]
       const walk: number[] = []
       const readAll: number[] = []
@@ -443,7 +451,7 @@ async function main (): Promise<number> {
     }
 
     // -------- 6: stage → first byte (content not local), publish latency
-    {
+    if (want('6')) {
       const driver = await DriverProcess.start({ kuboApi: c.apiUrl, mode: 'node', name: 'bench', extraArgs: ['--heal-interval-ms', '0', '--log-level', 'warn'] })
       cleanup.push(async () => {
         await driver.stop().catch(() => {})
@@ -484,7 +492,7 @@ async function main (): Promise<number> {
     }
 
     // -------- 8: Kubo's own FUSE mount (`ipfs mount` on the running daemon A)
-    {
+    if (want('8')) {
       const kdir = path.join(work, 'kubo-mount')
       const ipfsDir = path.join(kdir, 'ipfs')
       const ipnsDir = path.join(kdir, 'ipns')
@@ -557,9 +565,14 @@ async function main (): Promise<number> {
   }
 
   const result = { when: new Date().toISOString(), quick: QUICK, runs: RUNS, sizes: { bigBytes: BIG_BYTES, safetensorsBytes: SAFE_BYTES, smallFiles: SMALL_FILES }, durationS: Math.round((Date.now() - started) / 1000), machine, figures, extra }
-  await writeFile(path.join(RESULTS, 'latest.json'), JSON.stringify(result, null, 2) + '\n')
   const table = renderTable()
   console.log('\n' + table)
+  if (ONLY.length > 0) {
+    await writeFile(path.join(RESULTS, 'partial.json'), JSON.stringify({ ...result, only: ONLY }, null, 2) + '\n')
+    log(`done in ${result.durationS} s (BENCH_ONLY=${ONLY.join(',')}); wrote bench/results/partial.json, latest.* untouched`)
+    return 0
+  }
+  await writeFile(path.join(RESULTS, 'latest.json'), JSON.stringify(result, null, 2) + '\n')
   await writeFile(path.join(RESULTS, 'latest.md'), `${table}\n`)
   await renderPng(result.when, machine)
   log(`done in ${result.durationS} s; wrote bench/results/latest.{json,md,png}`)
