@@ -5,7 +5,9 @@
 // process spawns it instead, so it is not even a child of the node service's container.
 import { spawn } from 'node:child_process'
 import { createConnection } from 'node:net'
+import { watch, type FSWatcher } from 'node:fs'
 import { open, readFile, rm } from 'node:fs/promises'
+import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Code, CsiError } from '../driver/errors.js'
 import { findMount, readMountTable } from './mount-table.js'
@@ -167,24 +169,51 @@ export async function logTail (logPath: string, lines = 5): Promise<string> {
 /**
  * Waits until the server reports its mount (status file with its pid, and the mountpoint in
  * the mount table), the process exits, or the deadline passes. Throws a CsiError on failure.
+ * An inotify watch on the status file's directory wakes the check as soon as the server renames
+ * its status into place (a backed-off poll alone overslept the mount by up to ~200 ms); the
+ * poll stays as the fallback when the watch cannot be set up or misses an event.
  */
 export async function waitMounted (opts: { server: StartedServer, statusPath: string, mountpoint: string, logPath: string, timeoutMs: number, signal?: AbortSignal }): Promise<void> {
   const { server, statusPath, mountpoint, logPath, timeoutMs, signal } = opts
   const deadline = Date.now() + timeoutMs
   let exit: { code: number | null, signal: string | null } | undefined
-  void server.exited.then((e) => { exit = e })
-  for (let delay = 25; ; delay = Math.min(delay * 2, 250)) {
-    if (exit !== undefined) {
-      const tail = await logTail(logPath)
-      throw new CsiError(codeForServerFailure(tail), `FUSE server exited before mounting (code ${exit.code ?? exit.signal ?? '?'}): ${tail.slice(-800)}`)
+  let wake: (() => void) | undefined
+  // An event while a check runs is remembered, so the next sleep is skipped rather than missed.
+  let poked = false
+  const poke = (): void => { poked = true; wake?.() }
+  void server.exited.then((e) => { exit = e; poke() })
+  let watcher: FSWatcher | undefined
+  try {
+    watcher = watch(path.dirname(statusPath), { persistent: false }, (_event, name) => {
+      if (name === null || name === path.basename(statusPath)) poke()
+    })
+    watcher.on('error', () => {})
+  } catch {}
+  signal?.addEventListener('abort', poke, { once: true })
+  try {
+    for (let delay = 25; ; delay = Math.min(delay * 2, 250)) {
+      if (exit !== undefined) {
+        const tail = await logTail(logPath)
+        throw new CsiError(codeForServerFailure(tail), `FUSE server exited before mounting (code ${exit.code ?? exit.signal ?? '?'}): ${tail.slice(-800)}`)
+      }
+      try {
+        const status = JSON.parse(await readFile(statusPath, 'utf8')) as { pid?: number }
+        if (status.pid === server.pid && findMount(await readMountTable(), mountpoint) !== undefined) { server.stopWatching?.(); return }
+      } catch {}
+      if (signal?.aborted === true) throw new CsiError(Code.DEADLINE_EXCEEDED, `mount of ${mountpoint} was abandoned: ${String((signal.reason as Error)?.message ?? signal.reason)}`)
+      if (Date.now() > deadline) throw new CsiError(Code.DEADLINE_EXCEEDED, `FUSE server did not mount ${mountpoint} within ${Math.round(timeoutMs / 1000)} s (content unreachable?): ${(await logTail(logPath, 2)).slice(-400)}`)
+      if (!poked) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, delay)
+          wake = () => { clearTimeout(timer); resolve() }
+        })
+      }
+      wake = undefined
+      poked = false
     }
-    try {
-      const status = JSON.parse(await readFile(statusPath, 'utf8')) as { pid?: number }
-      if (status.pid === server.pid && findMount(await readMountTable(), mountpoint) !== undefined) { server.stopWatching?.(); return }
-    } catch {}
-    if (signal?.aborted === true) throw new CsiError(Code.DEADLINE_EXCEEDED, `mount of ${mountpoint} was abandoned: ${String((signal.reason as Error)?.message ?? signal.reason)}`)
-    if (Date.now() > deadline) throw new CsiError(Code.DEADLINE_EXCEEDED, `FUSE server did not mount ${mountpoint} within ${Math.round(timeoutMs / 1000)} s (content unreachable?): ${(await logTail(logPath, 2)).slice(-400)}`)
-    await sleep(delay)
+  } finally {
+    watcher?.close()
+    signal?.removeEventListener('abort', poke)
   }
 }
 
