@@ -3,6 +3,7 @@
 // thread cannot.
 import { execFile } from 'node:child_process'
 import { Code, CsiError } from '../driver/errors.js'
+import { findMount, isReadOnlyMount, readMountTable } from './mount-table.js'
 
 export interface ExecResult { code: number, stdout: string, stderr: string, timedOut: boolean }
 
@@ -23,17 +24,24 @@ function failed (what: string, r: ExecResult): CsiError {
   return new CsiError(r.timedOut ? Code.DEADLINE_EXCEEDED : Code.INTERNAL, `${what}: ${why}`)
 }
 
-/** `mount --bind src dst`, then a read-only remount when asked (a bind inherits rw otherwise). */
+/**
+ * `mount --bind src dst`, read-only when asked: `-o ro` with --bind makes mount(8) (util-linux
+ * >= 2.27) do the bind and the read-only remount in one run, one process instead of two. The
+ * result is checked in the mount table: a bind left writable when read-only was asked for is
+ * undone and reported, never kept.
+ */
 export async function bindMount (src: string, dst: string, readOnly: boolean): Promise<void> {
-  const r = await run('mount', ['--bind', src, dst])
-  if (r.code !== 0) throw failed(`bind mount of ${src} on ${dst} failed`, r)
-  if (readOnly) {
-    const ro = await run('mount', ['-o', 'remount,bind,ro', dst])
-    if (ro.code !== 0) {
-      // Never leave a writable bind behind when read-only was asked for.
-      await unmount(dst).catch(() => {})
-      throw failed(`read-only remount of ${dst} failed`, ro)
-    }
+  const r = await run('mount', readOnly ? ['--bind', '-o', 'ro', src, dst] : ['--bind', src, dst])
+  if (r.code !== 0) {
+    // mount(8) may have done the bind but not the remount: nothing of ours stays at dst.
+    if (readOnly && findMount(await readMountTable(), dst) !== undefined) await unmount(dst).catch(() => {})
+    throw failed(`bind mount of ${src} on ${dst}${readOnly ? ' (read-only)' : ''} failed`, r)
+  }
+  if (!readOnly) return
+  const m = findMount(await readMountTable(), dst)
+  if (m === undefined || !isReadOnlyMount(m)) {
+    if (m !== undefined) await unmount(dst).catch(() => {})
+    throw new CsiError(Code.INTERNAL, `read-only bind mount of ${src} on ${dst} failed: ${m === undefined ? 'nothing is mounted there' : 'the mount is writable'}`)
   }
 }
 

@@ -160,8 +160,15 @@ export class NodeVolumes {
     // SINGLE_NODE_SINGLE_WRITER: one pod (one target) at a time, as the CSI spec defines it.
     const others = Object.keys(state.targets).filter(t => t !== targetPath)
     if (mode === 'SINGLE_NODE_SINGLE_WRITER' && others.length > 0) throw new CsiError(Code.FAILED_PRECONDITION, `volume ${volumeId} is SINGLE_NODE_SINGLE_WRITER and already published at ${others.join(', ')}`)
-    if ((await this.health(state)).dead) state = await this.heal(state, signal)
-    await this.bindTarget(stagingPath, targetPath, readOnly)
+    // The health probe (a child process) and readying the target are independent: run together.
+    const [health] = await Promise.all([this.health(state), this.prepareTarget(targetPath)])
+    if (health.dead) {
+      state = await this.heal(state, signal)
+      // heal() may have bound this target again (a known target that lost its mount).
+      await this.bindTarget(stagingPath, targetPath, readOnly)
+    } else {
+      await bindMount(stagingPath, targetPath, readOnly)
+    }
     state.targets[targetPath] = { readOnly }
     await this.store.write(state)
     this.log.info('published', { volumeId, targetPath, readOnly })
@@ -439,19 +446,25 @@ export class NodeVolumes {
   }
 
   private async bindTarget (src: string, target: string, readOnly: boolean): Promise<void> {
+    await this.prepareTarget(target)
+    await bindMount(src, target, readOnly)
+  }
+
+  /** The target directory exists with nothing mounted on it. */
+  private async prepareTarget (target: string): Promise<void> {
     await mkdir(target, { recursive: true, mode: 0o750 })
     // A stale mount at the target (e.g. a bind of a dead FUSE mount) would hide the new bind.
     await this.unbindTarget(target, false)
-    await bindMount(src, target, readOnly)
   }
 
   /** Unmounts everything stacked at `target`, lazily when busy; optionally removes the dir. */
   private async unbindTarget (target: string, removeDir = true): Promise<void> {
-    for (let i = 0; i < 4; i++) {
-      if (findMount(await readMountTable(), target) === undefined) break
+    let mounted = findMount(await readMountTable(), target) !== undefined
+    for (let i = 0; i < 4 && mounted; i++) {
       await unmount(target)
+      mounted = findMount(await readMountTable(), target) !== undefined
     }
-    if (findMount(await readMountTable(), target) !== undefined) throw new CsiError(Code.INTERNAL, `${target} is still mounted after umount -l`)
+    if (mounted) throw new CsiError(Code.INTERNAL, `${target} is still mounted after umount -l`)
     if (!removeDir) return
     try {
       await rmdir(target)
