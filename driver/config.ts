@@ -1,5 +1,6 @@
 // Typed configuration for `ipfs-csi serve`, from flags then IPFS_CSI_* environment variables,
 // validated once at start-up with every problem reported together.
+import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import path from 'node:path'
 import { DEFAULTS } from './constants.js'
@@ -15,6 +16,8 @@ export interface ServeConfig {
   kuboApi: string
   /** File holding the bearer token for Kubo's API.Authorizations; read at start, never logged. */
   kuboApiTokenFile?: string
+  /** The node Kubo's flatfs blocks directory, mounted read-only: content reads skip the API for local blocks. */
+  kuboBlocksDir?: string
   stateDir: string
   kubeletDir: string
   logLevel: string
@@ -60,6 +63,7 @@ export const SERVE_FLAGS = {
   'node-id': { type: 'string' },
   'kubo-api': { type: 'string', default: DEFAULTS.kuboApi },
   'kubo-api-token-file': { type: 'string' },
+  'kubo-blocks-dir': { type: 'string' },
   'state-dir': { type: 'string', default: DEFAULTS.stateDir },
   'kubelet-dir': { type: 'string', default: DEFAULTS.kubeletDir },
   'log-level': { type: 'string', default: DEFAULTS.logLevel },
@@ -98,6 +102,29 @@ export function intOption (problems: string[], name: string, raw: unknown, min: 
     return min
   }
   return n
+}
+
+/**
+ * `--kubo-blocks-dir`: optional; when given it must be an absolute path to a flatfs directory
+ * (the node Kubo's `$IPFS_PATH/blocks`, which holds a SHARDING file), checked now rather than at
+ * the first mount. Returns the path, or undefined when unset.
+ */
+export function validateBlocksDir (problems: string[], raw: unknown, flag = 'kubo-blocks-dir'): string | undefined {
+  if (raw === undefined || raw === '') return undefined
+  const dir = String(raw)
+  if (!path.isAbsolute(dir)) { problems.push(`--${flag} must be an absolute path (got ${JSON.stringify(dir)})`); return undefined }
+  let sharding = ''
+  try {
+    sharding = readFileSync(path.join(dir, 'SHARDING'), 'utf8').trim()
+  } catch (err) {
+    problems.push(`--${flag} ${dir} is not a Kubo flatfs blocks directory (no readable SHARDING file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`)
+    return undefined
+  }
+  if (!/^\/repo\/flatfs\/shard\/v1\/(prefix|suffix|next-to-last)\/\d{1,2}$/.test(sharding)) {
+    problems.push(`--${flag} ${dir}: unsupported flatfs shard function ${JSON.stringify(sharding.slice(0, 100))}`)
+    return undefined
+  }
+  return path.resolve(dir)
 }
 
 export function validateKuboApi (problems: string[], raw: unknown, flag = 'kubo-api'): string {
@@ -146,6 +173,7 @@ export function parseServeConfig (argv: string[], env: NodeJS.ProcessEnv = proce
   const healIntervalMs = intOption(problems, 'heal-interval-ms', v['heal-interval-ms'], 0, 3_600_000)
   const tokenFile = v['kubo-api-token-file'] as string | undefined
   if (tokenFile !== undefined && !path.isAbsolute(tokenFile)) problems.push('--kubo-api-token-file must be an absolute path')
+  const kuboBlocksDir = validateBlocksDir(problems, v['kubo-blocks-dir'])
   const clusterApiRaw = v['cluster-api'] as string | undefined
   const clusterApi = clusterApiRaw !== undefined && clusterApiRaw !== '' ? validateKuboApi(problems, clusterApiRaw, 'cluster-api') : undefined
   const clusterAuth = v['cluster-basic-auth-file'] as string | undefined
@@ -174,6 +202,7 @@ export function parseServeConfig (argv: string[], env: NodeJS.ProcessEnv = proce
     nodeId,
     kuboApi,
     ...(tokenFile !== undefined ? { kuboApiTokenFile: tokenFile } : {}),
+    ...(kuboBlocksDir !== undefined ? { kuboBlocksDir } : {}),
     stateDir: path.resolve(stateDir),
     kubeletDir: path.resolve(kubeletDir),
     logLevel,

@@ -349,6 +349,7 @@ export class NodeVolumes {
       readTimeoutMs: this.config.readTimeoutMs,
       kuboTimeoutMs: this.config.kuboTimeoutMs,
       blockCacheBytes: DEFAULTS.blockCacheBytes,
+      ...(this.config.kuboBlocksDir !== undefined ? { kuboBlocksDir: this.config.kuboBlocksDir } : {}),
       readAheadBlocks: DEFAULTS.readAheadBlocks,
       logLevel: this.config.logLevel
     }
@@ -358,7 +359,7 @@ export class NodeVolumes {
       // capacity is the current one, so an expansion takes effect at the next stage.
       const found = await findVolume(new RecordStore(this.storageKubo), volumeId, signal).catch(() => undefined)
       const capacityBytes = Math.max(found?.record.capacityBytes ?? 0, source.capacityBytes)
-      const { kuboApiTokenFile: _nodeToken, ...rest } = base
+      const { kuboApiTokenFile: _nodeToken, kuboBlocksDir: _nodeBlocks, ...rest } = base
       return {
         ...rest,
         // Writable data lives in the storage Kubo's MFS, not in the node-local Kubo.

@@ -300,8 +300,14 @@ async function main (): Promise<number> {
     }
     await c.cli(['swarm', 'connect', bAddr])
 
-    const mountOf = async (kubo: KuboDaemon, cid: string, extraArgs: string[] = []): Promise<ContentMount> => {
-      const m = await ContentMount.start(cid, kubo.apiUrl, { name: 'bench', extraArgs: ['--log-level', 'warn', ...extraArgs] })
+    /**
+     * Mounts as the node plugin does in deploy/: with the node Kubo's blocks directory, so local
+     * blocks are read from disk (verified) and only missing ones go through the API.
+     * `apiOnly` leaves that out (every block through Kubo's HTTP API) for a side-by-side figure.
+     */
+    const mountOf = async (kubo: KuboDaemon, cid: string, extraArgs: string[] = [], apiOnly = false): Promise<ContentMount> => {
+      const blocks = apiOnly ? [] : ['--kubo-blocks-dir', path.join(kubo.repo, 'blocks')]
+      const m = await ContentMount.start(cid, kubo.apiUrl, { name: 'bench', extraArgs: ['--log-level', 'warn', ...blocks, ...extraArgs] })
       return m
     }
     const one = async (m: ContentMount): Promise<string> => m.path((await readdir(m.dir))[0] as string)

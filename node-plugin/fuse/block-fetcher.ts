@@ -15,6 +15,7 @@ import { CsiError, Code, toCsiError } from '../../driver/errors.js'
 import type { Logger } from '../../driver/logger.js'
 import { rawPost } from './raw-http-stream.js'
 import { IDENTITY, UnsupportedHashError, isSupportedHash, verifyBlock } from './verify-block.js'
+import type { LocalBlockstore } from './local-blockstore.js'
 
 /** Kubo refuses blocks over 2 MiB on the network; anything much larger is not a block. */
 const MAX_BLOCK_BYTES = 4 * 1024 * 1024
@@ -60,6 +61,8 @@ export interface BlockFetcherInit {
   log: Logger
   /** Parallel HTTP requests to Kubo (default MAX_SOCKETS); the preloader sizes it to its concurrency. */
   maxSockets?: number
+  /** The node Kubo's flatfs blockstore: blocks this node has are read from disk, not through the API. */
+  localBlocks?: LocalBlockstore
 }
 
 export class BlockFetcher {
@@ -70,6 +73,7 @@ export class BlockFetcher {
   private readonly headers: Record<string, string>
   private readonly timeoutMs: number
   private readonly log: Logger
+  private readonly local: LocalBlockstore | undefined
   private readonly cache: LRUCache<string, Uint8Array>
   private readonly inflight = new Map<string, Promise<Uint8Array>>()
   /** Blocks whose fetch just hit its deadline → until when a new ask fails at once. */
@@ -79,7 +83,7 @@ export class BlockFetcher {
   /** Run bytes asked for since the last gcNudge. */
   private streamed = 0
   /** Counters for tests and debug logs. */
-  readonly stats = { fetched: 0, cacheHits: 0, joined: 0, failed: 0, runs: 0, runLeaves: 0, runFallbacks: 0 }
+  readonly stats = { fetched: 0, cacheHits: 0, joined: 0, failed: 0, runs: 0, runLeaves: 0, runFallbacks: 0, localHits: 0, localBad: 0 }
 
   constructor (init: BlockFetcherInit) {
     this.base = new URL(init.kuboApi)
@@ -91,6 +95,7 @@ export class BlockFetcher {
     this.headers = { ...init.headers, 'content-length': '0' }
     this.timeoutMs = init.timeoutMs
     this.log = init.log
+    this.local = init.localBlocks
     this.timeoutMemoMs = Math.min(1000, init.timeoutMs)
     // lru-cache needs maxSize ≥ 1; a block larger than the whole cache is simply not kept.
     this.cache = new LRUCache<string, Uint8Array>({ maxSize: Math.max(1, init.cacheBytes), sizeCalculation: (b) => Math.max(1, b.byteLength) })
@@ -172,8 +177,9 @@ export class BlockFetcher {
     flush()
   }
 
-  private startRun (parent: CID, run: RunLeaf[]): void {
-    const waiters: Deferred[] = run.map((l) => {
+  /** Registers in-flight promises for a run's leaves; their deferreds settle them. */
+  private claim (run: RunLeaf[]): Deferred[] {
+    return run.map((l) => {
       const key = l.cid.toString()
       let d: Deferred = { resolve: () => {}, reject: () => {} }
       const p: Promise<Uint8Array> = new Promise<Uint8Array>((resolve, reject) => { d = { resolve, reject } })
@@ -182,9 +188,53 @@ export class BlockFetcher {
       this.inflight.set(key, p)
       return d
     })
-    this.stats.runs++
+  }
+
+  private startRun (parent: CID, run: RunLeaf[]): void {
+    const waiters = this.claim(run)
     this.streamed += run.reduce((sum, l) => sum + l.size, 0)
     if (this.streamed >= STREAM_GC_BYTES) { this.streamed = 0; setImmediate(gcNudge) }
+    if (this.local === undefined) { this.streamRun(parent, run, waiters); return }
+    // Leaves on this node's disk are read from there (all at once: the fs thread pool bounds
+    // them); the ones it lacks go to Kubo in runs of consecutive leaves, as before.
+    void Promise.all(run.map(async (l, i) => await this.readLocal(l.cid).then((b) => {
+      if (b === undefined) return false
+      ;(waiters[i] as Deferred).resolve(b)
+      return true
+    }))).then((hits) => {
+      let from = -1
+      for (let i = 0; i <= run.length; i++) {
+        const missing = i < run.length && hits[i] !== true
+        if (missing && from < 0) from = i
+        if (!missing && from >= 0) {
+          this.streamRun(parent, run.slice(from, i), waiters.slice(from, i))
+          from = -1
+        }
+      }
+    })
+  }
+
+  /** A verified block from the local blockstore (now cached), or undefined to ask Kubo. */
+  private async readLocal (cid: CID): Promise<Uint8Array | undefined> {
+    if (this.local === undefined || this.closed) return undefined
+    const bytes = await this.local.read(cid)
+    if (bytes === undefined) return undefined
+    try {
+      verifyBlock(cid, bytes)
+    } catch (err) {
+      // Kubo will be asked; if it serves the same bytes they fail again and the read gets EIO.
+      this.stats.localBad++
+      this.log.warn('block on disk failed verification, asking Kubo', { cid: cid.toString(), error: (err as Error).message })
+      return undefined
+    }
+    this.stats.fetched++
+    this.stats.localHits++
+    if (!this.closed) this.cache.set(cid.toString(), bytes)
+    return bytes
+  }
+
+  private streamRun (parent: CID, run: RunLeaf[], waiters: Deferred[]): void {
+    this.stats.runs++
     const first = run[0] as RunLeaf
     const total = run.reduce((s, l) => s + l.size, 0)
     let done = 0 // leaves settled, in order
@@ -313,6 +363,8 @@ export class BlockFetcher {
 
   private async fetchVerified (cid: CID, key: string): Promise<Uint8Array> {
     const deadline = Date.now() + this.timeoutMs
+    const local = await this.readLocal(cid)
+    if (local !== undefined) return local
     try {
       let bytes: Uint8Array
       try {

@@ -19,6 +19,7 @@ import type { FuseSpec } from './fuse-spec.js'
 import type { AsyncFs, Stat, StatFs } from './fuse-ops.js'
 import type { FsInstance } from './fuse-server.js'
 import { BlockFetcher } from './block-fetcher.js'
+import { LocalBlockstore } from './local-blockstore.js'
 import { ContentTree, race } from './content-tree.js'
 import type { UnixfsNode } from './unixfs-node.js'
 import { safeSymlinkTarget } from './symlink-policy.js'
@@ -75,7 +76,16 @@ export async function createContentFs (spec: FuseSpec, deps: ContentFsDeps): Pro
   const { kubo, log } = deps
   if (spec.rootCid === undefined) throw new Error('content mode needs rootCid')
   const rootCid = parseCid(spec.rootCid, 'root CID')
-  const fetcher = new BlockFetcher({ kuboApi: kubo.url, headers: kubo.headers, timeoutMs: spec.readTimeoutMs, cacheBytes: spec.blockCacheBytes, log })
+  let localBlocks: LocalBlockstore | undefined
+  if (spec.kuboBlocksDir !== undefined) {
+    // The fast path is optional: without it every block comes through the API, slower but correct.
+    try {
+      localBlocks = LocalBlockstore.open(spec.kuboBlocksDir)
+    } catch (err) {
+      log.warn('cannot read the local blockstore; reading every block through the Kubo API', { dir: spec.kuboBlocksDir, error: (err as Error).message })
+    }
+  }
+  const fetcher = new BlockFetcher({ kuboApi: kubo.url, headers: kubo.headers, timeoutMs: spec.readTimeoutMs, cacheBytes: spec.blockCacheBytes, log, ...(localBlocks !== undefined ? { localBlocks } : {}) })
   const tree = new ContentTree({ fetcher, log })
   let rootNode: UnixfsNode
   try {
@@ -86,7 +96,15 @@ export async function createContentFs (spec: FuseSpec, deps: ContentFsDeps): Pro
   }
   const fs = new ContentFs(spec, tree, log, rootCid, rootNode)
   log.info('content filesystem ready', { rootCid: rootCid.toString(), kind: rootNode.kind })
-  return { fs: fs.ops(), close: async () => { fs.closed = true; fetcher.close() } }
+  return {
+    fs: fs.ops(),
+    close: async () => {
+      fs.closed = true
+      // Where the blocks came from (disk, API runs, single fetches): the first thing to check when a mount is slow.
+      log.info('read path totals', { ...fetcher.stats, ...(localBlocks !== undefined ? { disk: localBlocks.stats } : {}) })
+      fetcher.close()
+    }
+  }
 }
 
 export class ContentFs {

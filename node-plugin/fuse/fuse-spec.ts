@@ -22,6 +22,11 @@ export interface FuseSpec {
   /** Deadline for metadata calls to Kubo (MFS operations, resolve). */
   kuboTimeoutMs: number
   blockCacheBytes: number
+  /**
+   * content mode: the node Kubo's flatfs directory (`$IPFS_PATH/blocks`), read-only. Blocks found
+   * there are read from disk (and verified) instead of through the API. Unset: API only.
+   */
+  kuboBlocksDir?: string
   readAheadBlocks: number
   logLevel: string
 }

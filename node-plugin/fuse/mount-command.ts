@@ -5,7 +5,7 @@ import { stat } from 'node:fs/promises'
 import path from 'node:path'
 import type { CID } from 'multiformats/cid'
 import { DEFAULTS } from '../../driver/constants.js'
-import { ConfigError, intOption, readFlags, validateKuboApi } from '../../driver/config.js'
+import { ConfigError, intOption, readFlags, validateBlocksDir, validateKuboApi } from '../../driver/config.js'
 import { parseContentHandle } from '../../driver/content-ref.js'
 import { Code, CsiError, FsError } from '../../driver/errors.js'
 import { Kubo } from '../../driver/kubo.js'
@@ -18,6 +18,7 @@ import { runUntilSignalled, startFuse } from './fuse-server.js'
 export const MOUNT_FLAGS = {
   'kubo-api': { type: 'string', default: DEFAULTS.kuboApi },
   'kubo-api-token-file': { type: 'string' },
+  'kubo-blocks-dir': { type: 'string' },
   'read-timeout-ms': { type: 'string', default: String(DEFAULTS.readTimeoutMs) },
   'kubo-timeout-ms': { type: 'string', default: String(DEFAULTS.kuboTimeoutMs) },
   'block-cache-bytes': { type: 'string', default: String(DEFAULTS.blockCacheBytes) },
@@ -25,7 +26,7 @@ export const MOUNT_FLAGS = {
   'log-level': { type: 'string', default: DEFAULTS.logLevel }
 } as const
 
-const USAGE = 'usage: ipfs-csi mount <cid>[/path] <dir> [--kubo-api URL] [--kubo-api-token-file FILE] [--read-timeout-ms N] [--log-level L]'
+const USAGE = 'usage: ipfs-csi mount <cid>[/path] <dir> [--kubo-api URL] [--kubo-api-token-file FILE] [--kubo-blocks-dir DIR] [--read-timeout-ms N] [--log-level L]'
 
 export interface MountArgs {
   cid: CID
@@ -33,6 +34,7 @@ export interface MountArgs {
   dir: string
   kuboApi: string
   kuboApiTokenFile?: string
+  kuboBlocksDir?: string
   readTimeoutMs: number
   kuboTimeoutMs: number
   blockCacheBytes: number
@@ -61,6 +63,7 @@ export function parseMountArgs (argv: string[], env: NodeJS.ProcessEnv = process
   const kuboApi = validateKuboApi(problems, v['kubo-api'])
   const tokenFile = v['kubo-api-token-file'] as string | undefined
   if (tokenFile !== undefined && !path.isAbsolute(tokenFile)) problems.push('--kubo-api-token-file must be an absolute path')
+  const blocksDir = validateBlocksDir(problems, v['kubo-blocks-dir'])
   const readTimeoutMs = intOption(problems, 'read-timeout-ms', v['read-timeout-ms'], 100, 600_000)
   const kuboTimeoutMs = intOption(problems, 'kubo-timeout-ms', v['kubo-timeout-ms'], 100, 600_000)
   const blockCacheBytes = intOption(problems, 'block-cache-bytes', v['block-cache-bytes'], 0, 64 * 1024 ** 3)
@@ -75,6 +78,7 @@ export function parseMountArgs (argv: string[], env: NodeJS.ProcessEnv = process
     dir: path.resolve(dirArg),
     kuboApi,
     ...(tokenFile !== undefined ? { kuboApiTokenFile: tokenFile } : {}),
+    ...(blocksDir !== undefined ? { kuboBlocksDir: blocksDir } : {}),
     readTimeoutMs,
     kuboTimeoutMs,
     blockCacheBytes,
@@ -152,6 +156,7 @@ function buildSpec (args: MountArgs, rootCid: CID): FuseSpec {
     mountpoint: args.dir,
     kuboApi: args.kuboApi,
     ...(args.kuboApiTokenFile !== undefined ? { kuboApiTokenFile: args.kuboApiTokenFile } : {}),
+    ...(args.kuboBlocksDir !== undefined ? { kuboBlocksDir: args.kuboBlocksDir } : {}),
     mode: 'content',
     rootCid: rootCid.toString(),
     readOnly: true,

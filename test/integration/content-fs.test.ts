@@ -291,6 +291,80 @@ test('a corrupted block gives EIO, never wrong bytes; the rest of the mount stil
   t.regex(await m.log(), /failed verification/)
 })
 
+/** The `read path totals` line a content mount logs at unmount (fetcher and disk counters). */
+function totalsOf (log: string): { fetched: number, localHits: number, localBad: number, runs: number, disk?: { hits: number, misses: number } } {
+  const line = log.split('\n').find(l => l.includes('read path totals'))
+  if (line === undefined) throw new Error(`no read path totals in the log:\n${log.slice(-2000)}`)
+  return JSON.parse(line.slice(line.indexOf('{')))
+}
+
+test('with --kubo-blocks-dir, local blocks are read from the repo on disk, verified, byte-exact', async (t) => {
+  const src = path.join(work, 'tree-local')
+  await makeTree(src)
+  const big = path.join(work, 'big-local.bin')
+  await writeFile(big, randomBytes(24 * MiB))
+  const blocks = ['--kubo-blocks-dir', path.join(kubo.repo, 'blocks')]
+  for (const [label, args] of [['dag-pb leaves', []], ['raw leaves, 1 MiB', ['--cid-version=1', '--raw-leaves', '--chunker=size-1048576']]] as const) {
+    const tree = await mount(t, await kubo.add(src, [...args]), { extraArgs: blocks })
+    await checkTree(t, src, tree)
+    await tree.stop()
+    const bigCid = await kubo.add(big, [...args])
+    const m = await mount(t, bigCid, { extraArgs: blocks })
+    t.true((await readFile(m.path(bigCid))).equals(await readFile(big)), `big file (${label})`)
+    await m.stop()
+    for (const totals of [totalsOf(await tree.log()), totalsOf(await m.log())]) {
+      // Every block this Kubo has comes from disk: no API fetches, no runs, nothing failed verification.
+      t.true(totals.localHits > 0, `${label}: ${JSON.stringify(totals)}`)
+      t.is(totals.fetched, totals.localHits, `${label}: every block from disk: ${JSON.stringify(totals)}`)
+      t.is(totals.runs, 0)
+      t.is(totals.localBad, 0)
+    }
+    t.true(totalsOf(await m.log()).localHits > 24)
+  }
+})
+
+test('with --kubo-blocks-dir, blocks the disk lacks come through the API', async (t) => {
+  // A valid but empty flatfs (a second repo's): every lookup misses and the API serves the bytes.
+  const other = await mkdtemp(path.join(tmpdir(), 'ipfs-csi-empty-repo-'))
+  t.teardown(async () => await rm(other, { recursive: true, force: true }))
+  await new Promise<void>((resolve, reject) => spawn(IPFS_BIN, ['init', '--profile', 'test', '--empty-repo'], { env: { ...process.env, IPFS_PATH: other }, stdio: 'ignore' })
+    .on('exit', (code) => code === 0 ? resolve() : reject(new Error(`ipfs init exited ${code}`))))
+  const data = randomBytes(6 * MiB)
+  await writeFile(path.join(work, 'elsewhere.bin'), data)
+  const cid = await kubo.add(path.join(work, 'elsewhere.bin'))
+  const m = await mount(t, cid, { extraArgs: ['--kubo-blocks-dir', path.join(other, 'blocks')] })
+  t.true((await readFile(m.path(cid))).equals(data))
+  await m.stop()
+  const totals = totalsOf(await m.log())
+  t.is(totals.localHits, 0)
+  t.true((totals.disk?.misses ?? 0) > 0)
+  t.true(totals.fetched >= 25, `root + 24 leaves through the API: ${JSON.stringify(totals)}`)
+})
+
+test('with --kubo-blocks-dir, a corrupted block on disk gives EIO (Kubo serves the same bytes), never wrong bytes', async (t) => {
+  const data = randomBytes(MiB)
+  await writeFile(path.join(work, 'victim-local.bin'), data)
+  const cid = await kubo.add(path.join(work, 'victim-local.bin'), ['--cid-version=1', '--raw-leaves'])
+  const leaves = (await kubo.cli(['refs', cid])).trim().split('\n')
+  t.is(leaves.length, 4)
+  const blockFile = await kubo.blockFile(leaves[2] as string)
+  const original = await readFile(blockFile)
+  await writeFile(blockFile, randomBytes(original.length))
+  const m = await mount(t, cid, { extraArgs: ['--kubo-blocks-dir', path.join(kubo.repo, 'blocks')] })
+  const f = m.path(cid)
+  t.is(await errnoOf(readAt(f, 2 * 256 * 1024 + 10, 100)), 'EIO')
+  t.true((await readAt(f, 0, 1000)).equals(data.subarray(0, 1000)))
+  t.true((await readAt(f, 3 * 256 * 1024, 1000)).equals(data.subarray(3 * 256 * 1024, 3 * 256 * 1024 + 1000)))
+  t.regex(await m.log(), /block on disk failed verification/)
+})
+
+test('--kubo-blocks-dir that is not a flatfs directory is refused before mounting', async (t) => {
+  const r = await runMountExpectingExit([await kubo.addBytes(new TextEncoder().encode('x')), path.join(work, 'never-mounted'), '--kubo-api', kubo.apiUrl, '--kubo-blocks-dir', work])
+  t.is(r.code, 2)
+  t.regex(r.stderr, /--kubo-blocks-dir .* is not a Kubo flatfs blocks directory/)
+  t.false(await isMounted(path.join(work, 'never-mounted')))
+})
+
 test('entries with names Linux cannot hold are left out; the directory still lists', async (t) => {
   const fileCid = CID.parse(await kubo.addBytes(new TextEncoder().encode('good content\n'), ['--cid-version=1', '--raw-leaves']))
   const names = ['good.txt', 'a/b', '..', '.', '', 'nul\0name']
