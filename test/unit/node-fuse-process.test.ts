@@ -1,0 +1,66 @@
+import test, { type ExecutionContext } from 'ava'
+import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { Code, type CsiError } from '../../driver/errors.js'
+import { waitMounted, type StartedServer } from '../../node-plugin/fuse-process.js'
+
+/** A volume dir with a log; /proc stands in for the mountpoint (always in the mount table). */
+async function volumeDir (t: ExecutionContext): Promise<{ statusPath: string, logPath: string }> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'ipfs-csi-wait-'))
+  t.teardown(async () => await rm(dir, { recursive: true, force: true }))
+  const logPath = path.join(dir, 'fuse-server.log')
+  await writeFile(logPath, '')
+  return { statusPath: path.join(dir, 'fuse-status.json'), logPath }
+}
+
+/** A server that never exits unless `exit` is called; its pid is made up (never signalled). */
+function fakeServer (pid = 999_999): StartedServer & { exit: () => void } {
+  let exit = (): void => {}
+  const exited = new Promise<{ code: number | null, signal: string | null }>((resolve) => { exit = () => resolve({ code: 1, signal: null }) })
+  return { pid, exited, exit: () => exit() }
+}
+
+/** The server's way of reporting: a tmp file renamed into place. */
+async function writeStatus (statusPath: string, pid: number): Promise<void> {
+  await writeFile(`${statusPath}.tmp`, JSON.stringify({ pid, mountpoint: '/proc' }))
+  await rename(`${statusPath}.tmp`, statusPath)
+}
+
+test('waitMounted returns once the status names the server and the mountpoint is mounted', async (t) => {
+  const { statusPath, logPath } = await volumeDir(t)
+  const server = fakeServer()
+  let written = 0
+  setTimeout(() => { void writeStatus(statusPath, server.pid).then(() => { written = Date.now() }) }, 300)
+  await waitMounted({ server, statusPath, mountpoint: '/proc', logPath, timeoutMs: 30_000 })
+  t.true(written > 0, 'returned only after the status was written')
+  // Generous bound: the rename wakes the wait (inotify), the poll is only the fallback.
+  t.true(Date.now() - written < 5000)
+})
+
+test('waitMounted ignores a status of another pid and times out with DEADLINE_EXCEEDED', async (t) => {
+  const { statusPath, logPath } = await volumeDir(t)
+  const server = fakeServer()
+  await writeStatus(statusPath, server.pid + 1)
+  const err = await t.throwsAsync(waitMounted({ server, statusPath, mountpoint: '/proc', logPath, timeoutMs: 400 }))
+  t.is((err as CsiError).code, Code.DEADLINE_EXCEEDED)
+})
+
+test('waitMounted reports a server that exits before mounting, with the code its log suggests', async (t) => {
+  const { statusPath, logPath } = await volumeDir(t)
+  await writeFile(logPath, 'Error: no link named "x" under bafy...\n')
+  const server = fakeServer()
+  setTimeout(() => server.exit(), 200)
+  const err = await t.throwsAsync(waitMounted({ server, statusPath, mountpoint: '/proc', logPath, timeoutMs: 30_000 }))
+  t.is((err as CsiError).code, Code.NOT_FOUND)
+  t.regex((err as Error).message, /exited before mounting/)
+})
+
+test('waitMounted gives up when the caller aborts', async (t) => {
+  const { statusPath, logPath } = await volumeDir(t)
+  const ac = new AbortController()
+  setTimeout(() => ac.abort(new Error('client went away')), 200)
+  const err = await t.throwsAsync(waitMounted({ server: fakeServer(), statusPath, mountpoint: '/proc', logPath, timeoutMs: 30_000, signal: ac.signal }))
+  t.is((err as CsiError).code, Code.DEADLINE_EXCEEDED)
+  t.regex((err as Error).message, /abandoned/)
+})
