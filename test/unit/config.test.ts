@@ -38,3 +38,19 @@ test('node mode needs a node id', (t) => {
 test('unknown flags are refused', (t) => {
   t.throws(() => parseServeConfig(['--no-such-flag', 'x'], {}), { instanceOf: ConfigError })
 })
+
+test('--kubo-blocks-dir must be an absolute flatfs directory; a valid one is kept', async (t) => {
+  const { mkdtemp, writeFile, rm } = await import('node:fs/promises')
+  const { tmpdir } = await import('node:os')
+  const path = await import('node:path')
+  const dir = await mkdtemp(path.join(tmpdir(), 'ipfs-csi-blocks-'))
+  t.teardown(async () => await rm(dir, { recursive: true, force: true }))
+  const base = ['--node-id', 'n1']
+  const relative = t.throws(() => parseServeConfig([...base, '--kubo-blocks-dir', 'blocks'], {}), { instanceOf: ConfigError }) as ConfigError
+  t.true(relative.problems.some(p => /kubo-blocks-dir must be an absolute path/.test(p)))
+  const notFlatfs = t.throws(() => parseServeConfig([...base], { IPFS_CSI_KUBO_BLOCKS_DIR: dir }), { instanceOf: ConfigError }) as ConfigError
+  t.true(notFlatfs.problems.some(p => /not a Kubo flatfs blocks directory/.test(p)))
+  await writeFile(path.join(dir, 'SHARDING'), '/repo/flatfs/shard/v1/next-to-last/2\n')
+  t.is(parseServeConfig([...base, '--kubo-blocks-dir', dir], {}).kuboBlocksDir, dir)
+  t.is(parseServeConfig(base, {}).kuboBlocksDir, undefined)
+})
