@@ -339,7 +339,18 @@ async function main (): Promise<number> {
         dropCaches()
         cat.push(await timeCmd(path.join(ROOT, '.tools/bin/ipfs'), ['cat', cid], { env: a.env }))
       }
+      // The same read with every block through Kubo's HTTP API (no --kubo-blocks-dir), for comparison.
+      const apiOnly: number[] = []
+      for (let i = 0; i < RUNS; i++) {
+        const m = await mountOf(a, cid, [], true)
+        try {
+          const f = await one(m)
+          dropCaches()
+          apiOnly.push(await timeCmd('cat', [f]))
+        } finally { await m.stop() }
+      }
       const label = layout === 'def' ? 'Kubo defaults' : 'raw leaves, 1 MiB chunks'
+      addFigure({ id: `cold-seq-api-${layout}`, name: `1. cold sequential read, API only, no blocks dir (${label})`, unit: 'MiB/s', ours: mibps(BIG_BYTES, median(apiOnly)), baseline: mibps(BIG_BYTES, median(cat)), baselineName: 'ipfs cat', check: null, samples: { ours: apiOnly.map(ms => mibps(BIG_BYTES, ms)) } })
       addFigure({ id: `cold-seq-${layout}`, name: `1. cold sequential read (${label})`, unit: 'MiB/s', ours: mibps(BIG_BYTES, median(ours)), baseline: mibps(BIG_BYTES, median(cat)), baselineName: 'ipfs cat', check: { on: 'ratio', op: '>=', value: 1.0 }, samples: { ours: ours.map(ms => mibps(BIG_BYTES, ms)), baseline: cat.map(ms => mibps(BIG_BYTES, ms)) } })
       addFigure({ id: `cold-seq-local-${layout}`, name: `1. cold sequential read vs local file (${label})`, unit: 'MiB/s', ours: mibps(BIG_BYTES, median(ours)), baseline: mibps(BIG_BYTES, median(local)), baselineName: 'cat local file', check: null, samples: { baseline: local.map(ms => mibps(BIG_BYTES, ms)) } })
       addFigure({ id: `warm-seq-${layout}`, name: `2. warm re-read (${label})`, unit: 'MiB/s', ours: mibps(BIG_BYTES, median(warm)), baseline: mibps(BIG_BYTES, median(localWarm)), baselineName: 'warm cat local file', check: { on: 'ratio', op: '>=', value: 0.8 }, samples: { ours: warm.map(ms => mibps(BIG_BYTES, ms)), baseline: localWarm.map(ms => mibps(BIG_BYTES, ms)) } })
@@ -458,7 +469,7 @@ async function main (): Promise<number> {
 
     // -------- 6: stage → first byte (content not local), publish latency
     if (want('6')) {
-      const driver = await DriverProcess.start({ kuboApi: c.apiUrl, mode: 'node', name: 'bench', extraArgs: ['--heal-interval-ms', '0', '--log-level', 'warn'] })
+      const driver = await DriverProcess.start({ kuboApi: c.apiUrl, mode: 'node', name: 'bench', extraArgs: ['--heal-interval-ms', '0', '--log-level', 'warn', '--kubo-blocks-dir', path.join(c.repo, 'blocks')] })
       cleanup.push(async () => {
         await driver.stop().catch(() => {})
         for (const line of (await readFile('/proc/self/mountinfo', 'utf8')).split('\n')) {

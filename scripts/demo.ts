@@ -67,9 +67,10 @@ async function main (): Promise<number> {
     const cid = await kubo.add(modelDir, ['--cid-version=1', '--raw-leaves'])
     console.log(`    model CID ${cid}`)
 
-    step('starting the driver: ipfs-csi serve --mode all')
+    step('starting the driver: ipfs-csi serve --mode all --kubo-blocks-dir <repo>/blocks')
     await mkdir(kubeletDir, { recursive: true })
-    driver = await DriverProcess.start({ kuboApi: kubo.apiUrl, mode: 'all', nodeId: 'demo-node', extraArgs: ['--kubelet-dir', kubeletDir], name: 'demo' })
+    // As deployed: the node Kubo's blocks directory is readable, so local blocks skip the API.
+    driver = await DriverProcess.start({ kuboApi: kubo.apiUrl, mode: 'all', nodeId: 'demo-node', extraArgs: ['--kubelet-dir', kubeletDir, '--kubo-blocks-dir', path.join(kubo.repo, 'blocks')], name: 'demo' })
     const csi = driver.csi
     const info = await csi.identity.GetPluginInfo({})
     console.log(`    ${info.name} ${info.vendor_version}, log: ${driver.logPath}`)
