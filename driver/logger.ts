@@ -1,19 +1,9 @@
 // winston JSON logs on stderr. Secrets never reach a log line: `redact` masks every field
 // whose name says it holds a secret, at any depth, before anything is logged.
 import winston from 'winston'
+import { redact, SECRET_KEY } from './redact.js'
 
-const SECRET_KEY = /secret|token|password|authorization|swarm\.?key|credential/i
-
-export function redact (value: unknown, depth = 0): unknown {
-  if (depth > 8 || value === null || typeof value !== 'object') return value
-  if (Buffer.isBuffer(value) || value instanceof Uint8Array) return `<${value.length} bytes>`
-  if (Array.isArray(value)) return value.map(v => redact(v, depth + 1))
-  const out: Record<string, unknown> = {}
-  for (const [k, v] of Object.entries(value)) {
-    out[k] = SECRET_KEY.test(k) ? (v == null || (typeof v === 'object' && Object.keys(v).length === 0) ? v : '***') : redact(v, depth + 1)
-  }
-  return out
-}
+export { redact }
 
 const redactFormat = winston.format((info) => {
   for (const key of Object.keys(info)) {

@@ -6,12 +6,11 @@ import { execFile } from 'node:child_process'
 import path from 'node:path'
 import { parseArgs, promisify } from 'node:util'
 import Fuse from 'fuse-native'
-import { createLogger, type Logger } from '../../driver/logger.js'
+import type { Logger } from '../../driver/logger.js'
+import { createLightLogger } from '../../driver/light-logger.js'
 import { Kubo } from '../../driver/kubo.js'
 import type { FuseSpec } from './fuse-spec.js'
 import { toFuseOps, type AsyncFs } from './fuse-ops.js'
-import { createContentFs } from './content-fs.js'
-import { createWritableFs } from './writable-fs.js'
 
 const execFileP = promisify(execFile)
 
@@ -37,9 +36,10 @@ const WRITABLE_AC_ATTR = '1,big_writes' as unknown as number
 
 export async function startFuse (spec: FuseSpec, log: Logger): Promise<RunningFuse> {
   const kubo = new Kubo({ url: spec.kuboApi, ...(spec.kuboApiTokenFile !== undefined ? { tokenFile: spec.kuboApiTokenFile } : {}), timeoutMs: spec.kuboTimeoutMs })
+  // Only the filesystem this volume needs is loaded: start-up time is stage time.
   const instance: FsInstance = spec.mode === 'content'
-    ? await createContentFs(spec, { kubo, log })
-    : await createWritableFs(spec, { kubo, log })
+    ? await (await import('./content-fs.js')).createContentFs(spec, { kubo, log })
+    : await (await import('./writable-fs.js')).createWritableFs(spec, { kubo, log })
   // Our own bound (readTimeoutMs + slack for metadata) answers EIO first; fuse-native's timeout
   // is a backstop set on purpose just above it rather than its 15 s default.
   const opTimeoutMs = Math.max(spec.readTimeoutMs, spec.mode === 'writable' ? spec.kuboTimeoutMs : 0) + 500
@@ -106,7 +106,8 @@ export async function fuseServerCommand (argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, options: { spec: { type: 'string' } }, strict: true })
   if (values.spec === undefined) throw new Error('fuse-server needs --spec FILE')
   const spec = validateSpec(JSON.parse(await readFile(values.spec, 'utf8')))
-  const log = createLogger(spec.logLevel, 'fuse-server').child({ volumeId: spec.volumeId })
+  // Not winston: loading it was ~100 ms of every FUSE server's start-up (see light-logger.ts).
+  const log = createLightLogger(spec.logLevel, 'fuse-server').child({ volumeId: spec.volumeId })
   const running = await startFuse(spec, log)
   const status = statusPathOf(values.spec)
   await writeFile(`${status}.tmp`, JSON.stringify({ pid: process.pid, mountpoint: spec.mountpoint, mountedAt: new Date().toISOString() }))
