@@ -43,7 +43,7 @@ const REFILL_BYTES = 8 * 1024 * 1024
  */
 const READ_AHEAD_AFTER = 2 * 1024 * 1024
 /** Directory entries resolved in the background after a listing (stat-ahead), at most this many at once. */
-const STAT_AHEAD_CONCURRENCY = 8
+const STAT_AHEAD_CONCURRENCY = 32
 /** Single-block files larger than this are kept in entries by CID only: their bytes live in the bounded block cache. */
 const INLINE_DATA_MAX = 4096
 
@@ -54,6 +54,8 @@ interface Entry {
   segs: string[]
   /** For symlinks: the target served (see symlink-policy.ts). */
   target?: string
+  /** Its attributes, built on first getattr (content is immutable, so they never change). */
+  stat?: Stat
 }
 
 interface Handle {
@@ -109,6 +111,11 @@ export async function createContentFs (spec: FuseSpec, deps: ContentFsDeps): Pro
 
 export class ContentFs {
   private readonly resolved: Map<string, Promise<Entry>> = new Map()
+  /**
+   * The entries of `resolved` that have settled: `find`/`ls -l` send one getattr per entry, and
+   * answering a known path without a deadline timer and promise race was most of their cost.
+   */
+  private readonly settled: Map<string, Entry> = new Map()
   private readonly statAheadDone = new Set<string>()
   /** Set by close(): background work stops. */
   closed = false
@@ -129,7 +136,11 @@ export class ContentFs {
 
   ops (): AsyncFs {
     return {
-      getattr: async (p) => await this.withDeadline(async (s) => this.stat(await this.resolve(p, s), p)),
+      getattr: async (p) => {
+        const known = this.settled.get(p === '' ? '/' : p)
+        if (known !== undefined) return this.stat(known, p)
+        return await this.withDeadline(async (s) => this.stat(await this.resolve(p, s), p))
+      },
       readdir: async (p) => await this.withDeadline(async (s) => await this.readdir(p, s)),
       readlink: async (p) => await this.withDeadline(async (s) => {
         const e = await this.resolve(p, s)
@@ -228,22 +239,30 @@ export class ContentFs {
       while (next < names.length && !this.closed) {
         const p = prefix + (names[next++] as string)
         if (this.resolved.has(p)) continue
-        await this.resolve(p, AbortSignal.timeout(this.spec.readTimeoutMs)).catch(() => {})
+        // No per-entry timer: the work is bounded by the fetcher's per-block deadlines.
+        await this.resolve(p).catch(() => {})
       }
     }
     for (let i = 0; i < Math.min(STAT_AHEAD_CONCURRENCY, names.length); i++) worker().catch(() => {})
   }
 
   /** Path → entry, cached per path (content is immutable); failures are not cached. */
-  private async resolve (p: string, signal: AbortSignal): Promise<Entry> {
+  private async resolve (p: string, signal?: AbortSignal): Promise<Entry> {
     const key = p === '' ? '/' : p
+    const known = this.settled.get(key)
+    if (known !== undefined) return known
     let pr = this.resolved.get(key)
     if (pr === undefined) {
-      pr = this.resolveUncached(key)
-      this.resolved.set(key, pr)
+      const mine = this.resolveUncached(key)
+      pr = mine
+      this.resolved.set(key, mine)
       // Bounded: drop the oldest entries past a generous size (Map keeps insertion order).
-      if (this.resolved.size > 200_000) this.resolved.delete(this.resolved.keys().next().value as string)
-      pr.catch(() => { if (this.resolved.get(key) === pr) this.resolved.delete(key) })
+      if (this.resolved.size > 200_000) {
+        const oldest = this.resolved.keys().next().value as string
+        this.resolved.delete(oldest)
+        this.settled.delete(oldest)
+      }
+      mine.then((e) => { if (this.resolved.get(key) === mine) this.settled.set(key, e) }, () => { if (this.resolved.get(key) === mine) this.resolved.delete(key) })
     }
     return await race(pr, signal)
   }
@@ -255,7 +274,7 @@ export class ContentFs {
     const parentPath = '/' + segs.slice(0, -1).join('/')
     // Each path is resolved once; its parent's entry comes from the cache. The shared work is
     // bounded by the fetcher's per-block deadline; each waiter by its own op deadline.
-    const parent = await this.resolve(parentPath, AbortSignal.timeout(this.spec.readTimeoutMs * 4))
+    const parent = this.settled.get(parentPath) ?? await this.resolve(parentPath, AbortSignal.timeout(this.spec.readTimeoutMs * 4))
     let cid: CID | undefined
     if (parent.segs.length === 0 && this.wrapped) {
       cid = name === this.rootCid.toString() ? this.rootCid : undefined
@@ -280,6 +299,11 @@ export class ContentFs {
   }
 
   private stat (e: Entry, p: string): Stat {
+    e.stat ??= this.buildStat(e, p)
+    return e.stat
+  }
+
+  private buildStat (e: Entry, p: string): Stat {
     const n = e.node
     const mtime = new Date(n.mtimeMs ?? 0)
     const base = { mtime, atime: mtime, ctime: mtime, uid: 0, gid: 0, ino: inodeOf(p), blksize: 4096 }
