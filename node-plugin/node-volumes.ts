@@ -160,14 +160,17 @@ export class NodeVolumes {
     // SINGLE_NODE_SINGLE_WRITER: one pod (one target) at a time, as the CSI spec defines it.
     const others = Object.keys(state.targets).filter(t => t !== targetPath)
     if (mode === 'SINGLE_NODE_SINGLE_WRITER' && others.length > 0) throw new CsiError(Code.FAILED_PRECONDITION, `volume ${volumeId} is SINGLE_NODE_SINGLE_WRITER and already published at ${others.join(', ')}`)
-    // The health probe (a child process) and readying the target are independent: run together.
-    const [health] = await Promise.all([this.health(state), this.prepareTarget(targetPath)])
-    if (health.dead) {
+    // The health probe and the bind are both child processes and independent: they run together.
+    // The pod starts only once this call answers, so a bind made over a dead mount is never seen:
+    // it is replaced below, after the heal.
+    const healthP = this.health(state)
+    const bound = await this.bindTarget(stagingPath, targetPath, readOnly).then(() => undefined, (err: Error) => err)
+    if ((await healthP).dead) {
       state = await this.heal(state, signal)
-      // heal() may have bound this target again (a known target that lost its mount).
+      // heal() may have bound this target again too (a known target that lost its mount).
       await this.bindTarget(stagingPath, targetPath, readOnly)
-    } else {
-      await bindMount(stagingPath, targetPath, readOnly)
+    } else if (bound !== undefined) {
+      throw bound
     }
     state.targets[targetPath] = { readOnly }
     await this.store.write(state)

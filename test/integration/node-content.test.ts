@@ -227,6 +227,36 @@ test('NodeGetVolumeStats: usage, path checks, abnormal once the FUSE server is k
   t.deepEqual(await mountedUnder(fx.driver.kubeletDir), [])
 })
 
+test('NodePublishVolume on a volume whose FUSE server died heals it first: old and new targets read the content, read-only', async (t) => {
+  const id = fx.root
+  const sp = await stage(id)
+  t.teardown(async () => { await cleanupMounts(path.dirname(sp)); await cleanupMounts(path.join(fx.driver.kubeletDir, 'pods')) })
+  const tpA = await publish(id, sp, 'pod-heal-a')
+  const statusFile = path.join(fx.driver.stateDir, 'volumes', volumeKey(id), 'fuse-status.json')
+  const dead = JSON.parse(await readFile(statusFile, 'utf8')) as { pid: number }
+  process.kill(dead.pid, 'SIGKILL')
+  // Wait (bounded) until the process is gone (or a zombie), so the publish below meets a dead mount.
+  const gone = async (pid: number): Promise<boolean> => {
+    const st = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined)
+    return st === undefined || st.slice(st.lastIndexOf(')') + 2).startsWith('Z')
+  }
+  const deadline = Date.now() + 30_000
+  while (Date.now() < deadline && !(await gone(dead.pid))) await new Promise(resolve => setTimeout(resolve, 50))
+  t.true(await gone(dead.pid))
+  const tpB = await publish(id, sp, 'pod-heal-b')
+  const healed = JSON.parse(await readFile(statusFile, 'utf8')) as { pid: number }
+  t.not(healed.pid, dead.pid)
+  const table = await readMountTable()
+  for (const tp of [tpA, tpB]) {
+    t.deepEqual(await readFile(path.join(tp, 'hello.txt')), fx.files['hello.txt'])
+    const m = findMount(table, tp)
+    t.truthy(m, tp)
+    t.true(m?.options.includes('ro'), `${tp}: ${m?.options.join(',') ?? 'not mounted'}`)
+  }
+  await teardown(id, sp, [tpA, tpB])
+  t.deepEqual(await mountedUnder(fx.driver.kubeletDir), [])
+})
+
 test('bad input is INVALID_ARGUMENT and nothing is mounted or created', async (t) => {
   const node = fx.driver.csi.node
   const k = fx.driver.kubeletDir
