@@ -80,6 +80,7 @@ export class BlockFetcher {
   private readonly recentTimeouts = new Map<string, number>()
   private readonly timeoutMemoMs: number
   private closed = false
+  private warnedForeignStore = false
   /** Run bytes asked for since the last gcNudge. */
   private streamed = 0
   /** Counters for tests and debug logs. */
@@ -202,16 +203,39 @@ export class BlockFetcher {
       ;(waiters[i] as Deferred).resolve(b)
       return true
     }))).then((hits) => {
-      let from = -1
-      for (let i = 0; i <= run.length; i++) {
-        const missing = i < run.length && hits[i] !== true
-        if (missing && from < 0) from = i
-        if (!missing && from >= 0) {
-          this.streamRun(parent, run.slice(from, i), waiters.slice(from, i))
-          from = -1
-        }
-      }
+      // Blocks the node lacks: Kubo fetches each one (`block/stat` makes it get the block over
+      // bitswap and answers with a few bytes) and the bytes are read from disk like the rest.
+      // Streaming them out of Kubo over HTTP as well cost Kubo and this process CPU for nothing.
+      run.forEach((l, i) => {
+        if (hits[i] === true) return
+        const w = waiters[i] as Deferred
+        this.fetchThenReadLocal(l.cid).then(w.resolve, w.reject)
+      })
     })
+  }
+
+  /** Has Kubo fetch a block (over bitswap if need be), then reads it from disk; block/get if that fails. */
+  private async fetchThenReadLocal (cid: CID): Promise<Uint8Array> {
+    const key = cid.toString()
+    const deadline = Date.now() + this.timeoutMs
+    try {
+      await this.httpCall('block/stat', key, deadline)
+      const bytes = await this.readLocal(cid)
+      if (bytes !== undefined) return bytes
+      if (!this.warnedForeignStore) {
+        // Kubo has the block but the directory does not: it is some other repo's, or not flatfs.
+        this.warnedForeignStore = true
+        this.log.warn('Kubo has a block its blocks directory lacks: is --kubo-blocks-dir the blockstore of the --kubo-api Kubo? Reading through the API', { cid: key, dir: this.local?.dir })
+      }
+    } catch (err) {
+      if (err instanceof CsiError && err.code === Code.DEADLINE_EXCEEDED) {
+        this.stats.failed++
+        if (this.recentTimeouts.size > 10_000) this.recentTimeouts.clear()
+        this.recentTimeouts.set(key, Date.now() + this.timeoutMemoMs)
+        throw err
+      }
+    }
+    return await this.fetchVerifiedRemote(cid, key)
   }
 
   /** A verified block from the local blockstore (now cached), or undefined to ask Kubo. */
@@ -362,17 +386,21 @@ export class BlockFetcher {
   }
 
   private async fetchVerified (cid: CID, key: string): Promise<Uint8Array> {
-    const deadline = Date.now() + this.timeoutMs
     const local = await this.readLocal(cid)
     if (local !== undefined) return local
+    return await this.fetchVerifiedRemote(cid, key)
+  }
+
+  private async fetchVerifiedRemote (cid: CID, key: string): Promise<Uint8Array> {
+    const deadline = Date.now() + this.timeoutMs
     try {
       let bytes: Uint8Array
       try {
-        bytes = await this.httpGet(key, deadline)
+        bytes = await this.httpCall('block/get', key, deadline)
       } catch (err) {
         // A keep-alive socket Kubo closed while idle fails at once; one retry on a fresh socket.
         if ((err as { retryable?: boolean }).retryable !== true || Date.now() >= deadline) throw err
-        bytes = await this.httpGet(key, deadline)
+        bytes = await this.httpCall('block/get', key, deadline)
       }
       try {
         verifyBlock(cid, bytes)
@@ -393,10 +421,11 @@ export class BlockFetcher {
     }
   }
 
-  private async httpGet (key: string, deadline: number): Promise<Uint8Array> {
+  /** POSTs `block/get` (the block's bytes) or `block/stat` (Kubo fetches it; a small JSON answer). */
+  private async httpCall (endpoint: 'block/get' | 'block/stat', key: string, deadline: number): Promise<Uint8Array> {
     if (this.closed) throw new CsiError(Code.UNAVAILABLE, 'block fetcher is closed')
     // Plain request options rather than a URL object per block: this runs for every leaf read.
-    const target = { protocol: this.base.protocol, hostname: this.base.hostname.replace(/^\[|\]$/g, ''), port: this.base.port, path: `${this.basePath}/api/v0/block/get?arg=${encodeURIComponent(key)}` }
+    const target = { protocol: this.base.protocol, hostname: this.base.hostname.replace(/^\[|\]$/g, ''), port: this.base.port, path: `${this.basePath}/api/v0/${endpoint}?arg=${encodeURIComponent(key)}` }
     return await new Promise<Uint8Array>((resolve, reject) => {
       let settled = false
       const fail = (err: CsiError): void => {
@@ -411,7 +440,7 @@ export class BlockFetcher {
         let total = 0
         res.on('data', (c: Buffer) => {
           total += c.length
-          if (total > MAX_BLOCK_BYTES && res.statusCode === 200) fail(new CsiError(Code.DATA_LOSS, `kubo block/get ${key}: block is larger than ${MAX_BLOCK_BYTES} bytes`))
+          if (total > MAX_BLOCK_BYTES && res.statusCode === 200) fail(new CsiError(Code.DATA_LOSS, `kubo ${endpoint} ${key}: block is larger than ${MAX_BLOCK_BYTES} bytes`))
           else chunks.push(c)
         })
         res.on('error', (err) => fail(wrap(key, err)))
@@ -422,17 +451,17 @@ export class BlockFetcher {
             let msg = body.toString('utf8')
             try { msg = JSON.parse(msg).Message ?? msg } catch {}
             const code = res.statusCode === 401 || res.statusCode === 403 ? Code.PERMISSION_DENIED : Code.UNAVAILABLE
-            fail(new CsiError(code, `kubo block/get ${key}: HTTP ${res.statusCode ?? '?'}: ${msg.trim().slice(0, 300)}`))
+            fail(new CsiError(code, `kubo ${endpoint} ${key}: HTTP ${res.statusCode ?? '?'}: ${msg.trim().slice(0, 300)}`))
             return
           }
           const streamErr = res.trailers['x-stream-error']
-          if (streamErr !== undefined && streamErr !== '') { fail(new CsiError(Code.UNAVAILABLE, `kubo block/get ${key}: ${streamErr}`)); return }
+          if (streamErr !== undefined && streamErr !== '') { fail(new CsiError(Code.UNAVAILABLE, `kubo ${endpoint} ${key}: ${streamErr}`)); return }
           settled = true
           clearTimeout(timer)
           resolve(new Uint8Array(body.buffer, body.byteOffset, body.byteLength))
         })
       })
-      const timer = setTimeout(() => fail(new CsiError(Code.DEADLINE_EXCEEDED, `kubo block/get ${key}: no answer within ${this.timeoutMs} ms`)), Math.max(0, deadline - Date.now()))
+      const timer = setTimeout(() => fail(new CsiError(Code.DEADLINE_EXCEEDED, `kubo ${endpoint} ${key}: no answer within ${this.timeoutMs} ms`)), Math.max(0, deadline - Date.now()))
       req.on('error', (err: NodeJS.ErrnoException) => {
         const e = wrap(key, err)
         if (req.reusedSocket && (err.code === 'ECONNRESET' || err.code === 'EPIPE')) (e as { retryable?: boolean }).retryable = true

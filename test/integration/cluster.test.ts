@@ -171,7 +171,9 @@ test.serial('content added to one storage node streams byte-exact through a node
   t.true(total > 90)
   t.false((await localBlocks(node.kubo)).has(Buffer.from(CID.parse(cid).multihash.bytes).toString('hex')), 'node Kubo had the root already')
   // `ipfs-csi mount` on the node-local Kubo: no staged pin, so only reads fetch blocks.
-  const m = await ContentMount.start(cid, node.kubo.apiUrl, { name: 'cluster-stream', readTimeoutMs: 30_000 })
+  // As deployed: the node Kubo's blocks directory is readable; blocks it lacks are fetched by Kubo
+  // (block/stat) and then read from that directory.
+  const m = await ContentMount.start(cid, node.kubo.apiUrl, { name: 'cluster-stream', readTimeoutMs: 30_000, extraArgs: ['--kubo-blocks-dir', path.join(node.kubo.repo, 'blocks')] })
   mounts.push(m)
   const file = path.join(m.dir, cid) // a file root is served as a directory holding it
   const fh = await open(file, 'r')
@@ -189,6 +191,12 @@ test.serial('content added to one storage node streams byte-exact through a node
     await fh.close()
   }
   t.is(sha(await readFile(file)), sha(data))
+  await m.stop()
+  const line = (await m.log()).split('\n').find(l => l.includes('read path totals')) ?? '{}'
+  const totals = JSON.parse(line.slice(line.indexOf('{'))) as { localHits?: number, localBad?: number }
+  // The reader's first leaves (before read-ahead starts at 2 MiB) come straight from block/get.
+  t.true((totals.localHits ?? 0) >= total * 0.8, `blocks read from the node's disk after Kubo fetched them: ${line}`)
+  t.is(totals.localBad, 0)
 })
 
 test.serial('a staged volume on a node-local Kubo is pinned by the node; repo gc never breaks a read; unstage releases it', async (t) => {
@@ -257,7 +265,7 @@ test.serial('a stopped storage peer: IPFS Cluster restores replication and reads
   // Stop a pinned peer other than the one the controller and `content ls` talk to.
   const victim = sc.storage.find(s => s !== sc.storage[0] && pinned.includes(s.cluster.peerId)) as StoragePeer
   t.truthy(victim)
-  const m = await ContentMount.start(cid, node.kubo.apiUrl, { name: 'cluster-failover', readTimeoutMs: 30_000 })
+  const m = await ContentMount.start(cid, node.kubo.apiUrl, { name: 'cluster-failover', readTimeoutMs: 30_000, extraArgs: ['--kubo-blocks-dir', path.join(node.kubo.repo, 'blocks')] })
   mounts.push(m)
   let stop = false
   let reads = 0

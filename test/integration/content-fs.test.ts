@@ -339,6 +339,7 @@ test('with --kubo-blocks-dir, blocks the disk lacks come through the API', async
   t.is(totals.localHits, 0)
   t.true((totals.disk?.misses ?? 0) > 0)
   t.true(totals.fetched >= 25, `root + 24 leaves through the API: ${JSON.stringify(totals)}`)
+  t.regex(await m.log(), /is --kubo-blocks-dir the blockstore of the --kubo-api Kubo/)
 })
 
 test('with --kubo-blocks-dir, a corrupted block on disk gives EIO (Kubo serves the same bytes), never wrong bytes', async (t) => {
