@@ -198,7 +198,7 @@ export class BlockFetcher {
     if (this.local === undefined) { this.streamRun(parent, run, waiters); return }
     // Leaves on this node's disk are read from there (all at once: the fs thread pool bounds
     // them); the ones it lacks go to Kubo in runs of consecutive leaves, as before.
-    void Promise.all(run.map(async (l, i) => await this.readLocal(l.cid).then((b) => {
+    void Promise.all(run.map(async (l, i) => await this.readLocal(l.cid, l.size).then((b) => {
       if (b === undefined) return false
       ;(waiters[i] as Deferred).resolve(b)
       return true
@@ -209,18 +209,18 @@ export class BlockFetcher {
       run.forEach((l, i) => {
         if (hits[i] === true) return
         const w = waiters[i] as Deferred
-        this.fetchThenReadLocal(l.cid).then(w.resolve, w.reject)
+        this.fetchThenReadLocal(l.cid, l.size).then(w.resolve, w.reject)
       })
     })
   }
 
   /** Has Kubo fetch a block (over bitswap if need be), then reads it from disk; block/get if that fails. */
-  private async fetchThenReadLocal (cid: CID): Promise<Uint8Array> {
+  private async fetchThenReadLocal (cid: CID, sizeHint: number): Promise<Uint8Array> {
     const key = cid.toString()
     const deadline = Date.now() + this.timeoutMs
     try {
       await this.httpCall('block/stat', key, deadline)
-      const bytes = await this.readLocal(cid)
+      const bytes = await this.readLocal(cid, sizeHint)
       if (bytes !== undefined) return bytes
       if (!this.warnedForeignStore) {
         // Kubo has the block but the directory does not: it is some other repo's, or not flatfs.
@@ -239,9 +239,9 @@ export class BlockFetcher {
   }
 
   /** A verified block from the local blockstore (now cached), or undefined to ask Kubo. */
-  private async readLocal (cid: CID): Promise<Uint8Array | undefined> {
+  private async readLocal (cid: CID, sizeHint?: number): Promise<Uint8Array | undefined> {
     if (this.local === undefined || this.closed) return undefined
-    const bytes = await this.local.read(cid)
+    const bytes = await this.local.read(cid, sizeHint)
     if (bytes === undefined) return undefined
     try {
       verifyBlock(cid, bytes)
