@@ -155,3 +155,12 @@ test('a cat that never answers fails its leaves at the deadline (DEADLINE_EXCEED
   t.true(err instanceof CsiError && err.code === Code.DEADLINE_EXCEEDED, err?.message)
   t.true(Date.now() - started < 800 + 5000)
 })
+
+test('a dag-pb leaf rebuilt by hand is byte-identical to ipfs-unixfs marshal (any length)', async (t) => {
+  const { UnixFS } = await import('ipfs-unixfs')
+  const { unixfsFileLeaf } = await import('../../node-plugin/fuse/block-fetcher.js')
+  for (const n of [0, 1, 127, 128, 300, 16_383, 16_384, 262_144, 1_048_576]) {
+    const data = new Uint8Array(n).map((_, i) => i * 7)
+    t.deepEqual(unixfsFileLeaf(data), new UnixFS({ type: 'file', data }).marshal(), `length ${n}`)
+  }
+})
