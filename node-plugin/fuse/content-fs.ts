@@ -147,14 +147,14 @@ export class ContentFs {
         if (e.node.kind !== 'symlink') throw new FsError(Errno.EINVAL, 'not a symlink')
         return e.target as string
       }),
-      open: async (p, flags) => await this.withDeadline(async (s) => {
+      open: async (p, flags) => {
         if ((flags & O_ACCMODE) !== fsc.O_RDONLY || (flags & fsc.O_TRUNC) !== 0) throw new FsError(Errno.EROFS, 'content volumes are read-only')
-        const entry = await this.resolve(p, s)
+        const entry = this.settled.get(p === '' ? '/' : p) ?? await this.withDeadline(async (s) => await this.resolve(p, s))
         if (entry.node.kind !== 'file') throw new FsError(Errno.EISDIR, 'not a file')
         const fd = this.nextFd++
         this.handles.set(fd, { entry, next: 0, warmedTo: 0, window: 0, seqBytes: 0, forgotTo: 0 })
         return fd
-      }),
+      },
       release: async (_p, fd) => { this.handles.delete(fd) },
       read: async (p, fd, buf, len, pos) => await this.withDeadline(async (s) => await this.read(p, fd, buf, len, pos, s)),
       statfs: async () => this.statfs(),
