@@ -17,6 +17,12 @@ import type { CID } from 'multiformats/cid'
 const MAX_BLOCK_BYTES = 4 * 1024 * 1024
 /** First read when the size is not known: Kubo's default chunk (256 KiB) plus dag-pb framing. */
 const DEFAULT_GUESS = 256 * 1024
+/**
+ * The directory belongs to another program: never follow a symlink planted as a block file, and
+ * never block on a FIFO (an open of one without a writer would hold a thread-pool thread forever).
+ * What such a file yields is hashed like any block and fails.
+ */
+const OPEN_FLAGS = fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK
 /** Scratch buffers kept for reads without a size hint (one per concurrent read). */
 const MAX_SCRATCH = 64
 /** Room past a size hint: dag-pb framing of a leaf, and one byte to see that the block ended. */
@@ -84,7 +90,7 @@ export class LocalBlockstore {
     // creating one per block was the largest item of a metadata walk's profile.
     let fd: number
     try {
-      fd = await new Promise<number>((resolve, reject) => fs.open(this.pathOf(cid), 'r', (err, fd) => err !== null ? reject(err) : resolve(fd)))
+      fd = await new Promise<number>((resolve, reject) => fs.open(this.pathOf(cid), OPEN_FLAGS, (err, fd) => err !== null ? reject(err) : resolve(fd)))
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') this.stats.misses++
       else this.stats.errors++

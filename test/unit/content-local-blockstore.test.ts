@@ -48,3 +48,20 @@ test('opening refuses what is not a flatfs directory', async (t) => {
   await writeFile(path.join(dir, 'SHARDING'), '/repo/flatfs/shard/v1/weird/2')
   t.throws(() => LocalBlockstore.open(dir), { message: /unsupported flatfs shard function/ })
 })
+
+test('a symlink or a FIFO planted as a block file is not followed and does not block', async (t) => {
+  const { symlink } = await import('node:fs/promises')
+  const { execFileSync } = await import('node:child_process')
+  const dir = await mkdtemp(path.join(tmpdir(), 'ipfs-csi-flatfs-'))
+  t.teardown(async () => await rm(dir, { recursive: true, force: true }))
+  await writeFile(path.join(dir, 'SHARDING'), '/repo/flatfs/shard/v1/next-to-last/2\n')
+  const store = LocalBlockstore.open(dir)
+  const v0 = CID.parse('QmTn6pHdrN9abfUkUxVJourkS4VK8uXApbDrbn7DgFpRd9')
+  await mkdir(path.dirname(store.pathOf(v0)))
+  await symlink('/etc/hostname', store.pathOf(v0))
+  t.is(await store.read(v0), undefined, 'symlink refused (ELOOP)')
+  await rm(store.pathOf(v0))
+  execFileSync('mkfifo', [store.pathOf(v0)])
+  const got = await store.read(v0) // returns at once: no writer, empty read
+  t.true(got === undefined || got.byteLength === 0)
+})
