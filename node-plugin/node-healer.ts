@@ -1,7 +1,7 @@
 // Restart safety. FUSE servers outlive the gRPC server, so on start every volume in the state
 // dir is either adopted (server alive, mount answers) or healed (new server, targets bound
-// again); afterwards a periodic pass does the same. A volume is only touched while its lock is
-// free, so healing never overlaps with an RPC on that volume.
+// again); afterwards a periodic pass does the same. A volume is only healed while holding its
+// lock, so healing never overlaps with an RPC on that volume.
 import { readFile, rm } from 'node:fs/promises'
 import path from 'node:path'
 import type { Logger } from '../driver/logger.js'
@@ -71,6 +71,12 @@ export class NodeHealer {
 
   private async checkOne (listed: VolumeState, report: HealReport): Promise<void> {
     const id = listed.volumeId
+    // The routine check only reads (process table, a statfs probe): it runs without the volume
+    // lock, so an RPC arriving meanwhile is never refused with ABORTED because of it. Only a volume
+    // that looks dead is locked, checked again and healed.
+    try {
+      if (!(await this.volumes.health(listed)).dead) { report.adopted.push(id); return }
+    } catch {}
     const release = this.locks.tryAcquire(id)
     if (release === undefined) { report.busy.push(id); return }
     try {
