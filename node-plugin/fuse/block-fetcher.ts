@@ -102,7 +102,13 @@ export class BlockFetcher {
   }
 
   /** Verified bytes of a block; `signal` bounds this caller's wait (the shared fetch has its own deadline). */
-  async get (cid: CID, signal?: AbortSignal): Promise<Uint8Array> {
+  /**
+   * `ifRoom`: the caller needs the block now but nobody may read its bytes again soon (resolving
+   * a path: a file's size comes from its root block). It is cached only while the cache has room,
+   * so a walk over a tree larger than the cache does not evict everything before the reads that
+   * follow it (an LRU under a scan keeps nothing useful).
+   */
+  async get (cid: CID, signal?: AbortSignal, ifRoom = false): Promise<Uint8Array> {
     if (cid.multihash.code === IDENTITY) return cid.multihash.digest // the CID is the block
     if (!isSupportedHash(cid.multihash.code)) {
       const err = new UnsupportedHashError(cid)
@@ -121,7 +127,7 @@ export class BlockFetcher {
         if (Date.now() < until) throw new CsiError(Code.DEADLINE_EXCEEDED, `kubo block/get ${key}: no answer within ${this.timeoutMs} ms moments ago; not asking again yet`)
         this.recentTimeouts.delete(key)
       }
-      p = this.fetchVerified(cid, key).finally(() => this.inflight.delete(key))
+      p = this.fetchVerified(cid, key, ifRoom).finally(() => this.inflight.delete(key))
       this.inflight.set(key, p)
     } else {
       this.stats.joined++
@@ -238,7 +244,7 @@ export class BlockFetcher {
   }
 
   /** A verified block from the local blockstore (now cached), or undefined to ask Kubo. */
-  private async readLocal (cid: CID, sizeHint?: number): Promise<Uint8Array | undefined> {
+  private async readLocal (cid: CID, sizeHint?: number, ifRoom = false): Promise<Uint8Array | undefined> {
     if (this.local === undefined || this.closed) return undefined
     const bytes = await this.local.read(cid, sizeHint)
     if (bytes === undefined) return undefined
@@ -252,7 +258,7 @@ export class BlockFetcher {
     }
     this.stats.fetched++
     this.stats.localHits++
-    if (!this.closed) this.cache.set(cid.toString(), bytes)
+    this.keep(cid.toString(), bytes, ifRoom)
     return bytes
   }
 
@@ -275,7 +281,7 @@ export class BlockFetcher {
       if (ok) {
         this.stats.fetched++
         this.stats.runLeaves++
-        if (!this.closed) this.cache.set(key, block)
+        this.keep(key, block, false)
         ;(waiters[i] as Deferred).resolve(block)
       } else {
         this.fallback(i, run, waiters)
@@ -384,13 +390,19 @@ export class BlockFetcher {
     this.cache.clear()
   }
 
-  private async fetchVerified (cid: CID, key: string): Promise<Uint8Array> {
-    const local = await this.readLocal(cid)
-    if (local !== undefined) return local
-    return await this.fetchVerifiedRemote(cid, key)
+  private keep (key: string, bytes: Uint8Array, ifRoom: boolean): void {
+    if (this.closed) return
+    if (ifRoom && this.cache.calculatedSize + bytes.byteLength > this.cache.maxSize) return
+    this.cache.set(key, bytes)
   }
 
-  private async fetchVerifiedRemote (cid: CID, key: string): Promise<Uint8Array> {
+  private async fetchVerified (cid: CID, key: string, ifRoom = false): Promise<Uint8Array> {
+    const local = await this.readLocal(cid, undefined, ifRoom)
+    if (local !== undefined) return local
+    return await this.fetchVerifiedRemote(cid, key, ifRoom)
+  }
+
+  private async fetchVerifiedRemote (cid: CID, key: string, ifRoom = false): Promise<Uint8Array> {
     const deadline = Date.now() + this.timeoutMs
     try {
       let bytes: Uint8Array
@@ -408,7 +420,7 @@ export class BlockFetcher {
         throw err
       }
       this.stats.fetched++
-      if (!this.closed) this.cache.set(key, bytes)
+      this.keep(key, bytes, ifRoom)
       return bytes
     } catch (err) {
       this.stats.failed++

@@ -283,7 +283,7 @@ export class ContentFs {
       cid = await this.tree.lookup(parent.node, parent.cid, name)
     }
     if (cid === undefined) throw new FsError(Errno.ENOENT, 'no such entry')
-    let node = cid.equals(this.rootCid) && this.wrapped ? this.rootNode : await this.tree.node(cid)
+    let node = cid.equals(this.rootCid) && this.wrapped ? this.rootNode : await this.tree.node(cid, undefined, true)
     // A one-block file is kept as a file with itself as its only part, so the (long-lived, path-
     // keyed) entry does not hold its bytes: reads take them from the bounded block cache.
     if (node.kind === 'file' && node.children.length === 0 && node.data.byteLength > INLINE_DATA_MAX) {

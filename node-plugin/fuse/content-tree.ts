@@ -41,11 +41,12 @@ export class ContentTree {
     this.log = init.log
   }
 
-  async node (cid: CID, signal?: AbortSignal): Promise<UnixfsNode> {
+  /** `ifRoom`: see BlockFetcher.get (resolving paths only needs the node, not its bytes later). */
+  async node (cid: CID, signal?: AbortSignal, ifRoom = false): Promise<UnixfsNode> {
     const key = cid.toString()
     const hit = this.nodes.get(key)
     if (hit !== undefined) return hit
-    const bytes = await this.fetcher.get(cid, signal)
+    const bytes = await this.fetcher.get(cid, signal, ifRoom)
     let n: UnixfsNode
     try {
       n = decodeNode(cid, bytes)

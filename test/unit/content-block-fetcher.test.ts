@@ -157,6 +157,20 @@ test('the cache is bounded in bytes', async (t) => {
   t.is(kubo.requests.get(a.cid.toString()), 2)
 })
 
+test('a block asked for with ifRoom is cached only while the cache has room: it never evicts', async (t) => {
+  const { kubo, f } = await setup(t, { cacheBytes: 100 })
+  const [a, b, c] = await Promise.all(['a', 'b', 'c'].map(async (ch) => await block(ch.repeat(60))))
+  for (const x of [a, b, c]) kubo.blocks.set(x!.cid.toString(), x!.bytes)
+  t.deepEqual(await f.get(a!.cid, undefined, true), a!.bytes) // room: kept
+  t.true(f.has(a!.cid))
+  t.deepEqual(await f.get(b!.cid, undefined, true), b!.bytes) // no room: served, not kept, a stays
+  t.false(f.has(b!.cid))
+  t.true(f.has(a!.cid))
+  await f.get(c!.cid) // a demand read evicts as usual
+  t.true(f.has(c!.cid))
+  t.false(f.has(a!.cid))
+})
+
 test('identity CIDs need no request; unknown hash functions are refused without one', async (t) => {
   const { kubo, f } = await setup(t)
   const id = CID.createV1(raw.code, identity.digest(new Uint8Array([1, 2, 3])))
