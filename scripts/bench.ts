@@ -434,7 +434,9 @@ async function main (): Promise<number> {
         const f = await one(m)
         dropCaches()
         await doReads(f, reads)
-        fetched = (JSON.parse(await c.cli(['bitswap', 'stat', '--enc=json'])).BlocksReceived as number) - before
+        const st = JSON.parse(await c.cli(['bitswap', 'stat', '--enc=json']))
+        fetched = (st.BlocksReceived as number) - before
+        log(`bitswap stat after cold random reads: ${JSON.stringify({ BlocksReceived: st.BlocksReceived, DupBlksReceived: st.DupBlksReceived, before })}`)
       } finally { await m.stop() }
       // Leaves touched (1 MiB raw leaves) plus the file's internal nodes (root + ceil(leaves/174)).
       const touched = new Set<number>()
