@@ -33,15 +33,6 @@ const CONTENT_CACHE_S = 3600
  * carries big_writes into fuse-native's -o option string.
  */
 const WRITABLE_AC_ATTR = '1,big_writes' as unknown as number
-/**
- * Content mounts: the kernel's read-ahead capped at KERNEL_READAHEAD bytes (libfuse's
- * max_readahead, carried the same way; ac_attr_timeout is unused without auto_cache). The
- * driver's own read-ahead feeds sequential readers; a 128 KiB kernel window past a random read
- * mostly fetched a leaf nobody asked for. Sequential reads measured the same at 32 and 128 KiB;
- * 0 makes the kernel read page by page.
- */
-const KERNEL_READAHEAD = 32 * 1024
-const CONTENT_AC_ATTR = `${CONTENT_CACHE_S},max_readahead=${KERNEL_READAHEAD}` as unknown as number
 
 export async function startFuse (spec: FuseSpec, log: Logger): Promise<RunningFuse> {
   const kubo = new Kubo({ url: spec.kuboApi, ...(spec.kuboApiTokenFile !== undefined ? { tokenFile: spec.kuboApiTokenFile } : {}), timeoutMs: spec.kuboTimeoutMs })
@@ -61,7 +52,7 @@ export async function startFuse (spec: FuseSpec, log: Logger): Promise<RunningFu
     fsname: `ipfs-csi:${spec.volumeId}`.slice(0, 100).replace(/[,\s]/g, '_'),
     subtype: 'ipfs-csi',
     timeout: opTimeoutMs + 2000,
-    ...(content ? { kernelCache: true, entryTimeout: CONTENT_CACHE_S, attrTimeout: CONTENT_CACHE_S, acAttrTimeout: CONTENT_AC_ATTR } : { autoCache: true, entryTimeout: 1, attrTimeout: 1, acAttrTimeout: WRITABLE_AC_ATTR })
+    ...(content ? { kernelCache: true, entryTimeout: CONTENT_CACHE_S, attrTimeout: CONTENT_CACHE_S } : { autoCache: true, entryTimeout: 1, attrTimeout: 1, acAttrTimeout: WRITABLE_AC_ATTR })
   })
   await new Promise<void>((resolve, reject) => fuse.mount((err: Error | null) => err != null ? reject(err) : resolve()))
   log.info('mounted', { mountpoint: spec.mountpoint, mode: spec.mode, volumeId: spec.volumeId })

@@ -366,20 +366,6 @@ test('--kubo-blocks-dir that is not a flatfs directory is refused before mountin
   t.false(await isMounted(path.join(work, 'never-mounted')))
 })
 
-test('a content mount caps the kernel read-ahead at 32 KiB (the driver reads ahead itself)', async (t) => {
-  const cid = await kubo.addBytes(new TextEncoder().encode('read-ahead check\n'))
-  const m = await mount(t, cid)
-  const dev = await new Promise<string>((resolve, reject) => {
-    const c = spawn('mountpoint', ['-d', m.dir])
-    let out = ''
-    c.stdout.on('data', (d: Buffer) => { out += d.toString() })
-    c.on('exit', (code) => code === 0 ? resolve(out.trim()) : reject(new Error(`mountpoint exited ${code}`)))
-  })
-  t.regex(dev, /^\d+:\d+$/)
-  t.is((await readFile(`/sys/class/bdi/${dev}/read_ahead_kb`, 'utf8')).trim(), '32')
-  t.is(await readFile(m.path(cid), 'utf8'), 'read-ahead check\n')
-})
-
 test('entries with names Linux cannot hold are left out; the directory still lists', async (t) => {
   const fileCid = CID.parse(await kubo.addBytes(new TextEncoder().encode('good content\n'), ['--cid-version=1', '--raw-leaves']))
   const names = ['good.txt', 'a/b', '..', '.', '', 'nul\0name']
