@@ -1,9 +1,9 @@
 // Typed configuration for `ipfs-csi serve`, from flags then IPFS_CSI_* environment variables,
 // validated once at start-up with every problem reported together.
-import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import path from 'node:path'
 import { DEFAULTS } from './constants.js'
+import { LocalBlockstore } from '../node-plugin/fuse/local-blockstore.js'
 
 export type Mode = 'controller' | 'node' | 'all'
 
@@ -113,15 +113,11 @@ export function validateBlocksDir (problems: string[], raw: unknown, flag = 'kub
   if (raw === undefined || raw === '') return undefined
   const dir = String(raw)
   if (!path.isAbsolute(dir)) { problems.push(`--${flag} must be an absolute path (got ${JSON.stringify(dir)})`); return undefined }
-  let sharding = ''
   try {
-    sharding = readFileSync(path.join(dir, 'SHARDING'), 'utf8').trim()
+    // The same check the FUSE servers make when they open it (they may run in another container).
+    LocalBlockstore.open(path.resolve(dir))
   } catch (err) {
-    problems.push(`--${flag} ${dir} is not a Kubo flatfs blocks directory (no readable SHARDING file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`)
-    return undefined
-  }
-  if (!/^\/repo\/flatfs\/shard\/v1\/(prefix|suffix|next-to-last)\/\d{1,2}$/.test(sharding)) {
-    problems.push(`--${flag} ${dir}: unsupported flatfs shard function ${JSON.stringify(sharding.slice(0, 100))}`)
+    problems.push(`--${flag} ${(err as Error).message}`)
     return undefined
   }
   return path.resolve(dir)

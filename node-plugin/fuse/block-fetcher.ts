@@ -202,20 +202,14 @@ export class BlockFetcher {
     if (this.streamed >= STREAM_GC_BYTES) { this.streamed = 0; setImmediate(gcNudge) }
     if (this.local === undefined) { this.streamRun(parent, run, waiters); return }
     // Leaves on this node's disk are read from there (all at once: the fs thread pool bounds
-    // them); the ones it lacks go to Kubo in runs of consecutive leaves, as before.
-    void Promise.all(run.map(async (l, i) => await this.readLocal(l.cid, l.size).then((b) => {
-      if (b === undefined) return false
-      ;(waiters[i] as Deferred).resolve(b)
-      return true
-    }))).then((hits) => {
-      // Blocks the node lacks: Kubo fetches each one (`block/stat` makes it get the block over
-      // bitswap and answers with a few bytes) and the bytes are read from disk like the rest.
-      // Streaming them out of Kubo over HTTP as well cost Kubo and this process CPU for nothing.
-      run.forEach((l, i) => {
-        if (hits[i] === true) return
-        const w = waiters[i] as Deferred
-        this.fetchThenReadLocal(l.cid, l.size).then(w.resolve, w.reject)
-      })
+    // them). A leaf the node lacks is fetched by Kubo (`block/stat` makes it get the block over
+    // bitswap and answers with a few bytes) and then read from disk like the rest: streaming it
+    // out of Kubo over HTTP as well cost Kubo and this process CPU for nothing.
+    run.forEach((l, i) => {
+      const w = waiters[i] as Deferred
+      this.readLocal(l.cid, l.size)
+        .then(async (b) => b ?? await this.fetchThenReadLocal(l.cid, l.size))
+        .then(w.resolve, w.reject)
     })
   }
 

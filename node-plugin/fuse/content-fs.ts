@@ -137,7 +137,7 @@ export class ContentFs {
   ops (): AsyncFs {
     return {
       getattr: async (p) => {
-        const known = this.settled.get(p === '' ? '/' : p)
+        const known = this.known(p)
         if (known !== undefined) return this.stat(known, p)
         return await this.withDeadline(async (s) => this.stat(await this.resolve(p, s), p))
       },
@@ -149,7 +149,7 @@ export class ContentFs {
       }),
       open: async (p, flags) => {
         if ((flags & O_ACCMODE) !== fsc.O_RDONLY || (flags & fsc.O_TRUNC) !== 0) throw new FsError(Errno.EROFS, 'content volumes are read-only')
-        const entry = this.settled.get(p === '' ? '/' : p) ?? await this.withDeadline(async (s) => await this.resolve(p, s))
+        const entry = this.known(p) ?? await this.withDeadline(async (s) => await this.resolve(p, s))
         if (entry.node.kind !== 'file') throw new FsError(Errno.EISDIR, 'not a file')
         const fd = this.nextFd++
         this.handles.set(fd, { entry, next: 0, warmedTo: 0, window: 0, seqBytes: 0, forgotTo: 0 })
@@ -247,6 +247,11 @@ export class ContentFs {
   }
 
   /** Path → entry, cached per path (content is immutable); failures are not cached. */
+  /** The entry of a path already resolved, without waiting. */
+  private known (p: string): Entry | undefined {
+    return this.settled.get(p === '' ? '/' : p)
+  }
+
   private async resolve (p: string, signal?: AbortSignal): Promise<Entry> {
     const key = p === '' ? '/' : p
     const known = this.settled.get(key)

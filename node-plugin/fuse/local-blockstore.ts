@@ -69,7 +69,7 @@ export class LocalBlockstore {
     try {
       id = readFileSync(path.join(dir, 'SHARDING'), 'utf8')
     } catch (err) {
-      throw new Error(`${dir} is not a flatfs blockstore (no readable SHARDING file: ${(err as Error).message})`)
+      throw new Error(`${dir} is not a Kubo flatfs blocks directory (no readable SHARDING file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`)
     }
     return new LocalBlockstore(dir, parseShardFn(id))
   }
@@ -85,7 +85,7 @@ export class LocalBlockstore {
    * The block's bytes as stored, or undefined when this node does not have it (or it cannot be
    * read). Unverified: the caller hashes them against the CID before use.
    */
-  async read (cid: CID, sizeHint?: number, signal?: AbortSignal): Promise<Uint8Array | undefined> {
+  async read (cid: CID, sizeHint?: number): Promise<Uint8Array | undefined> {
     // Plain fds and callbacks, not fs/promises FileHandles: a FileHandle is a tracked object, and
     // creating one per block was the largest item of a metadata walk's profile.
     let fd: number
@@ -106,7 +106,6 @@ export class LocalBlockstore {
       let buf = scratch ?? Buffer.allocUnsafeSlow(Math.min(MAX_BLOCK_BYTES, (sizeHint ?? DEFAULT_GUESS) + SLACK))
       let got = 0
       for (;;) {
-        if (signal?.aborted === true) { this.stats.errors++; return undefined }
         const at = got
         const b = buf
         const bytesRead = await new Promise<number>((resolve, reject) => fs.read(fd, b, at, b.length - at, at, (err, n) => err !== null ? reject(err) : resolve(n)))
