@@ -15,6 +15,7 @@ import type { Logger } from '../../driver/logger.js'
 import { rawPost } from './raw-http-stream.js'
 import { IDENTITY, UnsupportedHashError, isSupportedHash, verifyBlock } from './verify-block.js'
 import type { LocalBlockstore } from './local-blockstore.js'
+import { BlockBufferPool } from './block-buffer-pool.js'
 
 /** Kubo refuses blocks over 2 MiB on the network; anything much larger is not a block. */
 const MAX_BLOCK_BYTES = 4 * 1024 * 1024
@@ -26,6 +27,9 @@ export const MAX_RUN_LEAF = 1024 * 1024
 export const RUN_BYTES = 8 * 1024 * 1024
 const CODEC_RAW = 0x55
 const CODEC_DAG_PB = 0x70
+
+/** Free leaf buffers kept for reuse (and, separately, ones waiting for older reads to end). */
+const POOL_IDLE_BYTES = 32 * 1024 * 1024
 
 /** A leaf of a file node: its CID, size, and offset within that node's file bytes. */
 export interface RunLeaf { cid: CID, size: number, offset: number }
@@ -74,6 +78,10 @@ export class BlockFetcher {
   private readonly log: Logger
   private readonly local: LocalBlockstore | undefined
   private readonly cache: LRUCache<string, Uint8Array>
+  /** Leaf buffers read from disk are reused (see block-buffer-pool.ts). */
+  private readonly pool = new BlockBufferPool({ maxIdleBytes: POOL_IDLE_BYTES })
+  /** Cached blocks known to be file leaves: only their buffers go back to the pool. */
+  private readonly leaves = new Set<string>()
   private readonly inflight = new Map<string, Promise<Uint8Array>>()
   /** Blocks whose fetch just hit its deadline → until when a new ask fails at once. */
   private readonly recentTimeouts = new Map<string, number>()
@@ -98,7 +106,11 @@ export class BlockFetcher {
     this.local = init.localBlocks
     this.timeoutMemoMs = Math.min(1000, init.timeoutMs)
     // lru-cache needs maxSize ≥ 1; a block larger than the whole cache is simply not kept.
-    this.cache = new LRUCache<string, Uint8Array>({ maxSize: Math.max(1, init.cacheBytes), sizeCalculation: (b) => Math.max(1, b.byteLength) })
+    this.cache = new LRUCache<string, Uint8Array>({
+      maxSize: Math.max(1, init.cacheBytes),
+      sizeCalculation: (b) => Math.max(1, b.byteLength),
+      dispose: (bytes, key) => { if (this.leaves.delete(key)) this.pool.release(bytes) }
+    })
   }
 
   /** Verified bytes of a block; `signal` bounds this caller's wait (the shared fetch has its own deadline). */
@@ -140,6 +152,25 @@ export class BlockFetcher {
     if (this.closed || cid.multihash.code === IDENTITY || this.cache.has(cid.toString()) || this.inflight.has(cid.toString())) return
     this.get(cid).catch((err: Error) => this.log.debug('read-ahead failed', { cid: cid.toString(), error: err.message }))
   }
+
+  /**
+   * A dag-pb block was decoded as a file leaf: nothing long-lived keeps views of its bytes, so
+   * its buffer may be reused once it leaves the cache. (Raw blocks are always leaves.)
+   */
+  markLeaf (cid: CID): void {
+    const key = cid.toString()
+    if (this.cache.has(key)) this.leaves.add(key)
+  }
+
+  /**
+   * Brackets code that holds views of cached blocks across awaits (a FUSE read gathering its
+   * parts): no buffer released meanwhile is reused before `endUse`.
+   */
+  beginUse (): number { return this.pool.beginUse() }
+  endUse (token: number): void { this.pool.endUse(token) }
+
+  /** Pool counters, for tests and debug logs. */
+  get poolStats (): BlockBufferPool['stats'] { return this.pool.stats }
 
   has (cid: CID): boolean {
     return cid.multihash.code === IDENTITY || this.cache.has(cid.toString())
@@ -240,7 +271,7 @@ export class BlockFetcher {
   /** A verified block from the local blockstore (now cached), or undefined to ask Kubo. */
   private async readLocal (cid: CID, sizeHint?: number, ifRoom = false): Promise<Uint8Array | undefined> {
     if (this.local === undefined || this.closed) return undefined
-    const bytes = await this.local.read(cid, sizeHint)
+    const bytes = await this.local.read(cid, sizeHint, this.pool)
     if (bytes === undefined) return undefined
     try {
       verifyBlock(cid, bytes)
@@ -252,7 +283,7 @@ export class BlockFetcher {
     }
     this.stats.fetched++
     this.stats.localHits++
-    this.keep(cid.toString(), bytes, ifRoom)
+    this.keep(cid.toString(), bytes, ifRoom, cid.code === CODEC_RAW)
     return bytes
   }
 
@@ -384,10 +415,11 @@ export class BlockFetcher {
     this.cache.clear()
   }
 
-  private keep (key: string, bytes: Uint8Array, ifRoom: boolean): void {
+  private keep (key: string, bytes: Uint8Array, ifRoom: boolean, leaf = false): void {
     if (this.closed) return
     if (ifRoom && this.cache.calculatedSize + bytes.byteLength > this.cache.maxSize) return
     this.cache.set(key, bytes)
+    if (leaf && this.cache.has(key)) this.leaves.add(key)
   }
 
   private async fetchVerified (cid: CID, key: string, ifRoom = false): Promise<Uint8Array> {

@@ -103,7 +103,7 @@ export async function createContentFs (spec: FuseSpec, deps: ContentFsDeps): Pro
     close: async () => {
       fs.closed = true
       // Where the blocks came from (disk, API runs, single fetches): the first thing to check when a mount is slow.
-      log.info('read path totals', { ...fetcher.stats, ...(localBlocks !== undefined ? { disk: localBlocks.stats } : {}) })
+      log.info('read path totals', { ...fetcher.stats, ...(localBlocks !== undefined ? { disk: localBlocks.stats, buffers: fetcher.poolStats } : {}) })
       fetcher.close()
     }
   }

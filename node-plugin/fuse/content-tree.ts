@@ -55,6 +55,7 @@ export class ContentTree {
       throw err
     }
     if (n.kind !== 'file' || n.children.length > 0) this.nodes.set(key, n)
+    else this.fetcher.markLeaf(cid)
     return n
   }
 
@@ -164,9 +165,15 @@ export class ContentTree {
     const end = Math.min(file.size, pos + len)
     if (pos >= end) return 0
     const parts: Part[] = []
-    await this.collect(file, fileCid, 0, pos, end, parts, signal)
-    if (signal?.aborted === true) throw new CsiError(Code.DEADLINE_EXCEEDED, 'read deadline passed')
-    for (const p of parts) buf.set(p.bytes, p.at - pos)
+    // The parts are views of cached blocks, held across awaits until copied.
+    const use = this.fetcher.beginUse()
+    try {
+      await this.collect(file, fileCid, 0, pos, end, parts, signal)
+      if (signal?.aborted === true) throw new CsiError(Code.DEADLINE_EXCEEDED, 'read deadline passed')
+      for (const p of parts) buf.set(p.bytes, p.at - pos)
+    } finally {
+      this.fetcher.endUse(use)
+    }
     return end - pos
   }
 

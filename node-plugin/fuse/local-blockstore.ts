@@ -12,6 +12,7 @@ import fs, { readFileSync, statSync } from 'node:fs'
 import path from 'node:path'
 import { base32upper } from 'multiformats/bases/base32'
 import type { CID } from 'multiformats/cid'
+import type { BlockBufferPool } from './block-buffer-pool.js'
 
 /** Anything larger is not a block Kubo would write (its network limit is 2 MiB). */
 const MAX_BLOCK_BYTES = 4 * 1024 * 1024
@@ -83,9 +84,11 @@ export class LocalBlockstore {
 
   /**
    * The block's bytes as stored, or undefined when this node does not have it (or it cannot be
-   * read). Unverified: the caller hashes them against the CID before use.
+   * read). Unverified: the caller hashes them against the CID before use. `pool`: where a read
+   * with a size hint (a leaf) gets its buffer; the caller releases it to the pool once the block
+   * leaves its cache (see block-buffer-pool.ts).
    */
-  async read (cid: CID, sizeHint?: number): Promise<Uint8Array | undefined> {
+  async read (cid: CID, sizeHint?: number, pool?: BlockBufferPool): Promise<Uint8Array | undefined> {
     // Plain fds and callbacks, not fs/promises FileHandles: a FileHandle is a tracked object, and
     // creating one per block was the largest item of a metadata walk's profile.
     let fd: number
@@ -99,11 +102,13 @@ export class LocalBlockstore {
     // Without a size hint (directories, file roots: mostly small) the first read goes into a
     // reused scratch buffer and the block is copied out at its size.
     const scratch = sizeHint === undefined ? this.scratch.pop() ?? Buffer.allocUnsafeSlow(DEFAULT_GUESS + SLACK) : undefined
+    const first = scratch ?? (pool !== undefined ? pool.acquire(Math.min(MAX_BLOCK_BYTES, (sizeHint ?? DEFAULT_GUESS) + SLACK)) : undefined)
+    let kept: Buffer | undefined
     try {
       // A block that fits the first read costs open + read (+ close, not waited for): two
       // thread-pool round trips instead of four with an fstat; a larger one reads on into a
       // buffer twice the size.
-      let buf = scratch ?? Buffer.allocUnsafeSlow(Math.min(MAX_BLOCK_BYTES, (sizeHint ?? DEFAULT_GUESS) + SLACK))
+      let buf = first ?? Buffer.allocUnsafeSlow(Math.min(MAX_BLOCK_BYTES, (sizeHint ?? DEFAULT_GUESS) + SLACK))
       let got = 0
       for (;;) {
         const at = got
@@ -120,12 +125,15 @@ export class LocalBlockstore {
       // The block cache keeps what it is given: a block much smaller than its buffer (or in the
       // scratch buffer) gets its own.
       if (buf === scratch || got < buf.length / 2) buf = Buffer.from(buf.subarray(0, got))
+      kept = buf
       return new Uint8Array(buf.buffer, buf.byteOffset, got)
     } catch {
       this.stats.errors++
       return undefined
     } finally {
       if (scratch !== undefined && this.scratch.length < MAX_SCRATCH) this.scratch.push(scratch)
+      // A pooled buffer nobody was shown (the block did not fit it, was copied out, or failed).
+      if (first !== undefined && first !== scratch && first !== kept) pool?.giveBack(first)
       fs.close(fd, () => {})
     }
   }

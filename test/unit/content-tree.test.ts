@@ -22,6 +22,12 @@ class MemStore {
     return b
   }
 
+  // The buffer-pool hooks of BlockFetcher: nothing here is pooled; uses must pair up.
+  openUses = 0
+  markLeaf (): void {}
+  beginUse (): number { return ++this.openUses }
+  endUse (): void { this.openUses-- }
+
   async putRaw (bytes: Uint8Array): Promise<CID> {
     const cid = CID.createV1(raw.code, await sha256.digest(bytes))
     this.blocks.set(cid.toString(), bytes)
