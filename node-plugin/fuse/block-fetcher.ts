@@ -147,6 +147,12 @@ export class BlockFetcher {
     return signal === undefined ? await p : await raceSignal(p, signal, key)
   }
 
+  /** A cached block's verified bytes, without waiting or counting (undefined: not cached). */
+  peek (cid: CID): Uint8Array | undefined {
+    if (cid.multihash.code === IDENTITY) return cid.multihash.digest
+    return this.cache.get(cid.toString())
+  }
+
   /** Starts fetching without waiting (read-ahead); failures are only logged at debug. */
   prefetch (cid: CID): void {
     if (this.closed || cid.multihash.code === IDENTITY || this.cache.has(cid.toString()) || this.inflight.has(cid.toString())) return

@@ -156,7 +156,7 @@ export class ContentFs {
         return fd
       },
       release: async (_p, fd) => { this.handles.delete(fd) },
-      read: async (p, fd, buf, len, pos) => await this.withDeadline(async (s) => await this.read(p, fd, buf, len, pos, s)),
+      read: async (p, fd, buf, len, pos) => this.readCached(fd, buf, len, pos) ?? await this.withDeadline(async (s) => await this.read(p, fd, buf, len, pos, s)),
       statfs: async () => this.statfs(),
       access: async (p, mode) => await this.withDeadline(async (s) => {
         await this.resolve(p, s)
@@ -183,6 +183,16 @@ export class ContentFs {
     if (file.kind !== 'file') throw new FsError(Errno.EISDIR, 'not a file')
     const n = await this.tree.read(file, pos, len, buf, signal, h.entry.cid)
     if (h.next >= 0) this.readAhead(h, file, pos, pos + n)
+    return n
+  }
+
+  /** `read` when every block it needs is cached (see ContentTree.readCached); undefined otherwise. */
+  private readCached (fd: number, buf: Buffer, len: number, pos: number): number | undefined {
+    const h = this.handles.get(fd)
+    if (h === undefined || h.entry.node.kind !== 'file') return undefined
+    const file = h.entry.node
+    const n = this.tree.readCached(file, pos, len, buf)
+    if (n !== undefined && h.next >= 0) this.readAhead(h, file, pos, pos + n)
     return n
   }
 

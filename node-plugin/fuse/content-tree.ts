@@ -177,6 +177,49 @@ export class ContentTree {
     return end - pos
   }
 
+  /**
+   * `read` answered at once when every block it needs is cached (read-ahead's usual result):
+   * no promise, timer or abort listener per 128 KiB request. Undefined when a block is missing;
+   * `buf` may then hold part of the range, which the caller's `read` overwrites.
+   */
+  readCached (file: UnixfsNode, pos: number, len: number, buf: Buffer): number | undefined {
+    if (file.kind !== 'file') return undefined
+    const end = Math.min(file.size, pos + len)
+    if (pos >= end) return 0
+    return this.copyCached(file, 0, pos, end, buf) ? end - pos : undefined
+  }
+
+  private copyCached (node: UnixfsNode & { kind: 'file' }, nodeOff: number, start: number, end: number, buf: Buffer): boolean {
+    const data = node.data
+    if (data.byteLength > 0) {
+      const from = Math.max(start, nodeOff)
+      const to = Math.min(end, nodeOff + data.byteLength)
+      if (from < to) buf.set(data.subarray(from - nodeOff, to - nodeOff), from - start)
+    }
+    let off = nodeOff + data.byteLength
+    for (const child of node.children) {
+      const cStart = off
+      const cEnd = off + child.size
+      off = cEnd
+      if (cEnd <= start || child.size === 0) continue
+      if (cStart >= end) break
+      let n = this.nodes.get(child.cid.toString())
+      if (n === undefined) {
+        const bytes = this.fetcher.peek(child.cid)
+        if (bytes === undefined) return false
+        try {
+          n = decodeNode(child.cid, bytes)
+        } catch {
+          return false // the async path reports it
+        }
+        if (n.kind === 'file' && n.children.length === 0) this.fetcher.markLeaf(child.cid)
+      }
+      if (n.kind !== 'file' || n.size !== child.size) return false
+      if (!this.copyCached(n, cStart, start, end, buf)) return false
+    }
+    return true
+  }
+
   /** Fetches (into the caches) the blocks under [start, end) without copying; for read-ahead. */
   async warm (file: UnixfsNode, start: number, end: number, fileCid?: CID): Promise<void> {
     if (file.kind !== 'file') return

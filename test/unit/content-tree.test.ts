@@ -22,6 +22,12 @@ class MemStore {
     return b
   }
 
+  /** Blocks `peek` may see (BlockFetcher.peek sees only its cache). */
+  readonly cached = new Set<string>()
+  peek (cid: CID): Uint8Array | undefined {
+    return this.cached.has(cid.toString()) ? this.blocks.get(cid.toString()) : undefined
+  }
+
   // The buffer-pool hooks of BlockFetcher: nothing here is pooled; uses must pair up.
   openUses = 0
   markLeaf (): void {}
@@ -73,6 +79,40 @@ test('reads across a two-level file with inline data match the concatenation', a
     t.deepEqual(buf.subarray(0, n), whole.subarray(pos, pos + len), `read ${pos}+${len}`)
   }
   t.is(await ct.read(node, 260, 10, Buffer.alloc(10)), 0)
+})
+
+test('readCached answers from cached blocks only, with the bytes read() gives; size mismatches fall back', async (t) => {
+  const s = new MemStore()
+  const parts = [bytes(100, 1), bytes(50, 2), bytes(70, 3), bytes(30, 4)]
+  const leaves = await Promise.all(parts.map(async p => await s.putRaw(p)))
+  const mid1 = await s.putFile([[leaves[0] as CID, 100], [leaves[1] as CID, 50]])
+  const mid2 = await s.putFile([[leaves[2] as CID, 70], [leaves[3] as CID, 30]])
+  const inline = bytes(10, 9)
+  const root = await s.putFile([[mid1, 150], [mid2, 100]], inline)
+  const whole = Buffer.concat([inline, ...parts])
+  const ct = tree(s)
+  const node = await ct.node(root)
+  t.is(ct.readCached(node, 0, 260, Buffer.alloc(260)), undefined, 'inner nodes not decoded yet')
+  await ct.read(node, 0, 260, Buffer.alloc(260)) // decodes (and caches) the inner nodes
+  t.is(ct.readCached(node, 0, 260, Buffer.alloc(260)), undefined, 'no leaf cached')
+  for (const l of leaves.slice(0, 2)) s.cached.add(l.toString())
+  const gets = s.gets
+  const buf = Buffer.alloc(30)
+  t.is(ct.readCached(node, 100, 30, buf), 30, 'leaves 0-1 cover 100..130')
+  t.deepEqual(buf, whole.subarray(100, 130))
+  t.is(ct.readCached(node, 150, 20, Buffer.alloc(20)), undefined, 'leaf 2 is not cached')
+  for (const l of leaves) s.cached.add(l.toString())
+  for (const [pos, len] of [[0, 260], [5, 20], [259, 10], [255, 5]] as Array<[number, number]>) {
+    const b = Buffer.alloc(len)
+    const n = ct.readCached(node, pos, len, b)
+    t.deepEqual(b.subarray(0, n), whole.subarray(pos, pos + len), `readCached ${pos}+${len}`)
+  }
+  t.is(ct.readCached(node, 260, 10, Buffer.alloc(10)), 0, 'at EOF')
+  t.is(s.gets, gets, 'readCached never fetches')
+  const short = await s.putRaw(bytes(100, 7))
+  const lying = await ct.node(await s.putFile([[short, 120]]))
+  s.cached.add(short.toString())
+  t.is(ct.readCached(lying, 0, 10, Buffer.alloc(10)), undefined, 'a size mismatch is left to read() (DATA_LOSS)')
 })
 
 test('only the leaves a read needs are fetched', async (t) => {
