@@ -196,13 +196,7 @@ export class ContentTree {
       const to = Math.min(end, nodeOff + data.byteLength)
       if (from < to) buf.set(data.subarray(from - nodeOff, to - nodeOff), from - start)
     }
-    let off = nodeOff + data.byteLength
-    for (const child of node.children) {
-      const cStart = off
-      const cEnd = off + child.size
-      off = cEnd
-      if (cEnd <= start || child.size === 0) continue
-      if (cStart >= end) break
+    for (const { child, cStart } of childrenIn(node, nodeOff, start, end)) {
       let n = this.nodes.get(child.cid.toString())
       if (n === undefined) {
         const bytes = this.fetcher.peek(child.cid)
@@ -274,13 +268,7 @@ export class ContentTree {
       }
       if (run.length > 1) this.fetcher.fetchRun(nodeCid, run)
     }
-    let off = nodeOff + data.byteLength
-    for (const child of node.children) {
-      const cStart = off
-      const cEnd = off + child.size
-      off = cEnd
-      if (cEnd <= start || child.size === 0) continue
-      if (cStart >= end) break
+    for (const { child, cStart } of childrenIn(node, nodeOff, start, end)) {
       work.push((async () => {
         const n = await this.node(child.cid, signal)
         // A child whose real size differs from what its parent says would shift every byte after it.
@@ -295,6 +283,18 @@ export class ContentTree {
 }
 
 interface Part { bytes: Uint8Array, at: number }
+
+/** The non-empty children of a file node (its bytes start at `nodeOff`) that overlap [start, end). */
+function * childrenIn (node: UnixfsNode & { kind: 'file' }, nodeOff: number, start: number, end: number): Generator<{ child: { cid: CID, size: number }, cStart: number }> {
+  let off = nodeOff + node.data.byteLength
+  for (const child of node.children) {
+    const cStart = off
+    off += child.size
+    if (off <= start || child.size === 0) continue
+    if (cStart >= end) break
+    yield { child, cStart }
+  }
+}
 
 function nodeWeight (n: UnixfsNode): number {
   switch (n.kind) {

@@ -61,7 +61,8 @@ function tree (store: MemStore): ContentTree {
 
 const bytes = (n: number, seed: number): Uint8Array => Uint8Array.from({ length: n }, (_v, i) => (i * 31 + seed) & 0xff)
 
-test('reads across a two-level file with inline data match the concatenation', async (t) => {
+/** A 260-byte file: 10 bytes inline, then two inner nodes over leaves of 100+50 and 70+30 bytes. */
+async function twoLevelFile (): Promise<{ s: MemStore, leaves: CID[], whole: Buffer, ct: ContentTree, node: Awaited<ReturnType<ContentTree['node']>> }> {
   const s = new MemStore()
   const parts = [bytes(100, 1), bytes(50, 2), bytes(70, 3), bytes(30, 4)]
   const leaves = await Promise.all(parts.map(async p => await s.putRaw(p)))
@@ -72,6 +73,11 @@ test('reads across a two-level file with inline data match the concatenation', a
   const whole = Buffer.concat([inline, ...parts])
   const ct = tree(s)
   const node = await ct.node(root)
+  return { s, leaves, whole, ct, node }
+}
+
+test('reads across a two-level file with inline data match the concatenation', async (t) => {
+  const { s, leaves, whole, ct, node } = await twoLevelFile()
   t.is(node.kind === 'file' ? node.size : -1, 260)
   for (const [pos, len] of [[0, 260], [0, 5], [5, 20], [109, 2], [160, 100], [259, 10], [255, 5], [100, 0]] as Array<[number, number]>) {
     const buf = Buffer.alloc(len)
@@ -82,16 +88,7 @@ test('reads across a two-level file with inline data match the concatenation', a
 })
 
 test('readCached answers from cached blocks only, with the bytes read() gives; size mismatches fall back', async (t) => {
-  const s = new MemStore()
-  const parts = [bytes(100, 1), bytes(50, 2), bytes(70, 3), bytes(30, 4)]
-  const leaves = await Promise.all(parts.map(async p => await s.putRaw(p)))
-  const mid1 = await s.putFile([[leaves[0] as CID, 100], [leaves[1] as CID, 50]])
-  const mid2 = await s.putFile([[leaves[2] as CID, 70], [leaves[3] as CID, 30]])
-  const inline = bytes(10, 9)
-  const root = await s.putFile([[mid1, 150], [mid2, 100]], inline)
-  const whole = Buffer.concat([inline, ...parts])
-  const ct = tree(s)
-  const node = await ct.node(root)
+  const { s, leaves, whole, ct, node } = await twoLevelFile()
   t.is(ct.readCached(node, 0, 260, Buffer.alloc(260)), undefined, 'inner nodes not decoded yet')
   await ct.read(node, 0, 260, Buffer.alloc(260)) // decodes (and caches) the inner nodes
   t.is(ct.readCached(node, 0, 260, Buffer.alloc(260)), undefined, 'no leaf cached')
