@@ -3,8 +3,6 @@
 import winston from 'winston'
 import { redact, SECRET_KEY } from './redact.js'
 
-export { redact }
-
 const redactFormat = winston.format((info) => {
   for (const key of Object.keys(info)) {
     if (key === 'level' || key === 'message') continue

@@ -3,7 +3,8 @@
 import { randomUUID } from 'node:crypto'
 import * as grpc from '@grpc/grpc-js'
 import { Code, CsiError, toCsiError } from './errors.js'
-import { redact, type Logger } from './logger.js'
+import type { Logger } from './logger.js'
+import { redact } from './redact.js'
 import type { VolumeLocks } from './volume-locks.js'
 
 export interface RpcContext {

@@ -450,15 +450,10 @@ export class NodeVolumes {
   }
 
   private async bindTarget (src: string, target: string, readOnly: boolean): Promise<void> {
-    await this.prepareTarget(target)
-    await bindMount(src, target, readOnly)
-  }
-
-  /** The target directory exists with nothing mounted on it. */
-  private async prepareTarget (target: string): Promise<void> {
     await mkdir(target, { recursive: true, mode: 0o750 })
     // A stale mount at the target (e.g. a bind of a dead FUSE mount) would hide the new bind.
     await this.unbindTarget(target, false)
+    await bindMount(src, target, readOnly)
   }
 
   /** Unmounts everything stacked at `target`, lazily when busy; optionally removes the dir. */

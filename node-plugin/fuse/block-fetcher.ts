@@ -113,9 +113,9 @@ export class BlockFetcher {
     })
   }
 
-  /** Verified bytes of a block; `signal` bounds this caller's wait (the shared fetch has its own deadline). */
   /**
-   * `ifRoom`: the caller needs the block now but nobody may read its bytes again soon (resolving
+   * Verified bytes of a block; `signal` bounds this caller's wait (the shared fetch has its own
+   * deadline). `ifRoom`: the caller needs the block now but nobody may read its bytes again soon (resolving
    * a path: a file's size comes from its root block). It is cached only while the cache has room,
    * so a walk over a tree larger than the cache does not evict everything before the reads that
    * follow it (an LRU under a scan keeps nothing useful).
@@ -151,12 +151,6 @@ export class BlockFetcher {
   peek (cid: CID): Uint8Array | undefined {
     if (cid.multihash.code === IDENTITY) return cid.multihash.digest
     return this.cache.get(cid.toString())
-  }
-
-  /** Starts fetching without waiting (read-ahead); failures are only logged at debug. */
-  prefetch (cid: CID): void {
-    if (this.closed || cid.multihash.code === IDENTITY || this.cache.has(cid.toString()) || this.inflight.has(cid.toString())) return
-    this.get(cid).catch((err: Error) => this.log.debug('read-ahead failed', { cid: cid.toString(), error: err.message }))
   }
 
   /**
@@ -266,8 +260,7 @@ export class BlockFetcher {
     } catch (err) {
       if (err instanceof CsiError && err.code === Code.DEADLINE_EXCEEDED) {
         this.stats.failed++
-        if (this.recentTimeouts.size > 10_000) this.recentTimeouts.clear()
-        this.recentTimeouts.set(key, Date.now() + this.timeoutMemoMs)
+        this.rememberTimeout(key)
         throw err
       }
     }
@@ -324,8 +317,7 @@ export class BlockFetcher {
         if (timedOut) {
           const l = run[i] as RunLeaf
           this.stats.failed++
-          if (this.recentTimeouts.size > 10_000) this.recentTimeouts.clear()
-          this.recentTimeouts.set(l.cid.toString(), Date.now() + this.timeoutMemoMs)
+          this.rememberTimeout(l.cid.toString())
           ;(waiters[i] as Deferred).reject(new CsiError(Code.DEADLINE_EXCEEDED, `kubo cat of ${l.cid.toString()}: no data within ${this.timeoutMs} ms`))
         } else {
           this.fallback(i, run, waiters)
@@ -456,12 +448,15 @@ export class BlockFetcher {
       return bytes
     } catch (err) {
       this.stats.failed++
-      if (err instanceof CsiError && err.code === Code.DEADLINE_EXCEEDED) {
-        if (this.recentTimeouts.size > 10_000) this.recentTimeouts.clear()
-        this.recentTimeouts.set(key, Date.now() + this.timeoutMemoMs)
-      }
+      if (err instanceof CsiError && err.code === Code.DEADLINE_EXCEEDED) this.rememberTimeout(key)
       throw err
     }
+  }
+
+  /** A block whose fetch just hit its deadline: asks for it fail at once for a moment (bounded memo). */
+  private rememberTimeout (key: string): void {
+    if (this.recentTimeouts.size > 10_000) this.recentTimeouts.clear()
+    this.recentTimeouts.set(key, Date.now() + this.timeoutMemoMs)
   }
 
   /** POSTs `block/get` (the block's bytes) or `block/stat` (Kubo fetches it; a small JSON answer). */

@@ -256,16 +256,16 @@ export class ContentFs {
     for (let i = 0; i < Math.min(STAT_AHEAD_CONCURRENCY, names.length); i++) worker().catch(() => {})
   }
 
-  /** Path → entry, cached per path (content is immutable); failures are not cached. */
   /** The entry of a path already resolved, without waiting. */
   private known (p: string): Entry | undefined {
     return this.settled.get(p === '' ? '/' : p)
   }
 
+  /** Path → entry, cached per path (content is immutable); failures are not cached. */
   private async resolve (p: string, signal?: AbortSignal): Promise<Entry> {
-    const key = p === '' ? '/' : p
-    const known = this.settled.get(key)
+    const known = this.known(p)
     if (known !== undefined) return known
+    const key = p === '' ? '/' : p
     let pr = this.resolved.get(key)
     if (pr === undefined) {
       const mine = this.resolveUncached(key)

@@ -190,12 +190,8 @@ export class ContentTree {
   }
 
   private copyCached (node: UnixfsNode & { kind: 'file' }, nodeOff: number, start: number, end: number, buf: Buffer): boolean {
-    const data = node.data
-    if (data.byteLength > 0) {
-      const from = Math.max(start, nodeOff)
-      const to = Math.min(end, nodeOff + data.byteLength)
-      if (from < to) buf.set(data.subarray(from - nodeOff, to - nodeOff), from - start)
-    }
+    const own = dataPart(node, nodeOff, start, end)
+    if (own !== undefined) buf.set(own.bytes, own.at - start)
     for (const { child, cStart } of childrenIn(node, nodeOff, start, end)) {
       let n = this.nodes.get(child.cid.toString())
       if (n === undefined) {
@@ -228,13 +224,8 @@ export class ContentTree {
   forget (file: UnixfsNode, start: number, end: number): void {
     if (file.kind !== 'file' || start >= end) return
     const walk = (node: UnixfsNode & { kind: 'file' }, nodeOff: number): void => {
-      let off = nodeOff + node.data.byteLength
-      for (const child of node.children) {
-        const cStart = off
-        const cEnd = off + child.size
-        off = cEnd
-        if (cEnd <= start) continue
-        if (cStart >= end) break
+      for (const { child, cStart } of childrenIn(node, nodeOff, start, end)) {
+        const cEnd = cStart + child.size
         const inner = this.nodes.get(child.cid.toString())
         if (inner !== undefined && inner.kind === 'file') walk(inner, cStart)
         // A leaf straddling `start` was not wholly inside the previous range: it goes now.
@@ -245,12 +236,8 @@ export class ContentTree {
   }
 
   private async collect (node: UnixfsNode & { kind: 'file' }, nodeCid: CID | undefined, nodeOff: number, start: number, end: number, out: Part[] | undefined, signal: AbortSignal | undefined): Promise<void> {
-    const data = node.data
-    if (out !== undefined && data.byteLength > 0) {
-      const from = Math.max(start, nodeOff)
-      const to = Math.min(end, nodeOff + data.byteLength)
-      if (from < to) out.push({ bytes: data.subarray(from - nodeOff, to - nodeOff), at: from })
-    }
+    const own = out !== undefined ? dataPart(node, nodeOff, start, end) : undefined
+    if (own !== undefined) out?.push(own)
     const work: Array<Promise<void>> = []
     // Leaves under this node that the range needs go out as one batched request (see fetchRun);
     // the node() calls below then join those fetches.
@@ -258,12 +245,7 @@ export class ContentTree {
     // and Kubo's reader behind `cat` may prefetch past the range it is asked for.
     if (out === undefined && nodeCid !== undefined && typeof this.fetcher.fetchRun === 'function' && node.children.length > 0) {
       const run: RunLeaf[] = []
-      let o = nodeOff + data.byteLength
-      for (const child of node.children) {
-        const cStart = o
-        o += child.size
-        if (o <= start || child.size === 0) continue
-        if (cStart >= end) break
+      for (const { child, cStart } of childrenIn(node, nodeOff, start, end)) {
         if (child.size <= MAX_RUN_LEAF && !this.nodes.has(child.cid.toString())) run.push({ cid: child.cid, size: child.size, offset: cStart - nodeOff })
       }
       if (run.length > 1) this.fetcher.fetchRun(nodeCid, run)
@@ -283,6 +265,13 @@ export class ContentTree {
 }
 
 interface Part { bytes: Uint8Array, at: number }
+
+/** The part of a file node's own bytes (before its children) inside [start, end), if any. */
+function dataPart (node: UnixfsNode & { kind: 'file' }, nodeOff: number, start: number, end: number): Part | undefined {
+  const from = Math.max(start, nodeOff)
+  const to = Math.min(end, nodeOff + node.data.byteLength)
+  return from < to ? { bytes: node.data.subarray(from - nodeOff, to - nodeOff), at: from } : undefined
+}
 
 /** The non-empty children of a file node (its bytes start at `nodeOff`) that overlap [start, end). */
 function * childrenIn (node: UnixfsNode & { kind: 'file' }, nodeOff: number, start: number, end: number): Generator<{ child: { cid: CID, size: number }, cStart: number }> {

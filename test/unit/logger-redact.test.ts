@@ -1,7 +1,8 @@
 import test from 'ava'
 import { Writable } from 'node:stream'
 import winston from 'winston'
-import { redact, createLogger } from '../../driver/logger.js'
+import { createLogger } from '../../driver/logger.js'
+import { redact } from '../../driver/redact.js'
 
 test('redact masks secret fields at any depth and keeps the rest', (t) => {
   const out = redact({ volume_id: 'v', secrets: { password: 'hunter2' }, nested: { kubo_api_token: 'abc', list: [{ authorization: 'Bearer x' }] } }) as any
