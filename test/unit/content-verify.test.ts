@@ -5,7 +5,7 @@ import { identity } from 'multiformats/hashes/identity'
 import * as Digest from 'multiformats/hashes/digest'
 import * as raw from 'multiformats/codecs/raw'
 import { Code, CsiError, toErrno, Errno } from '../../driver/errors.js'
-import { verifyBlock } from '../../node-plugin/fuse/verify-block.js'
+import { verifyBlock } from '../../content/verify-block.js'
 
 const bytes = new TextEncoder().encode('hello block')
 

@@ -3,8 +3,8 @@
 // filesystem and by `ipfs-csi mount` to resolve `<cid>/<path>` before mounting.
 import { LRUCache } from 'lru-cache'
 import type { CID } from 'multiformats/cid'
-import { CsiError, Code, Errno, FsError } from '../../driver/errors.js'
-import type { Logger } from '../../driver/logger.js'
+import { CsiError, Code, Errno, FsError } from '../driver/errors.js'
+import type { Logger } from '../driver/logger.js'
 import { MAX_RUN_LEAF, type BlockFetcher, type RunLeaf } from './block-fetcher.js'
 import { decodeNode, type PbLink, type UnixfsNode } from './unixfs-node.js'
 import { MURMUR3_X64_64, bucketIndex, bucketPrefix, hamtHash, prefixWidth } from './hamt.js'

@@ -3,7 +3,7 @@
 // block from Kubo becomes EIO instead of wrong bytes.
 import { createHash } from 'node:crypto'
 import type { CID } from 'multiformats/cid'
-import { CsiError, Code } from '../../driver/errors.js'
+import { CsiError, Code } from '../driver/errors.js'
 
 /** multihash code → node:crypto algorithm and full digest length. */
 const HASHES: Record<number, { algo: string, length: number }> = {
