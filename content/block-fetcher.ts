@@ -3,8 +3,6 @@
 // fetch has a deadline, so a frozen or dead Kubo turns into an error, never a hung reader.
 // Runs of consecutive leaves come in one `cat` request (fetchRun): one HTTP request per block was
 // the limit of sequential reads. Each leaf cut from that stream is still hashed against its CID.
-import http from 'node:http'
-import https from 'node:https'
 import v8 from 'node:v8'
 import vm from 'node:vm'
 import { LRUCache } from 'lru-cache'
@@ -12,15 +10,13 @@ import type { CID } from 'multiformats/cid'
 import * as dagPb from '@ipld/dag-pb'
 import { CsiError, Code, toCsiError } from '../driver/errors.js'
 import type { Logger } from '../driver/logger.js'
-import { rawPost } from './raw-http-stream.js'
+import type { Kubo } from '../driver/kubo.js'
 import { IDENTITY, cidProblem, checkCid, verifyBlock } from './verify-block.js'
 import type { LocalBlockstore } from './local-blockstore.js'
 import { BlockBufferPool } from './block-buffer-pool.js'
 
 /** Kubo refuses blocks over 2 MiB on the network; anything much larger is not a block. */
 const MAX_BLOCK_BYTES = 4 * 1024 * 1024
-/** Parallel HTTP requests to Kubo; the rest queue in the agent (their deadline keeps running). */
-const MAX_SOCKETS = 16
 /** Largest leaf fetched through a run; Kubo's chunkers stay at or below 1 MiB by default. */
 export const MAX_RUN_LEAF = 1024 * 1024
 /** Bytes asked for in one run request: big enough to amortise the request, small enough to stream early. */
@@ -56,24 +52,18 @@ function gcNudge (): void {
 interface Deferred { resolve: (b: Uint8Array) => void, reject: (e: unknown) => void }
 
 export interface BlockFetcherInit {
-  kuboApi: string
-  headers: Record<string, string>
+  /** The Kubo client blocks come from (its maxSockets bounds parallel block requests). */
+  kubo: Kubo
   /** Deadline of one block fetch, from the moment it is asked for. */
   timeoutMs: number
   cacheBytes: number
   log: Logger
-  /** Parallel HTTP requests to Kubo (default MAX_SOCKETS); the preloader sizes it to its concurrency. */
-  maxSockets?: number
   /** The node Kubo's flatfs blockstore: blocks this node has are read from disk, not through the API. */
   localBlocks?: LocalBlockstore
 }
 
 export class BlockFetcher {
-  private readonly base: URL
-  private readonly basePath: string
-  private readonly agent: http.Agent
-  private readonly request: typeof http.request
-  private readonly headers: Record<string, string>
+  private readonly kubo: Kubo
   private readonly timeoutMs: number
   private readonly log: Logger
   private readonly local: LocalBlockstore | undefined
@@ -94,13 +84,7 @@ export class BlockFetcher {
   readonly stats = { fetched: 0, cacheHits: 0, joined: 0, failed: 0, runs: 0, runLeaves: 0, runFallbacks: 0, localHits: 0, localBad: 0 }
 
   constructor (init: BlockFetcherInit) {
-    this.base = new URL(init.kuboApi)
-    this.basePath = this.base.pathname.replace(/\/$/, '')
-    const isHttps = this.base.protocol === 'https:'
-    const maxSockets = init.maxSockets ?? MAX_SOCKETS
-    this.agent = isHttps ? new https.Agent({ keepAlive: true, maxSockets }) : new http.Agent({ keepAlive: true, maxSockets })
-    this.request = isHttps ? https.request : http.request
-    this.headers = { ...init.headers, 'content-length': '0' }
+    this.kubo = init.kubo
     this.timeoutMs = init.timeoutMs
     this.log = init.log
     this.local = init.localBlocks
@@ -248,7 +232,7 @@ export class BlockFetcher {
     const key = cid.toString()
     const deadline = Date.now() + this.timeoutMs
     try {
-      await this.httpCall('block/stat', key, deadline)
+      await this.kuboCall('block/stat', key, deadline)
       const bytes = await this.readLocal(cid, sizeHint)
       if (bytes !== undefined) return bytes
       if (!this.warnedForeignStore) {
@@ -324,7 +308,6 @@ export class BlockFetcher {
       }
       done = run.length
     }
-    const target = { protocol: this.base.protocol, hostname: this.base.hostname.replace(/^\[|\]$/g, ''), port: this.base.port, path: `${this.basePath}/api/v0/cat?arg=${encodeURIComponent(parent.toString())}&offset=${first.offset}&length=${total}&progress=false` }
     let settled = false
     let timer: NodeJS.Timeout | undefined
     const finish = (err?: unknown): void => {
@@ -368,34 +351,7 @@ export class BlockFetcher {
       }
       if (at < to) finish(new CsiError(Code.UNAVAILABLE, 'cat sent more bytes than asked for'))
     }
-    const ended = (streamErr: string | undefined): void => {
-      finish(streamErr !== undefined && streamErr !== '' ? new CsiError(Code.UNAVAILABLE, `kubo cat: ${streamErr}`) : undefined)
-    }
-    let req: { destroy: () => void } | undefined
-    if (this.base.protocol === 'http:') {
-      req = rawPost({
-        host: target.hostname,
-        port: Number(target.port === '' ? 80 : target.port),
-        path: target.path,
-        headers: this.headers,
-        onData: consume,
-        onEnd: (err, status, trailers) => {
-          if (err !== undefined) finish(err)
-          else if (status !== 200) finish(new CsiError(Code.UNAVAILABLE, `kubo cat: HTTP ${status}`))
-          else ended(trailers['x-stream-error'])
-        }
-      })
-    } else {
-      const r = this.request({ ...target, method: 'POST', agent: this.agent, headers: this.headers }, (res) => {
-        if (res.statusCode !== 200) { res.resume(); finish(new CsiError(Code.UNAVAILABLE, `kubo cat: HTTP ${res.statusCode ?? '?'}`)); return }
-        res.on('data', (c: Buffer) => consume(c, 0, c.length))
-        res.on('error', (err) => finish(err))
-        res.on('end', () => ended(res.trailers['x-stream-error']))
-      })
-      r.on('error', (err) => finish(err))
-      r.end()
-      req = r
-    }
+    const req = this.kubo.stream('cat', { arg: parent.toString(), offset: first.offset, length: total, progress: false }, { onData: consume, onEnd: (err) => finish(err) })
   }
 
   /** Fetches leaf i of a run on its own (block/get, own deadline) and settles its waiter. */
@@ -408,7 +364,6 @@ export class BlockFetcher {
 
   close (): void {
     this.closed = true
-    this.agent.destroy()
     this.cache.clear()
   }
 
@@ -428,14 +383,7 @@ export class BlockFetcher {
   private async fetchVerifiedRemote (cid: CID, key: string, ifRoom = false): Promise<Uint8Array> {
     const deadline = Date.now() + this.timeoutMs
     try {
-      let bytes: Uint8Array
-      try {
-        bytes = await this.httpCall('block/get', key, deadline)
-      } catch (err) {
-        // A keep-alive socket Kubo closed while idle fails at once; one retry on a fresh socket.
-        if ((err as { retryable?: boolean }).retryable !== true || Date.now() >= deadline) throw err
-        bytes = await this.httpCall('block/get', key, deadline)
-      }
+      const bytes = await this.kuboCall('block/get', key, deadline)
       try {
         verifyBlock(cid, bytes)
       } catch (err) {
@@ -458,54 +406,20 @@ export class BlockFetcher {
     this.recentTimeouts.set(key, Date.now() + this.timeoutMemoMs)
   }
 
-  /** POSTs `block/get` (the block's bytes) or `block/stat` (Kubo fetches it; a small JSON answer). */
-  private async httpCall (endpoint: 'block/get' | 'block/stat', key: string, deadline: number): Promise<Uint8Array> {
+  /**
+   * `block/get` (the block's bytes) or `block/stat` (Kubo fetches it; a small JSON answer). To a
+   * reader, any failure but a deadline or a refused token is "Kubo cannot give us the block now":
+   * UNAVAILABLE (EIO), even when Kubo says "not found" (ENOENT would claim the file is gone).
+   */
+  private async kuboCall (endpoint: 'block/get' | 'block/stat', key: string, deadline: number): Promise<Uint8Array> {
     if (this.closed) throw new CsiError(Code.UNAVAILABLE, 'block fetcher is closed')
-    // Plain request options rather than a URL object per block: this runs for every leaf read.
-    const target = { protocol: this.base.protocol, hostname: this.base.hostname.replace(/^\[|\]$/g, ''), port: this.base.port, path: `${this.basePath}/api/v0/${endpoint}?arg=${encodeURIComponent(key)}` }
-    return await new Promise<Uint8Array>((resolve, reject) => {
-      let settled = false
-      const fail = (err: CsiError): void => {
-        if (settled) return
-        settled = true
-        clearTimeout(timer)
-        req.destroy()
-        reject(err)
-      }
-      const req = this.request({ ...target, method: 'POST', agent: this.agent, headers: this.headers }, (res) => {
-        const chunks: Buffer[] = []
-        let total = 0
-        res.on('data', (c: Buffer) => {
-          total += c.length
-          if (total > MAX_BLOCK_BYTES && res.statusCode === 200) fail(new CsiError(Code.DATA_LOSS, `kubo ${endpoint} ${key}: block is larger than ${MAX_BLOCK_BYTES} bytes`))
-          else chunks.push(c)
-        })
-        res.on('error', (err) => fail(wrap(key, err)))
-        res.on('end', () => {
-          if (settled) return
-          const body = Buffer.concat(chunks)
-          if (res.statusCode !== 200) {
-            let msg = body.toString('utf8')
-            try { msg = JSON.parse(msg).Message ?? msg } catch {}
-            const code = res.statusCode === 401 || res.statusCode === 403 ? Code.PERMISSION_DENIED : Code.UNAVAILABLE
-            fail(new CsiError(code, `kubo ${endpoint} ${key}: HTTP ${res.statusCode ?? '?'}: ${msg.trim().slice(0, 300)}`))
-            return
-          }
-          const streamErr = res.trailers['x-stream-error']
-          if (streamErr !== undefined && streamErr !== '') { fail(new CsiError(Code.UNAVAILABLE, `kubo ${endpoint} ${key}: ${streamErr}`)); return }
-          settled = true
-          clearTimeout(timer)
-          resolve(new Uint8Array(body.buffer, body.byteOffset, body.byteLength))
-        })
-      })
-      const timer = setTimeout(() => fail(new CsiError(Code.DEADLINE_EXCEEDED, `kubo ${endpoint} ${key}: no answer within ${this.timeoutMs} ms`)), Math.max(0, deadline - Date.now()))
-      req.on('error', (err: NodeJS.ErrnoException) => {
-        const e = wrap(key, err)
-        if (req.reusedSocket && (err.code === 'ECONNRESET' || err.code === 'EPIPE')) (e as { retryable?: boolean }).retryable = true
-        fail(e)
-      })
-      req.end()
-    })
+    try {
+      return await this.kubo.small(endpoint, key, deadline, MAX_BLOCK_BYTES)
+    } catch (err) {
+      const e = toCsiError(err)
+      if (e.code === Code.DEADLINE_EXCEEDED || e.code === Code.PERMISSION_DENIED || e.code === Code.DATA_LOSS) throw e
+      throw new CsiError(Code.UNAVAILABLE, e.message, { cause: err })
+    }
   }
 }
 
@@ -544,13 +458,6 @@ function varint (n: number): Uint8Array {
   while (n >= 0x80) { bytes.push((n % 0x80) | 0x80); n = Math.floor(n / 0x80) }
   bytes.push(n)
   return Uint8Array.from(bytes)
-}
-
-function wrap (key: string, err: unknown): CsiError {
-  const e = toCsiError(err)
-  // Anything that is not a deadline is "Kubo cannot give us the block now": UNAVAILABLE → EIO.
-  const code = e.code === Code.DEADLINE_EXCEEDED ? e.code : Code.UNAVAILABLE
-  return new CsiError(code, `kubo block/get ${key}: ${e.message}`, { cause: err })
 }
 
 /** Waits for `p` unless `signal` fires first; the shared fetch itself goes on for other waiters. */

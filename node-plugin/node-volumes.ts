@@ -402,7 +402,7 @@ export class NodeVolumes {
     } catch (err) {
       const e = err as CsiError
       if (e.code === Code.NOT_FOUND) throw new CsiError(Code.NOT_FOUND, `${notFoundMsg}: ${e.message}`)
-      if (e.code === Code.INTERNAL && /context deadline exceeded|timeout/i.test(e.message)) throw new CsiError(Code.DEADLINE_EXCEEDED, `${notFoundMsg} within ${timeoutMs} ms (is it provided on the network?): ${e.message}`)
+      if (e.code === Code.DEADLINE_EXCEEDED) throw new CsiError(Code.DEADLINE_EXCEEDED, `${notFoundMsg} within ${timeoutMs} ms (is it provided on the network?): ${e.message}`)
       throw err
     }
   }

@@ -12,6 +12,7 @@ import { sha256 } from 'multiformats/hashes/sha2'
 import * as raw from 'multiformats/codecs/raw'
 import { Code, CsiError } from '../../driver/errors.js'
 import { createLogger } from '../../driver/logger.js'
+import { Kubo } from '../../driver/kubo.js'
 import { BlockFetcher, type RunLeaf } from '../../content/block-fetcher.js'
 
 interface Leaf { cid: CID, block: Uint8Array, data: Uint8Array }
@@ -93,7 +94,7 @@ async function setup (t: any, leaves: Leaf[], timeoutMs = 5000): Promise<{ kubo:
   const kubo = await fakeKubo()
   kubo.file = Buffer.concat(leaves.map(l => l.data))
   for (const l of leaves) kubo.blocks.set(l.cid.toString(), l.block)
-  const f = new BlockFetcher({ kuboApi: kubo.url, headers: {}, timeoutMs, cacheBytes: 64 * 1024 * 1024, log })
+  const f = new BlockFetcher({ kubo: new Kubo({ url: kubo.url, timeoutMs: 10_000 }), timeoutMs, cacheBytes: 64 * 1024 * 1024, log })
   t.teardown(async () => { f.close(); await kubo.close() })
   let off = 0
   const run = leaves.map((l) => { const r = { cid: l.cid, size: l.data.byteLength, offset: off }; off += l.data.byteLength; return r })

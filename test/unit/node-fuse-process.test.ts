@@ -46,14 +46,24 @@ test('waitMounted ignores a status of another pid and times out with DEADLINE_EX
   t.is((err as CsiError).code, Code.DEADLINE_EXCEEDED)
 })
 
-test('waitMounted reports a server that exits before mounting, with the code its log suggests', async (t) => {
+test('waitMounted reports a server that exits before mounting, with the code it wrote in its status', async (t) => {
+  const { statusPath, logPath } = await volumeDir(t)
+  await writeFile(logPath, 'Error: no link named "x" under bafy...\n')
+  const server = fakeServer()
+  await writeFile(statusPath, JSON.stringify({ pid: server.pid, failed: { code: Code.NOT_FOUND, message: 'no link named "x"' } }))
+  setTimeout(() => server.exit(), 200)
+  const err = await t.throwsAsync(waitMounted({ server, statusPath, mountpoint: '/proc', logPath, timeoutMs: 30_000 }))
+  t.is((err as CsiError).code, Code.NOT_FOUND)
+  t.regex((err as Error).message, /exited before mounting/)
+})
+
+test('a server that exits before mounting without a status is INTERNAL, whatever its log says', async (t) => {
   const { statusPath, logPath } = await volumeDir(t)
   await writeFile(logPath, 'Error: no link named "x" under bafy...\n')
   const server = fakeServer()
   setTimeout(() => server.exit(), 200)
   const err = await t.throwsAsync(waitMounted({ server, statusPath, mountpoint: '/proc', logPath, timeoutMs: 30_000 }))
-  t.is((err as CsiError).code, Code.NOT_FOUND)
-  t.regex((err as Error).message, /exited before mounting/)
+  t.is((err as CsiError).code, Code.INTERNAL)
 })
 
 test('waitMounted gives up when the caller aborts', async (t) => {
