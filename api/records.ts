@@ -4,7 +4,7 @@ import type { CID } from 'multiformats/cid'
 import * as dagCbor from '@ipld/dag-cbor'
 import { CsiError, Code } from '../driver/errors.js'
 import type { Kubo } from '../driver/kubo.js'
-import { RecordStore, type NamedPin } from '../controller/record-store.js'
+import { RecordStore, type NamedPin } from '../driver/record-store.js'
 
 export interface Block { cid: CID, bytes: Uint8Array }
 

@@ -6,7 +6,7 @@
 import { LRUCache } from 'lru-cache'
 import type { CID } from 'multiformats/cid'
 import type { Kubo } from '../../driver/kubo.js'
-import type { RecordStore, NamedPin } from '../../controller/record-store.js'
+import type { RecordStore, NamedPin } from '../../driver/record-store.js'
 import { ApiRecords } from '../records.js'
 import { decodePinRecord, encodeBlock, type Encoded, type FailureRecord, type PinRequestRecord } from './pin-record.js'
 
