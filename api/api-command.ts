@@ -13,6 +13,8 @@ import { createTokenVerifier } from './auth/service-account-token.js'
 import { PinIndex } from './pins/pin-index.js'
 import { ClusterPinBackend, KuboPinBackend, type PinBackend } from './pins/pin-backend.js'
 import { PinService } from './pins/pin-service.js'
+import { ModelIndex } from './models/model-index.js'
+import { modelRoutes } from './models/model-routes.js'
 
 export interface RunningApi {
   url: string
@@ -38,7 +40,8 @@ export async function startApi (config: ApiConfig, log: Logger): Promise<Running
   const tokens = new ApiTokens(index.records)
   const auth = new Authenticator({ verifier: createTokenVerifier(config.auth), tokens, policy })
   await pins.start(AbortSignal.timeout(config.kuboTimeoutMs))
-  const http = await startHttpServer({ host: config.host, port: config.port, routes: routes({ auth, tokens, pins }), limits: config.limits, log })
+  const models = new ModelIndex({ records: index.records, log, timeoutMs: config.kuboTimeoutMs })
+  const http = await startHttpServer({ host: config.host, port: config.port, routes: routes({ auth, tokens, pins, extra: (authed) => modelRoutes(models, authed, config.modelIndexTimeoutMs) }), limits: config.limits, log })
   log.info('api serving', { url: http.url, kuboApi: config.kuboApi, clusterApi: config.clusterApi, auth: config.auth.kind })
   return {
     url: http.url,
@@ -46,6 +49,7 @@ export async function startApi (config: ApiConfig, log: Logger): Promise<Running
     close: async () => {
       pins?.stop()
       await http.close()
+      models.close()
     }
   }
 }

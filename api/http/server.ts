@@ -33,6 +33,8 @@ export interface Route {
   /** Anchored pattern; capture groups become ctx.params (URL-decoded). */
   path: RegExp
   handler: Handler
+  /** This route's deadline, when it differs from the server's. */
+  timeoutMs?: number
 }
 
 export interface ServerLimits {
@@ -96,7 +98,12 @@ export async function startHttpServer (o: { host: string, port: number, routes: 
   }, (req, res) => {
     const started = Date.now()
     const ac = new AbortController()
-    const timer = setTimeout(() => ac.abort(new CsiError(Code.DEADLINE_EXCEEDED, `the request took longer than ${o.limits.requestTimeoutMs} ms`)), o.limits.requestTimeoutMs)
+    let timer: NodeJS.Timeout | undefined
+    const deadlineIn = (ms: number): void => {
+      clearTimeout(timer)
+      timer = setTimeout(() => ac.abort(new CsiError(Code.DEADLINE_EXCEEDED, `the request took longer than ${ms} ms`)), ms)
+    }
+    deadlineIn(o.limits.requestTimeoutMs)
     res.on('close', () => { clearTimeout(timer); if (!res.writableFinished) ac.abort() })
     let url: URL
     try {
@@ -119,6 +126,7 @@ export async function startHttpServer (o: { host: string, port: number, routes: 
       if (matches.length === 0) throw new CsiError(Code.NOT_FOUND, `no such endpoint ${url.pathname.slice(0, 128)}`)
       const route = matches.find(r => r.method === req.method)
       if (route === undefined) return { status: 405, headers: { allow: [...new Set(matches.map(r => r.method))].join(', ') }, body: { error: { reason: 'METHOD_NOT_ALLOWED', details: `${req.method ?? ''} is not allowed here` } } }
+      if (route.timeoutMs !== undefined) deadlineIn(route.timeoutMs)
       const m = route.path.exec(url.pathname) as RegExpExecArray
       try {
         ctx.params = m.slice(1).map(s => decodeURIComponent(s))
