@@ -70,16 +70,84 @@ export function pageOf<T> (sorted: Array<{ key: string, value: T }>, limit: numb
   return page
 }
 
+/** Read-only lookups of versions and tags: all the controller needs to resolve `model: name:tag`. */
+export class ModelRecords {
+  private readonly cache = new Map<string, ModelVersion>()
+
+  constructor (readonly records: ApiRecords) {}
+
+  async read (cid: CID, signal: AbortSignal): Promise<ModelVersion> {
+    const hit = this.cache.get(cid.toString())
+    if (hit !== undefined) return hit
+    const rec = await decodeJson<ModelVersion & { type?: string }>(await this.records.get(cid, signal), cid)
+    if (rec.type !== 'model-version' || typeof rec.name !== 'string' || CID.asCID(rec.cid) == null) throw new CsiError(Code.DATA_LOSS, `model record ${cid.toString()} is malformed`)
+    const { type: _t, ...m } = rec
+    if (this.cache.size > 1000) this.cache.clear()
+    this.cache.set(cid.toString(), m)
+    return m
+  }
+
+  async versionPins (name: string, version: string | undefined, signal: AbortSignal): Promise<NamedPin[]> {
+    const prefix = `${MODEL_PIN}${name}/`
+    const pins = await this.records.store.pinsNamed(version === undefined ? prefix : prefix + version, signal)
+    return pins.filter(p => p.name.startsWith(prefix) && (version === undefined || p.name === prefix + version))
+  }
+
+  async tagPins (name: string, tag: string | undefined, signal: AbortSignal): Promise<NamedPin[]> {
+    const prefix = `${TAG_PIN}${name}/`
+    return (await this.records.store.pinsNamed(tag === undefined ? prefix : prefix + tag, signal, 'direct')).filter(p => p.name.startsWith(prefix) && (tag === undefined || p.name === prefix + tag))
+  }
+
+  async readTag (cid: CID, signal: AbortSignal): Promise<TagRecord> {
+    return await decodeJson<TagRecord>(await this.records.get(cid, signal), cid)
+  }
+
+  /** The version's record; with two (a race between replicas) the first one written wins. */
+  async getVersion (name: string, version: string, signal: AbortSignal): Promise<{ m: ModelVersion, record: CID } | undefined> {
+    checkModelName(name); checkVersion(version)
+    const found = await Promise.all((await this.versionPins(name, version, signal)).map(async p => ({ m: await this.read(p.cid, signal), record: p.cid })))
+    found.sort((a, b) => a.m.createdAt.localeCompare(b.m.createdAt) || a.record.toString().localeCompare(b.record.toString()))
+    return found[0]
+  }
+
+  /** The version a tag points at now. */
+  async getTag (name: string, tag: string, signal: AbortSignal): Promise<{ m: ModelVersion, record: CID } | undefined> {
+    checkModelName(name); checkVersion(tag, 'tag')
+    const recs = await Promise.all((await this.tagPins(name, tag, signal)).map(async p => await this.readTag(p.cid, signal)))
+    // While a tag moves, two records may exist for an instant: the newest wins.
+    recs.sort((a, b) => b.at.localeCompare(a.at))
+    const t = recs[0]
+    if (t === undefined) return undefined
+    const record = CID.asCID(t.record)
+    if (record == null) throw new CsiError(Code.DATA_LOSS, `tag ${name}:${tag} is malformed`)
+    return { m: await this.read(record, signal), record }
+  }
+
+  /** `name:ref` where ref is a tag or a version (a tag wins when both exist). */
+  async resolve (name: string, ref: string, signal: AbortSignal): Promise<{ m: ModelVersion, record: CID } | undefined> {
+    return await this.getTag(name, ref, signal) ?? await this.getVersion(name, ref, signal)
+  }
+}
+
+/** `name[:ref]` as a StorageClass or volume attribute writes it (ref defaults to `latest`). */
+export function parseModelRef (s: string): { name: string, ref: string } {
+  const i = s.indexOf(':')
+  const name = i < 0 ? s : s.slice(0, i)
+  const ref = i < 0 ? 'latest' : s.slice(i + 1)
+  return { name: checkModelName(name), ref: checkVersion(ref, 'model tag or version') }
+}
+
 export class ModelIndex {
   private readonly tree: ContentTree
   private readonly fetcher: BlockFetcher
-  private readonly cache = new Map<string, ModelVersion>()
+  readonly lookups: ModelRecords
   /** One write per model at a time in this replica (versions never change: first writer wins). */
   private readonly locks = new Map<string, Promise<unknown>>()
 
   constructor (private readonly d: { records: ApiRecords, log: Logger, timeoutMs: number, limits?: WalkLimits }) {
     this.fetcher = new BlockFetcher({ kuboApi: d.records.kubo.url, headers: d.records.kubo.headers, timeoutMs: d.timeoutMs, cacheBytes: 32 * 1024 * 1024, log: d.log })
     this.tree = new ContentTree({ fetcher: this.fetcher, log: d.log })
+    this.lookups = new ModelRecords(d.records)
   }
 
   close (): void { this.fetcher.close() }
@@ -89,31 +157,6 @@ export class ModelIndex {
     const p = prev.catch(() => {}).then(fn)
     this.locks.set(key, p)
     try { return await p } finally { if (this.locks.get(key) === p) this.locks.delete(key) }
-  }
-
-  private async read (cid: CID, signal: AbortSignal): Promise<ModelVersion> {
-    const hit = this.cache.get(cid.toString())
-    if (hit !== undefined) return hit
-    const rec = await decodeJson<ModelVersion & { type?: string }>(await this.d.records.get(cid, signal), cid)
-    if (rec.type !== 'model-version' || typeof rec.name !== 'string' || CID.asCID(rec.cid) == null) throw new CsiError(Code.DATA_LOSS, `model record ${cid.toString()} is malformed`)
-    const { type: _t, ...m } = rec
-    if (this.cache.size > 1000) this.cache.clear()
-    this.cache.set(cid.toString(), m)
-    return m
-  }
-
-  private async versionPins (name: string, version: string | undefined, signal: AbortSignal): Promise<NamedPin[]> {
-    const prefix = `${MODEL_PIN}${name}/`
-    const pins = await this.d.records.store.pinsNamed(version === undefined ? prefix : prefix + version, signal)
-    return pins.filter(p => p.name.startsWith(prefix) && (version === undefined || p.name === prefix + version))
-  }
-
-  /** The version's record; with two (a race between replicas) the first one written wins. */
-  async getVersion (name: string, version: string, signal: AbortSignal): Promise<{ m: ModelVersion, record: CID } | undefined> {
-    checkModelName(name); checkVersion(version)
-    const found = await Promise.all((await this.versionPins(name, version, signal)).map(async p => ({ m: await this.read(p.cid, signal), record: p.cid })))
-    found.sort((a, b) => a.m.createdAt.localeCompare(b.m.createdAt) || a.record.toString().localeCompare(b.record.toString()))
-    return found[0]
   }
 
   async putVersion (name: string, version: string, body: unknown, signal: AbortSignal): Promise<{ created: boolean, view: Record<string, unknown> }> {
@@ -127,7 +170,7 @@ export class ModelIndex {
     if (b.tags !== undefined && (!Array.isArray(b.tags) || b.tags.length > 16 || !b.tags.every(t => typeof t === 'string'))) throw invalid('tags must be a list of at most 16 tags')
     const tags = ((b.tags ?? []) as string[]).map(t => checkVersion(t, 'tag'))
     return await this.locked(name, async () => {
-      const existing = await this.getVersion(name, version, signal)
+      const existing = await this.lookups.getVersion(name, version, signal)
       if (existing !== undefined) {
         if (!existing.m.cid.equals(cid)) throw new CsiError(Code.ALREADY_EXISTS, `${name} version ${version} already exists with ${existing.m.cid.toString()}; versions never change`)
         for (const t of tags) await this.setTagLocked(name, t, version, signal)
@@ -151,40 +194,16 @@ export class ModelIndex {
     return await this.locked(name, async () => await this.setTagLocked(name, tag, version, signal))
   }
 
-  private async tagPins (name: string, tag: string | undefined, signal: AbortSignal): Promise<NamedPin[]> {
-    const prefix = `${TAG_PIN}${name}/`
-    return (await this.d.records.store.pinsNamed(tag === undefined ? prefix : prefix + tag, signal, 'direct')).filter(p => p.name.startsWith(prefix) && (tag === undefined || p.name === prefix + tag))
-  }
-
   /** Moves `tag` to `version`: the new tag record is pinned before the old one is dropped. */
   private async setTagLocked (name: string, tag: string, version: string, signal: AbortSignal): Promise<Record<string, unknown>> {
-    const v = await this.getVersion(name, version, signal)
+    const v = await this.lookups.getVersion(name, version, signal)
     if (v === undefined) throw new CsiError(Code.NOT_FOUND, `${name} has no version ${version}`)
-    const old = await this.tagPins(name, tag, signal)
+    const old = await this.lookups.tagPins(name, tag, signal)
     const rec: TagRecord = { type: 'model-tag', name, tag, version, record: v.record, at: new Date().toISOString() }
     const block = await encodeJson(rec)
     if (!old.some(p => p.cid.equals(block.cid))) await this.d.records.putDirect(block, `${TAG_PIN}${name}/${tag}`, signal)
     for (const p of old) if (!p.cid.equals(block.cid)) await this.d.records.store.unpin(p.cid, signal)
     return { name, tag, version }
-  }
-
-  /** The version a tag points at now. */
-  async getTag (name: string, tag: string, signal: AbortSignal): Promise<{ m: ModelVersion, record: CID } | undefined> {
-    checkModelName(name); checkVersion(tag, 'tag')
-    const pins = await this.tagPins(name, tag, signal)
-    const recs = await Promise.all(pins.map(async p => await decodeJson<TagRecord>(await this.d.records.get(p.cid, signal), p.cid)))
-    // While a tag moves, two records may exist for an instant: the newest wins.
-    recs.sort((a, b) => b.at.localeCompare(a.at))
-    const t = recs[0]
-    if (t === undefined) return undefined
-    const record = CID.asCID(t.record)
-    if (record == null) throw new CsiError(Code.DATA_LOSS, `tag ${name}:${tag} is malformed`)
-    return { m: await this.read(record, signal), record }
-  }
-
-  /** `name:ref` where ref is a tag or a version (a tag wins when both exist). */
-  async resolve (name: string, ref: string, signal: AbortSignal): Promise<{ m: ModelVersion, record: CID } | undefined> {
-    return await this.getTag(name, ref, signal) ?? await this.getVersion(name, ref, signal)
   }
 
   async listModels (limit: number, after: string | undefined, signal: AbortSignal): Promise<Page<{ name: string, versions: number }>> {
@@ -200,7 +219,7 @@ export class ModelIndex {
 
   async describe (name: string, limit: number, after: string | undefined, signal: AbortSignal): Promise<{ name: string, tags: Record<string, string>, versions: Page<Record<string, unknown>> } | undefined> {
     checkModelName(name)
-    const pins = await this.versionPins(name, undefined, signal)
+    const pins = await this.lookups.versionPins(name, undefined, signal)
     if (pins.length === 0) return undefined
     const byVersion = new Map<string, NamedPin>()
     for (const p of pins) { const v = p.name.slice(`${MODEL_PIN}${name}/`.length); if (VERSION.test(v) && !byVersion.has(v)) byVersion.set(v, p) }
@@ -208,14 +227,15 @@ export class ModelIndex {
     const page = pageOf(sorted, limit, after)
     const versions = await Promise.all(page.results.map(async (v) => {
       const p = byVersion.get(v) as NamedPin
-      const m = await this.read(p.cid, signal)
+      const m = await this.lookups.read(p.cid, signal)
       return { version: v, cid: m.cid.toString(), totalSize: m.totalSize, files: m.files.length, createdAt: m.createdAt, record: p.cid.toString() }
     }))
     const tags: Record<string, string> = {}
-    for (const p of await this.tagPins(name, undefined, signal)) {
-      const t = await decodeJson<TagRecord>(await this.d.records.get(p.cid, signal), p.cid)
+    for (const p of await this.lookups.tagPins(name, undefined, signal)) {
+      const t = await this.lookups.readTag(p.cid, signal)
       tags[t.tag] = t.version
     }
     return { name, tags, versions: { results: versions, ...(page.next !== undefined ? { next: page.next } : {}) } }
   }
 }
+

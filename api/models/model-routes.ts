@@ -48,13 +48,13 @@ export function modelRoutes (models: ModelIndex, authed: AuthedRoute, indexTimeo
     }),
     authed('GET', new RegExp(`^/v1/models/${SEG}/versions/${SEG}$`), async (ctx) => {
       const [name, version] = ctx.params as [string, string]
-      const v = await models.getVersion(name, version, ctx.signal)
+      const v = await models.lookups.getVersion(name, version, ctx.signal)
       if (v === undefined) throw missing(`${name} has no version ${version}`)
       return { status: 200, body: versionView(v.m, v.record) }
     }),
     authed('GET', new RegExp(`^/v1/models/${SEG}/tags/${SEG}$`), async (ctx) => {
       const [name, tag] = ctx.params as [string, string]
-      const v = await models.getTag(name, tag, ctx.signal)
+      const v = await models.lookups.getTag(name, tag, ctx.signal)
       if (v === undefined) throw missing(`${name} has no tag ${tag}`)
       return { status: 200, body: versionView(v.m, v.record) }
     })

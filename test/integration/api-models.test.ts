@@ -6,6 +6,9 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { KuboDaemon } from '../helpers/kubo-daemon.js'
+import { DriverProcess } from '../helpers/driver-process.js'
+import { codeOf, mountCap } from '../helpers/csi-client.js'
+import { Code } from '../../driver/errors.js'
 import { ApiProcess, AUDIENCE, ISSUER, saToken, signingKey, writeJwks, type SigningKey } from '../helpers/api-process.js'
 
 let kubo: KuboDaemon
@@ -117,4 +120,27 @@ test.serial('model writes need models:write; bad names are 400; unknown models, 
   t.is((await call('GET', '/v1/models/llama/versions/9', writer)).status, 404)
   t.is((await call('GET', '/v1/models/llama/tags/none', writer)).status, 404)
   t.is((await call('GET', '/v1/models?limit=0', writer)).status, 400)
+})
+
+test.serial('a StorageClass with model: name:tag gets the CID the tag points at, resolved once at CreateVolume', async (t) => {
+  const driver = await DriverProcess.start({ kuboApi: kubo.apiUrl, mode: 'controller', name: 'api-models-controller' })
+  try {
+    const latest = (await call('GET', '/v1/models/llama/tags/latest', writer)).json as { cid: string }
+    const v1 = (await call('GET', '/v1/models/llama/versions/1.0', writer)).json as { cid: string }
+    const create = async (name: string, parameters: Record<string, string>): Promise<any> => (await driver.csi.controller.CreateVolume({ name, volume_capabilities: [mountCap('MULTI_NODE_READER_ONLY')], parameters })).volume
+    const byTag = await create('pvc-model-latest', { model: 'llama:latest' })
+    t.is(byTag.volume_context.cid, latest.cid)
+    const weights = (await kubo.cli(['resolve', '-r', `/ipfs/${v1.cid}/weights`])).trim().replace('/ipfs/', '')
+    t.is((await create('pvc-model-version', { model: 'llama:1.0', path: 'weights' })).volume_context.cid, weights, 'a version and a path inside it')
+    t.is((await create('pvc-model-default', { model: 'llama' })).volume_context.cid, latest.cid, 'no tag means latest')
+    // Moving the tag does not change a volume already made (resolved once, like ipns).
+    await call('PUT', '/v1/models/llama/tags/latest', writer, { version: '1.0' })
+    t.is((await create('pvc-model-latest', { model: 'llama:latest' })).volume_context.cid, latest.cid)
+    t.is((await create('pvc-model-moved', { model: 'llama:latest' })).volume_context.cid, v1.cid)
+    t.is(await codeOf(create('pvc-model-missing', { model: 'llama:nope' })), Code.NOT_FOUND)
+    t.is(await codeOf(create('pvc-model-bad', { model: 'Bad Name' })), Code.INVALID_ARGUMENT)
+  } finally {
+    await driver.stop()
+    await rm(driver.dir, { recursive: true, force: true })
+  }
 })
