@@ -210,13 +210,17 @@ test('kubo-init.sh refuses unsafe input with a clear message', async (t) => {
   await writeDir(path.join(dir, 'good-tokens'), { controller: 'a'.repeat(40) })
   await writeDir(path.join(dir, 'stranger-tokens'), { stranger: 'a'.repeat(40) })
   await writeFile(path.join(dir, 'not-a-key'), 'hello\n')
+  await writeFile(path.join(dir, 'wild.conf'), 'controller: id *\n')
+  await writeFile(path.join(dir, 'empty.conf'), 'controller:\n')
   const base: NodeJS.ProcessEnv = { PATH: `${TOOLS_BIN}:${process.env.PATH ?? ''}`, HOME: dir, IPFS_TELEMETRY: 'off', IPFS_PATH: path.join(dir, 'repo'), KUBO_SWARM_KEY_FILE: path.join(dir, 'swarm', 'swarm.key'), KUBO_TOKENS_DIR: path.join(dir, 'tokens'), KUBO_ALLOWED_PATHS_FILE: allowedPathsFile('storage') }
   const cases: Array<[NodeJS.ProcessEnv, RegExp]> = [
     [{ ...base }, /token controller must be 24-256 characters/],
     // A token whose client has no AllowedPaths line gets nothing: the script refuses to start.
     [{ ...base, KUBO_TOKENS_DIR: path.join(dir, 'stranger-tokens') }, /no AllowedPaths line for client stranger/],
     [Object.fromEntries(Object.entries({ ...base, KUBO_TOKENS_DIR: path.join(dir, 'good-tokens') }).filter(([k]) => k !== 'KUBO_ALLOWED_PATHS_FILE')), /KUBO_ALLOWED_PATHS_FILE is required/],
-    [{ ...base, KUBO_TOKENS_DIR: path.join(dir, 'good-tokens'), KUBO_GATEWAY_ADDR: '' }, /must not be empty/],
+    // A wildcard or an empty line never widens a token to the whole API.
+    [{ ...base, KUBO_TOKENS_DIR: path.join(dir, 'good-tokens'), KUBO_ALLOWED_PATHS_FILE: path.join(dir, 'wild.conf') }, /bad command \* for client controller/],
+    [{ ...base, KUBO_TOKENS_DIR: path.join(dir, 'good-tokens'), KUBO_ALLOWED_PATHS_FILE: path.join(dir, 'empty.conf') }, /client controller has an empty AllowedPaths line/],
     [{ ...base, KUBO_TOKENS_DIR: path.join(dir, 'good-tokens'), KUBO_SWARM_KEY_FILE: path.join(dir, 'not-a-key') }, /swarm key is not/],
     [Object.fromEntries(Object.entries({ ...base, KUBO_TOKENS_DIR: path.join(dir, 'good-tokens') }).filter(([k]) => k !== 'KUBO_SWARM_KEY_FILE')), /KUBO_SWARM_KEY_FILE is required/],
     [{ ...base, KUBO_TOKENS_DIR: path.join(dir, 'good-tokens'), KUBO_ROUTING_TYPE: 'public"; rm -rf /' }, /bad KUBO_ROUTING_TYPE/],

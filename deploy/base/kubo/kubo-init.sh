@@ -27,6 +27,9 @@
 #   KUBO_GATEWAY_HEADERS (JSON object), KUBO_STORAGE_MAX (10GB), KUBO_GC_WATERMARK (90),
 #   KUBO_GC_PERIOD (1h), KUBO_RM_MAX_MEMORY (1GB), KUBO_CONNMGR_LOW (50), KUBO_CONNMGR_HIGH (200)
 set -eu
+# No pathname expansion: lists here (addresses, commands) are split on spaces, and a "*" in one
+# must stay a "*" (and be refused), never become the names of files.
+set -f
 
 die() { echo "kubo-init: $*" >&2; exit 1; }
 cfg() { ipfs config --json "$1" "$2" >/dev/null || die "cannot set $1"; }
@@ -133,7 +136,9 @@ allowed_paths() {
 # API.Authorizations: every RPC call needs a bearer token (probes use the gateway port instead),
 # and each token reaches only the commands its client calls.
 auth="{"; sep=""
+set +f
 for f in "$KUBO_TOKENS_DIR"/*; do
+  set -f
   [ -f "$f" ] || continue
   name=$(basename "$f")
   printf '%s' "$name" | grep -Eq '^[a-z][a-z0-9-]{0,62}$' || continue # skips ..data and friends
@@ -143,6 +148,7 @@ for f in "$KUBO_TOKENS_DIR"/*; do
   auth="$auth$sep$(jstr "$name"): {\"AuthSecret\": $(jstr "bearer:$token"), \"AllowedPaths\": $paths}"
   sep=", "
 done
+set -f
 auth="$auth}"
 [ "$auth" != "{}" ] || die "no API token in $KUBO_TOKENS_DIR"
 cfg API.Authorizations "$auth"
