@@ -42,7 +42,8 @@ const MAX_SOCKETS = 16
 export class Kubo {
   readonly url: string
   readonly timeoutMs: number
-  private readonly headers: Record<string, string>
+  /** Authorization header (from the token file). Public only for gateway/publisher.ts's streamed dag/export → dag/import. */
+  readonly headers: Record<string, string>
   private readonly base: URL
   private readonly agent: http.Agent
   private readonly request: typeof http.request

@@ -23,9 +23,9 @@ export class RecordStore {
 
   constructor (private readonly kubo: Kubo) {}
 
-  /** Recursive pins whose name contains `substring` (Kubo filters by substring). */
-  async pinsNamed (substring: string, signal: AbortSignal): Promise<NamedPin[]> {
-    const res = await this.kubo.postJson<{ Keys?: Record<string, { Type: string, Name?: string }> }>('pin/ls', { type: 'recursive', names: true, name: substring }, signal)
+  /** Recursive (or direct) pins whose name contains `substring` (Kubo filters by substring). */
+  async pinsNamed (substring: string, signal: AbortSignal, type: 'recursive' | 'direct' = 'recursive'): Promise<NamedPin[]> {
+    const res = await this.kubo.postJson<{ Keys?: Record<string, { Type: string, Name?: string }> }>('pin/ls', { type, names: true, name: substring }, signal)
     const out: NamedPin[] = []
     for (const [key, v] of Object.entries(res?.Keys ?? {})) {
       if (v.Name === undefined || !v.Name.includes(substring)) continue
