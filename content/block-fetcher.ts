@@ -14,6 +14,7 @@ import type { Kubo } from '../driver/kubo.js'
 import { IDENTITY, cidProblem, checkCid, verifyBlock } from './verify-block.js'
 import type { LocalBlockstore } from './local-blockstore.js'
 import { BlockBufferPool } from './block-buffer-pool.js'
+import type { BlockReader, RunLeaf } from './block-reader.js'
 
 /** Kubo refuses blocks over 2 MiB on the network; anything much larger is not a block. */
 const MAX_BLOCK_BYTES = 4 * 1024 * 1024
@@ -27,8 +28,6 @@ const CODEC_DAG_PB = 0x70
 /** Free leaf buffers kept for reuse (and, separately, ones waiting for older reads to end). */
 const POOL_IDLE_BYTES = 32 * 1024 * 1024
 
-/** A leaf of a file node: its CID, size, and offset within that node's file bytes. */
-export interface RunLeaf { cid: CID, size: number, offset: number }
 
 /**
  * Streaming allocates a buffer per run that becomes garbage soon after; V8 collects external
@@ -62,7 +61,7 @@ export interface BlockFetcherInit {
   localBlocks?: LocalBlockstore
 }
 
-export class BlockFetcher {
+export class BlockFetcher implements BlockReader {
   private readonly kubo: Kubo
   private readonly timeoutMs: number
   private readonly log: Logger

@@ -13,7 +13,8 @@ import * as raw from 'multiformats/codecs/raw'
 import { Code, CsiError } from '../../driver/errors.js'
 import { createLogger } from '../../driver/logger.js'
 import { Kubo } from '../../driver/kubo.js'
-import { BlockFetcher, type RunLeaf } from '../../content/block-fetcher.js'
+import { BlockFetcher } from '../../content/block-fetcher.js'
+import type { RunLeaf } from '../../content/block-reader.js'
 
 interface Leaf { cid: CID, block: Uint8Array, data: Uint8Array }
 
