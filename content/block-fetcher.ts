@@ -3,11 +3,8 @@
 // fetch has a deadline, so a frozen or dead Kubo turns into an error, never a hung reader.
 // Runs of consecutive leaves come in one `cat` request (fetchRun): one HTTP request per block was
 // the limit of sequential reads. Each leaf cut from that stream is still hashed against its CID.
-import v8 from 'node:v8'
-import vm from 'node:vm'
 import { LRUCache } from 'lru-cache'
 import type { CID } from 'multiformats/cid'
-import * as dagPb from '@ipld/dag-pb'
 import { CsiError, Code, toCsiError } from '../driver/errors.js'
 import type { Logger } from '../driver/logger.js'
 import type { Kubo } from '../driver/kubo.js'
@@ -15,6 +12,10 @@ import { IDENTITY, cidProblem, checkCid, verifyBlock } from './verify-block.js'
 import type { LocalBlockstore } from './local-blockstore.js'
 import { BlockBufferPool } from './block-buffer-pool.js'
 import type { BlockReader, RunLeaf } from './block-reader.js'
+import { StreamGc } from './stream-gc.js'
+import { TimeoutMemo } from './timeout-memo.js'
+import { blockOf } from './unixfs-leaf.js'
+import { CODEC_DAG_PB, CODEC_RAW } from './unixfs-node.js'
 
 /** Kubo refuses blocks over 2 MiB on the network; anything much larger is not a block. */
 const MAX_BLOCK_BYTES = 4 * 1024 * 1024
@@ -22,31 +23,10 @@ const MAX_BLOCK_BYTES = 4 * 1024 * 1024
 export const MAX_RUN_LEAF = 1024 * 1024
 /** Bytes asked for in one run request: big enough to amortise the request, small enough to stream early. */
 export const RUN_BYTES = 8 * 1024 * 1024
-const CODEC_RAW = 0x55
-const CODEC_DAG_PB = 0x70
 
 /** Free leaf buffers kept for reuse (and, separately, ones waiting for older reads to end). */
 const POOL_IDLE_BYTES = 32 * 1024 * 1024
 
-
-/**
- * Streaming allocates a buffer per run that becomes garbage soon after; V8 collects external
- * memory lazily, so a 1 GiB stream grew the process by hundreds of MiB of dead buffers. A full
- * collection every STREAM_GC_BYTES of streamed data (a few ms each) keeps the RSS flat.
- */
-const STREAM_GC_BYTES = 128 * 1024 * 1024
-let collectGarbage: (() => void) | undefined
-function gcNudge (): void {
-  if (collectGarbage === undefined) {
-    try {
-      v8.setFlagsFromString('--expose-gc')
-      collectGarbage = vm.runInNewContext('gc') as () => void
-    } catch {
-      collectGarbage = () => {}
-    }
-  }
-  collectGarbage()
-}
 
 interface Deferred { resolve: (b: Uint8Array) => void, reject: (e: unknown) => void }
 
@@ -72,13 +52,11 @@ export class BlockFetcher implements BlockReader {
   /** Cached blocks known to be file leaves: only their buffers go back to the pool. */
   private readonly leaves = new Set<string>()
   private readonly inflight = new Map<string, Promise<Uint8Array>>()
-  /** Blocks whose fetch just hit its deadline → until when a new ask fails at once. */
-  private readonly recentTimeouts = new Map<string, number>()
-  private readonly timeoutMemoMs: number
+  /** Blocks whose fetch just hit its deadline fail at once for a moment (see timeout-memo.ts). */
+  private readonly recentTimeouts: TimeoutMemo
   private closed = false
   private warnedForeignStore = false
-  /** Run bytes asked for since the last gcNudge. */
-  private streamed = 0
+  private readonly gc = new StreamGc()
   /** Counters for tests and debug logs. */
   readonly stats = { fetched: 0, cacheHits: 0, joined: 0, failed: 0, runs: 0, runLeaves: 0, runFallbacks: 0, localHits: 0, localBad: 0 }
 
@@ -87,7 +65,7 @@ export class BlockFetcher implements BlockReader {
     this.timeoutMs = init.timeoutMs
     this.log = init.log
     this.local = init.localBlocks
-    this.timeoutMemoMs = Math.min(1000, init.timeoutMs)
+    this.recentTimeouts = new TimeoutMemo(Math.min(1000, init.timeoutMs))
     // lru-cache needs maxSize ≥ 1; a block larger than the whole cache is simply not kept.
     this.cache = new LRUCache<string, Uint8Array>({
       maxSize: Math.max(1, init.cacheBytes),
@@ -116,11 +94,7 @@ export class BlockFetcher implements BlockReader {
     if (p === undefined) {
       // The kernel retries a failed readahead page with a second read of the same range at once;
       // without this memo one read(2) against a frozen Kubo would take twice the deadline.
-      const until = this.recentTimeouts.get(key)
-      if (until !== undefined) {
-        if (Date.now() < until) throw new CsiError(Code.DEADLINE_EXCEEDED, `kubo block/get ${key}: no answer within ${this.timeoutMs} ms moments ago; not asking again yet`)
-        this.recentTimeouts.delete(key)
-      }
+      if (this.recentTimeouts.has(key)) throw new CsiError(Code.DEADLINE_EXCEEDED, `kubo block/get ${key}: no answer within ${this.timeoutMs} ms moments ago; not asking again yet`)
       p = this.fetchVerified(cid, key, ifRoom).finally(() => this.inflight.delete(key))
       this.inflight.set(key, p)
     } else {
@@ -181,13 +155,11 @@ export class BlockFetcher implements BlockReader {
       run = []
       runBytes = 0
     }
-    const now = Date.now()
     for (const l of leaves) {
       const key = l.cid.toString()
       const usable = l.cid.multihash.code !== IDENTITY && cidProblem(l.cid) === undefined &&
         (l.cid.code === CODEC_RAW || l.cid.code === CODEC_DAG_PB) && l.size > 0 && l.size <= MAX_RUN_LEAF
-      const memo = this.recentTimeouts.get(key)
-      if (!usable || this.cache.has(key) || this.inflight.has(key) || (memo !== undefined && now < memo)) { flush(); continue }
+      if (!usable || this.cache.has(key) || this.inflight.has(key) || this.recentTimeouts.has(key)) { flush(); continue }
       const last = run[run.length - 1]
       if (last !== undefined && (last.offset + last.size !== l.offset || runBytes + l.size > RUN_BYTES)) flush()
       run.push(l)
@@ -211,8 +183,7 @@ export class BlockFetcher implements BlockReader {
 
   private startRun (parent: CID, run: RunLeaf[]): void {
     const waiters = this.claim(run)
-    this.streamed += run.reduce((sum, l) => sum + l.size, 0)
-    if (this.streamed >= STREAM_GC_BYTES) { this.streamed = 0; setImmediate(gcNudge) }
+    this.gc.streamed(run.reduce((sum, l) => sum + l.size, 0))
     if (this.local === undefined) { this.streamRun(parent, run, waiters); return }
     // Leaves on this node's disk are read from there (all at once: the fs thread pool bounds
     // them). A leaf the node lacks is fetched by Kubo (`block/stat` makes it get the block over
@@ -242,7 +213,7 @@ export class BlockFetcher implements BlockReader {
     } catch (err) {
       if (err instanceof CsiError && err.code === Code.DEADLINE_EXCEEDED) {
         this.stats.failed++
-        this.rememberTimeout(key)
+        this.recentTimeouts.remember(key)
         throw err
       }
     }
@@ -299,7 +270,7 @@ export class BlockFetcher implements BlockReader {
         if (timedOut) {
           const l = run[i] as RunLeaf
           this.stats.failed++
-          this.rememberTimeout(l.cid.toString())
+          this.recentTimeouts.remember(l.cid.toString())
           ;(waiters[i] as Deferred).reject(new CsiError(Code.DEADLINE_EXCEEDED, `kubo cat of ${l.cid.toString()}: no data within ${this.timeoutMs} ms`))
         } else {
           this.fallback(i, run, waiters)
@@ -394,15 +365,9 @@ export class BlockFetcher implements BlockReader {
       return bytes
     } catch (err) {
       this.stats.failed++
-      if (err instanceof CsiError && err.code === Code.DEADLINE_EXCEEDED) this.rememberTimeout(key)
+      if (err instanceof CsiError && err.code === Code.DEADLINE_EXCEEDED) this.recentTimeouts.remember(key)
       throw err
     }
-  }
-
-  /** A block whose fetch just hit its deadline: asks for it fail at once for a moment (bounded memo). */
-  private rememberTimeout (key: string): void {
-    if (this.recentTimeouts.size > 10_000) this.recentTimeouts.clear()
-    this.recentTimeouts.set(key, Date.now() + this.timeoutMemoMs)
   }
 
   /**
@@ -420,43 +385,6 @@ export class BlockFetcher implements BlockReader {
       throw new CsiError(Code.UNAVAILABLE, e.message, { cause: err })
     }
   }
-}
-
-/**
- * The block a leaf's file bytes came from: a raw leaf is its bytes; a dag-pb leaf is rebuilt the
- * way Kubo writes one (UnixFS file node holding the data, no links). If the rebuilt block does not
- * hash to the CID, the caller fetches the real block instead.
- */
-function blockOf (cid: CID, bytes: Buffer): Uint8Array {
-  const u8 = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-  if (cid.code === CODEC_RAW) return u8
-  return dagPb.encode({ Data: unixfsFileLeaf(u8), Links: [] })
-}
-
-/**
- * The UnixFS `Data` message of a file leaf as Kubo (and ipfs-unixfs) write it: Type = File (field
- * 1), Data (field 2), filesize (field 3). Written here because loading ipfs-unixfs for these three
- * fields cost every FUSE server ~70 ms of start-up; a mismatch only means a block/get fallback.
- */
-export function unixfsFileLeaf (data: Uint8Array): Uint8Array {
-  const len = varint(data.byteLength)
-  const dataField = data.byteLength > 0 ? 1 + len.length + data.byteLength : 0 // empty Data is left out
-  const out = new Uint8Array(2 + dataField + 1 + len.length)
-  let at = 0
-  out[at++] = 0x08; out[at++] = 0x02
-  if (dataField > 0) {
-    out[at++] = 0x12; out.set(len, at); at += len.length
-    out.set(data, at); at += data.byteLength
-  }
-  out[at++] = 0x18; out.set(len, at)
-  return out
-}
-
-function varint (n: number): Uint8Array {
-  const bytes: number[] = []
-  while (n >= 0x80) { bytes.push((n % 0x80) | 0x80); n = Math.floor(n / 0x80) }
-  bytes.push(n)
-  return Uint8Array.from(bytes)
 }
 
 /** Waits for `p` unless `signal` fires first; the shared fetch itself goes on for other waiters. */
