@@ -1,7 +1,10 @@
 // `make bench` group "gw": the public gateway's nginx (the shipped template, warm cache, TLS)
 // against a bare Kubo gateway serving the same file from its blockstore, in the same run, same
-// client concurrency. Throughput of whole-file downloads and p99 latency of 256 KiB range reads.
+// client concurrency. Throughput of whole-file downloads (curl) and p99 latency of 256 KiB range
+// reads (Node clients, one request at a time per client).
+import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
+import { promisify } from 'node:util'
 import http from 'node:http'
 import { writeFile } from 'node:fs/promises'
 import path from 'node:path'
@@ -9,6 +12,7 @@ import { KuboDaemon } from '../test/helpers/kubo-daemon.js'
 import { GatewayNginx } from '../test/helpers/gateway-nginx.js'
 
 const MiB = 1024 * 1024
+const execFileP = promisify(execFile)
 
 export interface GatewayFigure {
   id: string
@@ -38,6 +42,16 @@ async function load (get: Get, total: number, clients: number, range?: () => str
     }
   }))
   return { ms: performance.now() - t0, each, bytes }
+}
+
+/** `count` downloads of one URL by one curl process, `parallel` at a time; bytes as curl counted them. */
+async function curlDownloads (url: string, extra: string[], count: number, parallel: number): Promise<{ ms: number, bytes: number }> {
+  const args = ['-s', '-f', '--parallel', '--parallel-max', String(parallel), '-w', '%{size_download}\\n', ...extra]
+  for (let i = 0; i < count; i++) args.push('-o', '/dev/null', url)
+  const t0 = performance.now()
+  const { stdout } = await execFileP('curl', args, { maxBuffer: 1024 * 1024, timeout: 600_000 })
+  const ms = performance.now() - t0
+  return { ms, bytes: stdout.trim().split('\n').reduce((n, l) => n + Number(l), 0) }
 }
 
 const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); const m = Math.floor(s.length / 2); return s.length % 2 === 1 ? s[m] as number : ((s[m - 1] as number) + (s[m] as number)) / 2 }
@@ -84,9 +98,16 @@ export async function benchGateway (work: string, opts: { fileMiB: number, downl
     const tOurs: number[] = []
     const tBase: number[] = []
     const per = Math.max(opts.clients, Math.round(opts.downloads / ROUNDS))
+    // Whole-file downloads with curl (a C client, --parallel over 8 connections): a Node client
+    // tops out far below either server and would measure itself.
+    await writeFile(path.join(work, 'gateway-ca.pem'), gw.ca.caCert)
+    const nginxUrl = `https://${host}:${gw.port}/`
+    const curlNginx = ['--cacert', path.join(work, 'gateway-ca.pem'), '--resolve', `${host}:${gw.port}:127.0.0.1`]
+    const kuboUrl = `${backend.gatewayUrl}/ipfs/${cid}`
     for (let i = 0; i < ROUNDS; i++) {
-      const o = await load(viaNginx, per, opts.clients)
-      const b = await load(viaKubo, per, opts.clients)
+      const o = await curlDownloads(nginxUrl, curlNginx, per, opts.clients)
+      const b = await curlDownloads(kuboUrl, [], per, opts.clients)
+      if (o.bytes !== per * size || b.bytes !== per * size) throw new Error(`curl fetched ${o.bytes} and ${b.bytes} bytes, not ${per * size}`)
       tOurs.push(o.bytes / MiB / (o.ms / 1000))
       tBase.push(b.bytes / MiB / (b.ms / 1000))
     }
