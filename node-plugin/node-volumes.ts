@@ -17,6 +17,8 @@ import { findServerPids, isFuseServer, removeStatus, spawnFuseServer, stopFuseSe
 import { VolumeStateStore, type VolumeState } from './volume-state.js'
 import { StagedPins, otherUserFrom } from './staged-pins.js'
 import { RecordStore, findVolume } from '../driver/record-store.js'
+import { ApiRecords } from '../api/records.js'
+import { ModelRecords } from '../api/models/model-index.js'
 import { checkCapability, checkVolumeId, describeSource, isEphemeral, READER_ONLY_MODES, volumeSourceOf, type CapabilityLike, type VolumeSource } from './volume-source.js'
 
 export interface NodeVolumesDeps {
@@ -378,7 +380,14 @@ export class NodeVolumes {
 
   /** cid + path (or an IPNS name) → the CID of the directory or file served as the root. */
   private async resolveRoot (source: Extract<VolumeSource, { kind: 'content' }>, signal: AbortSignal): Promise<string> {
-    const p = source.ref !== undefined ? `/ipfs/${formatContentRef(source.ref)}` : [source.ipns, ...source.path].join('/')
+    let modelRoot: string | undefined
+    if (source.model !== undefined) {
+      // The model index lives in the storage tier's Kubo (records the node token may read).
+      const found = await new ModelRecords(new ApiRecords(this.storageKubo)).resolve(source.model.name, source.model.ref, signal)
+      if (found === undefined) throw new CsiError(Code.NOT_FOUND, `model ${source.model.name}:${source.model.ref} is not in the model index`)
+      modelRoot = `/ipfs/${found.m.cid.toString()}`
+    }
+    const p = source.ref !== undefined ? `/ipfs/${formatContentRef(source.ref)}` : [modelRoot ?? source.ipns, ...source.path].join('/')
     let root: string
     if (source.ref !== undefined && source.ref.path.length === 0) {
       root = source.ref.cid.toString()
