@@ -1,6 +1,6 @@
 import test from 'ava'
 import { parseVolumeParams, ownParameters, sameParameters } from '../../controller/volume-params.js'
-import { firstUnsupported, isWriterMode, requireSupported, unsupportedReason } from '../../controller/access-modes.js'
+import { firstUnsupported, requireSupported, unsupportedReason } from '../../controller/access-modes.js'
 import * as protoLoader from '@grpc/proto-loader'
 import { CONTROLLER_CAPABILITIES } from '../../controller/capabilities.js'
 import { PROTO_OPTIONS, protoPath } from '../../driver/csi-proto.js'
@@ -51,8 +51,6 @@ test('content volumes take reader modes only; writable take single-node modes; b
   t.truthy(unsupportedReason({ access_mode: { mode: 'SINGLE_NODE_WRITER' } }, 'writable'))
   t.truthy(unsupportedReason(cap('UNKNOWN'), 'writable'))
   t.is(unsupportedReason({ mount: {}, access_mode: { mode: 1 } }, 'writable'), undefined) // numeric enum
-  t.true(isWriterMode(cap('SINGLE_NODE_WRITER')))
-  t.false(isWriterMode(cap('MULTI_NODE_READER_ONLY')))
   t.is(codeOf(() => requireSupported([], 'writable')), Code.INVALID_ARGUMENT)
   t.is(codeOf(() => requireSupported([cap('SINGLE_NODE_WRITER')], 'content')), Code.INVALID_ARGUMENT)
   t.is(firstUnsupported([cap('SINGLE_NODE_READER_ONLY'), cap('SINGLE_NODE_WRITER', true)], 'writable'), 'block access type is not supported (mount only)')
