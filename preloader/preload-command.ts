@@ -9,6 +9,9 @@ import { parseDesired, parseLabels } from './desired-state.js'
 import { DesiredWatcher } from './desired-watcher.js'
 import { Preloader, type EntryStatus } from './preloader.js'
 import { startStatusServer } from './status-server.js'
+import { preloadRegistry } from './preload-metrics.js'
+import { renderRegistry } from '../driver/metrics.js'
+import { parseListen, startMetricsServer, type ListenAddress } from '../driver/metrics-server.js'
 
 export const PRELOAD_SERVE_FLAGS = {
   desired: { type: 'string' },
@@ -20,10 +23,11 @@ export const PRELOAD_SERVE_FLAGS = {
   concurrency: { type: 'string', default: '32' },
   'kubo-timeout-ms': { type: 'string', default: String(DEFAULTS.kuboTimeoutMs) },
   'poll-interval-ms': { type: 'string', default: '2000' },
-  'log-level': { type: 'string', default: DEFAULTS.logLevel }
+  'log-level': { type: 'string', default: DEFAULTS.logLevel },
+  'metrics-listen': { type: 'string' }
 } as const
 
-const SERVE_USAGE = 'usage: ipfs-csi preload serve --desired FILE --kubo-api URL --node-name NAME [--node-labels k=v,...] [--listen HOST:PORT] [--kubo-api-token-file FILE] [--concurrency N] [--log-level L]'
+const SERVE_USAGE = 'usage: ipfs-csi preload serve --desired FILE --kubo-api URL --node-name NAME [--node-labels k=v,...] [--listen HOST:PORT] [--metrics-listen HOST:PORT] [--kubo-api-token-file FILE] [--concurrency N] [--log-level L]'
 const STATUS_USAGE = 'usage: ipfs-csi preload status [--url http://HOST:PORT] [--json]'
 
 export interface PreloadServeConfig {
@@ -38,6 +42,8 @@ export interface PreloadServeConfig {
   kuboTimeoutMs: number
   pollIntervalMs: number
   logLevel: string
+  /** A second endpoint for /metrics alone (the status endpoint serves /metrics too). */
+  metricsListen?: ListenAddress
 }
 
 /** Validates every flag (from argv, then IPFS_CSI_* env) and reports all problems at once. */
@@ -61,23 +67,15 @@ export function parsePreloadServe (argv: string[], env: NodeJS.ProcessEnv = proc
   if (nodeName === '') problems.push('--node-name (or NODE_NAME) is required')
   else if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/.test(nodeName)) problems.push(`--node-name must be a DNS-like name (got ${JSON.stringify(nodeName)})`)
   const labels = parseLabels(String(v['node-labels'] ?? ''), problems)
-  const listen = String(v.listen)
-  const m = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]*):(\d{1,5})$/.exec(listen)
-  let host = ''
-  let port = 0
-  if (m === null || Number(m[2]) > 65535) problems.push(`--listen must be HOST:PORT (got ${JSON.stringify(listen)})`)
-  else {
-    host = (m[1] ?? '').replace(/^\[|\]$/g, '')
-    if (host === '') host = '0.0.0.0'
-    port = Number(m[2])
-  }
+  const { host, port } = parseListen(problems, String(v.listen), 'listen') ?? { host: '', port: 0 }
+  const metricsListen = parseListen(problems, v['metrics-listen'])
   const concurrency = intOption(problems, 'concurrency', v.concurrency, 1, 1024)
   const kuboTimeoutMs = intOption(problems, 'kubo-timeout-ms', v['kubo-timeout-ms'], 100, 600_000)
   const pollIntervalMs = intOption(problems, 'poll-interval-ms', v['poll-interval-ms'], 100, 3_600_000)
   const logLevel = String(v['log-level'])
   if (!['error', 'warn', 'info', 'debug'].includes(logLevel)) problems.push(`--log-level must be error, warn, info or debug (got ${JSON.stringify(logLevel)})`)
   if (problems.length > 0) throw new ConfigError([...problems, SERVE_USAGE])
-  return { desired, kuboApi, ...(tokenFile !== undefined ? { kuboApiTokenFile: tokenFile } : {}), nodeName, labels, host, port, concurrency, kuboTimeoutMs, pollIntervalMs, logLevel }
+  return { desired, kuboApi, ...(tokenFile !== undefined ? { kuboApiTokenFile: tokenFile } : {}), nodeName, labels, host, port, concurrency, kuboTimeoutMs, pollIntervalMs, logLevel, ...(metricsListen !== undefined ? { metricsListen } : {}) }
 }
 
 export async function preloadCommand (argv: string[]): Promise<number> {
@@ -93,7 +91,9 @@ async function serveCommand (argv: string[]): Promise<number> {
   const log = createLogger(config.logLevel, 'preloader')
   const kubo = new Kubo({ url: config.kuboApi, ...(config.kuboApiTokenFile !== undefined ? { tokenFile: config.kuboApiTokenFile } : {}), timeoutMs: config.kuboTimeoutMs })
   const preloader = new Preloader({ kubo, nodeName: config.nodeName, labels: config.labels, concurrency: config.concurrency, log, kuboTimeoutMs: config.kuboTimeoutMs })
-  const server = await startStatusServer({ host: config.host, port: config.port, preloader, log, kuboReachable: async () => await kubo.reachable() })
+  const registry = preloadRegistry(preloader)
+  const server = await startStatusServer({ host: config.host, port: config.port, preloader, registry, log, kuboReachable: async () => await kubo.reachable() })
+  const metricsServer = config.metricsListen !== undefined ? await startMetricsServer({ listen: config.metricsListen, log, metrics: async () => await renderRegistry(registry) }) : undefined
   const watcher = new DesiredWatcher({
     file: config.desired,
     pollMs: config.pollIntervalMs,
@@ -119,6 +119,7 @@ async function serveCommand (argv: string[]): Promise<number> {
   watcher.stop()
   await preloader.stop()
   await server.close()
+  await metricsServer?.close()
   return 0
 }
 

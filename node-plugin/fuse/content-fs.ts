@@ -18,6 +18,7 @@ import type { Logger } from '../../driver/logger.js'
 import type { FuseSpec } from './fuse-spec.js'
 import type { AsyncFs, Stat, StatFs } from './fuse-ops.js'
 import type { FsInstance } from './fuse-server.js'
+import type { ContentReadStats } from './fuse-metrics.js'
 import { BlockFetcher } from './block-fetcher.js'
 import { LocalBlockstore } from './local-blockstore.js'
 import { ContentTree, race } from './content-tree.js'
@@ -100,6 +101,18 @@ export async function createContentFs (spec: FuseSpec, deps: ContentFsDeps): Pro
   log.info('content filesystem ready', { rootCid: rootCid.toString(), kind: rootNode.kind })
   return {
     fs: fs.ops(),
+    stats: (): ContentReadStats => {
+      const f = fetcher.stats
+      const disk = localBlocks !== undefined ? f.localHits - f.bitswap : 0
+      return {
+        ...fs.handleStats(),
+        blocks: { cache: f.cacheHits + tree.cachedBlocks, disk, bitswap: f.bitswap, api: f.fetched - f.localHits },
+        cacheMisses: f.misses,
+        verificationFailures: { disk: f.localBad, api: f.apiBad },
+        cacheBytes: fetcher.cacheBytes,
+        cacheMaxBytes: fetcher.cacheMaxBytes
+      }
+    },
     close: async () => {
       fs.closed = true
       // Where the blocks came from (disk, API runs, single fetches): the first thing to check when a mount is slow.
@@ -123,6 +136,8 @@ export class ContentFs {
   private nextFd = 1
   private readonly wrapped: boolean
   private leafSize = DEFAULT_LEAF
+  /** Bytes read-ahead asked for, for metrics. */
+  private readAheadBytes = 0
 
   constructor (
     private readonly spec: FuseSpec,
@@ -166,6 +181,13 @@ export class ContentFs {
       write: rofs, create: rofs, truncate: rofs, ftruncate: rofs, unlink: rofs, mkdir: rofs, rmdir: rofs,
       rename: rofs, symlink: rofs, chmod: rofs, chown: rofs, utimens: rofs
     }
+  }
+
+  /** Open files, and the read-ahead they run now (summed windows), for metrics. */
+  handleStats (): { openHandles: number, readAheadWindowBytes: number, readAheadBytes: number } {
+    let window = 0
+    for (const h of this.handles.values()) window += h.window
+    return { openHandles: this.handles.size, readAheadWindowBytes: window, readAheadBytes: this.readAheadBytes }
   }
 
   private async withDeadline<T> (fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
@@ -222,6 +244,7 @@ export class ContentFs {
     const from = Math.max(end, h.warmedTo)
     const to = Math.min(file.size, end + h.window)
     h.warmedTo = to
+    this.readAheadBytes += to - from
     this.tree.warm(file, from, to, h.entry.cid).catch((err: Error) => this.log.debug('read-ahead failed', { error: err.message }))
   }
 

@@ -35,6 +35,8 @@ export class ContentTree {
   /** Complete listings per directory CID (content is immutable), bounded by total entries. */
   private readonly listings = new LRUCache<string, Promise<Listing>>({ maxSize: 2_000_000, sizeCalculation: () => 1 })
   private readonly finished = new WeakMap<Promise<Listing>, Listing>()
+  /** Leaf blocks readCached took straight from the block cache (BlockFetcher.get counts its own hits). */
+  cachedBlocks = 0
 
   constructor (init: ContentTreeInit) {
     this.fetcher = init.fetcher
@@ -186,7 +188,10 @@ export class ContentTree {
     if (file.kind !== 'file') return undefined
     const end = Math.min(file.size, pos + len)
     if (pos >= end) return 0
-    return this.copyCached(file, 0, pos, end, buf) ? end - pos : undefined
+    const before = this.cachedBlocks
+    if (this.copyCached(file, 0, pos, end, buf)) return end - pos
+    this.cachedBlocks = before // the async read that follows asks the fetcher (which counts) for them again
+    return undefined
   }
 
   private copyCached (node: UnixfsNode & { kind: 'file' }, nodeOff: number, start: number, end: number, buf: Buffer): boolean {
@@ -197,6 +202,7 @@ export class ContentTree {
       if (n === undefined) {
         const bytes = this.fetcher.peek(child.cid)
         if (bytes === undefined) return false
+        this.cachedBlocks++
         try {
           n = decodeNode(child.cid, bytes)
         } catch {
