@@ -54,3 +54,34 @@ export class RpcMetrics {
     this.duration.observe(labels, seconds)
   }
 }
+
+/** `ipfs_csi_kubo_up`: 1 when the process' Kubo answers `id` within 2 s, asked at each scrape. */
+export function registerKuboUp (registry: Registry, kubo: { reachable: (signal?: AbortSignal, timeoutMs?: number) => Promise<boolean> }): void {
+  // eslint-disable-next-line no-new
+  new client.Gauge({
+    name: 'ipfs_csi_kubo_up',
+    help: '1 when this process\'s Kubo (--kubo-api) answered at the scrape, else 0.',
+    registers: [registry],
+    async collect () { this.set(await kubo.reachable(undefined, 2000) ? 1 : 0) }
+  })
+}
+
+/**
+ * Requests of an HTTP server (the API, the gateway's helpers), by route template and status
+ * code: `server` names it in the ipfs_csi_http_* series the IpfsCsiApiErrors and
+ * IpfsCsiApiRateLimited alerts read. Route must be a template (`/pins/:id`), never a raw path.
+ */
+export class HttpMetrics {
+  private readonly requests: client.Counter<'server' | 'route' | 'method' | 'code'>
+  private readonly duration: client.Histogram<'server' | 'route' | 'method'>
+
+  constructor (registry: Registry, private readonly server: string) {
+    this.requests = new client.Counter({ name: 'ipfs_csi_http_requests_total', help: 'HTTP requests answered, by server, route template, method and status code.', labelNames: ['server', 'route', 'method', 'code'], registers: [registry] })
+    this.duration = new client.Histogram({ name: 'ipfs_csi_http_request_duration_seconds', help: 'Time to answer an HTTP request, by server, route template and method.', labelNames: ['server', 'route', 'method'], buckets: RPC_BUCKETS, registers: [registry] })
+  }
+
+  observe (route: string, method: string, code: number, seconds: number): void {
+    this.requests.inc({ server: this.server, route, method, code: String(code) })
+    this.duration.observe({ server: this.server, route, method }, seconds)
+  }
+}

@@ -10,7 +10,9 @@ import { identityService } from './identity-service.js'
 import { controllerService } from '../controller/controller-service.js'
 import { NodeService } from '../node-plugin/node-service.js'
 import { NodeMetrics } from '../node-plugin/node-metrics.js'
-import { createRegistry, renderRegistry, RpcMetrics, type Registry } from './metrics.js'
+import { createRegistry, registerKuboUp, renderRegistry, RpcMetrics, type Registry } from './metrics.js'
+import { clusterPinnerFor } from '../controller/cluster-pinner.js'
+import { registerClusterMetrics } from '../controller/cluster-metrics.js'
 import { startMetricsServer, type MetricsServer } from './metrics-server.js'
 
 export interface Served {
@@ -26,6 +28,7 @@ export async function serve (config: ServeConfig, log: Logger): Promise<Served> 
   const locks = new VolumeLocks()
   const csi = loadCsi().csi.v1
   const registry = createRegistry(config.mode === 'all' ? 'csi' : config.mode)
+  registerKuboUp(registry, kubo)
   const deps = { log, locks, kubo, config, metrics: new RpcMetrics(registry) }
   const hasController = config.mode !== 'node'
   const hasNode = config.mode !== 'controller'
@@ -38,6 +41,8 @@ export async function serve (config: ServeConfig, log: Logger): Promise<Served> 
     services.push({ definition: csi.Node.service, implementation: node.handlers() as unknown as grpc.UntypedServiceImplementation })
   }
   const nodeMetrics = node !== undefined ? new NodeMetrics(registry, node) : undefined
+  const clusterClient = hasController ? clusterPinnerFor(config, kubo, log)?.client : undefined
+  const clusterMetrics = clusterClient !== undefined ? registerClusterMetrics(registry, clusterClient, log) : undefined
   const server = await startGrpcServer(config.socketPath, services)
   let metricsServer: MetricsServer | undefined
   if (config.metricsListen !== undefined) {
@@ -55,6 +60,7 @@ export async function serve (config: ServeConfig, log: Logger): Promise<Served> 
     registry,
     ...(metricsServer !== undefined ? { metricsServer } : {}),
     stop: async () => {
+      clusterMetrics?.stop()
       await metricsServer?.close()
       await stopGrpcServer(server)
       // FUSE servers are left running on purpose: pods keep their mounts across restarts.

@@ -10,7 +10,7 @@ import { DesiredWatcher } from './desired-watcher.js'
 import { Preloader, type EntryStatus } from './preloader.js'
 import { startStatusServer } from './status-server.js'
 import { preloadRegistry } from './preload-metrics.js'
-import { renderRegistry } from '../driver/metrics.js'
+import { registerKuboUp, renderRegistry } from '../driver/metrics.js'
 import { parseListen, startMetricsServer, type ListenAddress } from '../driver/metrics-server.js'
 
 export const PRELOAD_SERVE_FLAGS = {
@@ -92,6 +92,7 @@ async function serveCommand (argv: string[]): Promise<number> {
   const kubo = new Kubo({ url: config.kuboApi, ...(config.kuboApiTokenFile !== undefined ? { tokenFile: config.kuboApiTokenFile } : {}), timeoutMs: config.kuboTimeoutMs })
   const preloader = new Preloader({ kubo, nodeName: config.nodeName, labels: config.labels, concurrency: config.concurrency, log, kuboTimeoutMs: config.kuboTimeoutMs })
   const registry = preloadRegistry(preloader)
+  registerKuboUp(registry, kubo)
   const server = await startStatusServer({ host: config.host, port: config.port, preloader, registry, log, kuboReachable: async () => await kubo.reachable() })
   const metricsServer = config.metricsListen !== undefined ? await startMetricsServer({ listen: config.metricsListen, log, metrics: async () => await renderRegistry(registry) }) : undefined
   const watcher = new DesiredWatcher({
