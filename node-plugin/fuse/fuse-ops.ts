@@ -5,6 +5,7 @@
 import { Errno, toErrno } from '../../driver/errors.js'
 import type { Logger } from '../../driver/logger.js'
 import { eioCause, type FuseOpStats } from './op-stats.js'
+import type { ContentReadStats } from './fuse-metrics.js'
 
 export interface Stat {
   mode: number
@@ -59,6 +60,15 @@ export interface AsyncFs {
   fsync?: (path: string, fd: number, datasync: boolean) => Promise<void>
   statfs?: (path: string) => Promise<StatFs>
   access?: (path: string, mode: number) => Promise<void>
+}
+
+/** A mounted filesystem: its operations and how to close it. */
+export interface FsInstance {
+  fs: AsyncFs
+  /** Flushes pending writes (writable) and releases resources. */
+  close: () => Promise<void>
+  /** Read-path counters at this moment (content volumes), for metrics. */
+  stats?: () => ContentReadStats
 }
 
 type Cb = (...args: any[]) => void

@@ -10,19 +10,11 @@ import type { Logger } from '../../driver/logger.js'
 import { createLightLogger } from '../../driver/light-logger.js'
 import { Kubo } from '../../driver/kubo.js'
 import type { FuseSpec } from './fuse-spec.js'
-import { toFuseOps, type AsyncFs } from './fuse-ops.js'
+import { toFuseOps, type FsInstance } from './fuse-ops.js'
 import { FuseOpStats } from './op-stats.js'
-import { serveFuseMetrics, type ContentReadStats, type FuseMetricsSource } from './fuse-metrics.js'
+import { serveFuseMetrics, type FuseMetricsSource } from './fuse-metrics.js'
 
 const execFileP = promisify(execFile)
-
-export interface FsInstance {
-  fs: AsyncFs
-  /** Flushes pending writes (writable) and releases resources. */
-  close: () => Promise<void>
-  /** Read-path counters at this moment (content volumes). */
-  stats?: () => ContentReadStats
-}
 
 export interface RunningFuse {
   spec: FuseSpec
