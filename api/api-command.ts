@@ -13,6 +13,9 @@ import { createTokenVerifier } from './auth/service-account-token.js'
 import { PinIndex } from './pins/pin-index.js'
 import { ClusterPinBackend, KuboPinBackend, type PinBackend } from './pins/pin-backend.js'
 import { PinService } from './pins/pin-service.js'
+import { ModelIndex } from './models/model-index.js'
+import { modelRoutes } from './models/model-routes.js'
+import { LoadShedder, MemoryRateLimiter, RedisRateLimiter, guards, type RateLimiter } from './http/rate-limit.js'
 
 export interface RunningApi {
   url: string
@@ -38,7 +41,18 @@ export async function startApi (config: ApiConfig, log: Logger): Promise<Running
   const tokens = new ApiTokens(index.records)
   const auth = new Authenticator({ verifier: createTokenVerifier(config.auth), tokens, policy })
   await pins.start(AbortSignal.timeout(config.kuboTimeoutMs))
-  const http = await startHttpServer({ host: config.host, port: config.port, routes: routes({ auth, tokens, pins }), limits: config.limits, log })
+  const models = new ModelIndex({ records: index.records, log, timeoutMs: config.kuboTimeoutMs })
+  const limiter: RateLimiter = config.redisUrl !== undefined ? new RedisRateLimiter(config.redisUrl, log) : new MemoryRateLimiter()
+  const shedder = new LoadShedder(config.limits.maxEventLoopLagMs)
+  const g = guards(limiter, shedder, config.limits)
+  const http = await startHttpServer({
+    host: config.host,
+    port: config.port,
+    routes: routes({ auth, tokens, pins, afterAuth: g.afterAuth, extra: (authed) => modelRoutes(models, authed, config.modelIndexTimeoutMs) }),
+    limits: config.limits,
+    log,
+    guard: g.beforeAuth
+  })
   log.info('api serving', { url: http.url, kuboApi: config.kuboApi, clusterApi: config.clusterApi, auth: config.auth.kind })
   return {
     url: http.url,
@@ -46,6 +60,9 @@ export async function startApi (config: ApiConfig, log: Logger): Promise<Running
     close: async () => {
       pins?.stop()
       await http.close()
+      models.close()
+      shedder.stop()
+      await limiter.close()
     }
   }
 }

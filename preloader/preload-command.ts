@@ -12,6 +12,10 @@ import { startStatusServer } from './status-server.js'
 import { preloadRegistry } from './preload-metrics.js'
 import { registerKuboUp, renderRegistry } from '../driver/metrics.js'
 import { parseListen, startMetricsServer, type ListenAddress } from '../driver/metrics-server.js'
+import { cachedCheck } from './cached-check.js'
+
+/** /healthz asks the node Kubo at most this often (the kubelet probes every 20 s). */
+const HEALTH_CHECK_MAX_AGE_MS = 10_000
 
 export const PRELOAD_SERVE_FLAGS = {
   desired: { type: 'string' },
@@ -19,7 +23,7 @@ export const PRELOAD_SERVE_FLAGS = {
   'kubo-api-token-file': { type: 'string' },
   'node-name': { type: 'string' },
   'node-labels': { type: 'string', default: '' },
-  listen: { type: 'string', default: '0.0.0.0:9464' },
+  listen: { type: 'string', default: '127.0.0.1:9464' },
   concurrency: { type: 'string', default: '32' },
   'kubo-timeout-ms': { type: 'string', default: String(DEFAULTS.kuboTimeoutMs) },
   'poll-interval-ms': { type: 'string', default: '2000' },
@@ -93,7 +97,7 @@ async function serveCommand (argv: string[]): Promise<number> {
   const preloader = new Preloader({ kubo, nodeName: config.nodeName, labels: config.labels, concurrency: config.concurrency, log, kuboTimeoutMs: config.kuboTimeoutMs })
   const registry = preloadRegistry(preloader)
   registerKuboUp(registry, kubo)
-  const server = await startStatusServer({ host: config.host, port: config.port, preloader, registry, log, kuboReachable: async () => await kubo.reachable() })
+  const server = await startStatusServer({ host: config.host, port: config.port, preloader, registry, log, kuboReachable: cachedCheck(async () => await kubo.reachable(), HEALTH_CHECK_MAX_AGE_MS) })
   const metricsServer = config.metricsListen !== undefined ? await startMetricsServer({ listen: config.metricsListen, log, metrics: async () => await renderRegistry(registry) }) : undefined
   const watcher = new DesiredWatcher({
     file: config.desired,

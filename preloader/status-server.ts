@@ -5,19 +5,21 @@ import type { AddressInfo } from 'node:net'
 import type { Logger } from '../driver/logger.js'
 import type { Registry } from '../driver/metrics.js'
 import type { Preloader } from './preloader.js'
+import { preloadRegistry } from './preload-metrics.js'
 
 export interface StatusServerInit {
   host: string
   port: number
   preloader: Preloader
-  /** Rendered at /metrics (preload-metrics.ts). */
-  registry: Registry
+  /** Rendered at /metrics (default: preload-metrics.ts's registry of this preloader). */
+  registry?: Registry
   log: Logger
   /** True while the node Kubo answers; checked by /healthz. */
   kuboReachable: () => Promise<boolean>
 }
 
 export async function startStatusServer (init: StatusServerInit): Promise<{ server: http.Server, url: string, close: () => Promise<void> }> {
+  const registry = init.registry ?? preloadRegistry(init.preloader)
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost')
     if (req.method !== 'GET' && req.method !== 'HEAD') { send(res, 405, 'text/plain', 'method not allowed\n'); return }
@@ -26,7 +28,7 @@ export async function startStatusServer (init: StatusServerInit): Promise<{ serv
         send(res, 200, 'application/json', JSON.stringify(init.preloader.status(), null, 1) + '\n')
         return
       case '/metrics':
-        init.registry.metrics().then((text) => send(res, 200, init.registry.contentType, text), (err: Error) => send(res, 503, 'text/plain', `metrics unavailable: ${err.message}\n`))
+        registry.metrics().then((text) => send(res, 200, registry.contentType, text), (err: Error) => send(res, 503, 'text/plain', `metrics unavailable: ${err.message}\n`))
         return
       case '/healthz':
         init.kuboReachable().then((ok) => {
