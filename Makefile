@@ -3,7 +3,7 @@ SHELL := /bin/bash
 export PATH := $(CURDIR)/.tools/bin:$(PATH)
 export GOTOOLCHAIN := local
 
-.PHONY: setup build typecheck test test-unit test-integration sanity demo bench clean manifests validate-manifests
+.PHONY: setup build typecheck test test-unit test-integration sanity demo bench clean manifests validate-manifests monitoring
 
 setup:
 	@bash scripts/setup.sh
@@ -42,6 +42,11 @@ manifests: setup
 
 validate-manifests: setup
 	node dist/scripts/validate-manifests.js
+
+# deploy/components/monitoring/prometheusrule.yaml from deploy/monitoring/ipfs-csi.rules.yaml, then
+# the checks `make test` runs (promtool check + test rules, runbooks, dashboard PromQL).
+monitoring: setup
+	node dist/scripts/monitoring.js --write
 
 clean:
 	rm -rf dist test-results
