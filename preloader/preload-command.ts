@@ -32,7 +32,7 @@ export const PRELOAD_SERVE_FLAGS = {
 } as const
 
 const SERVE_USAGE = 'usage: ipfs-csi preload serve --desired FILE --kubo-api URL --node-name NAME [--node-labels k=v,...] [--listen HOST:PORT] [--metrics-listen HOST:PORT] [--kubo-api-token-file FILE] [--concurrency N] [--log-level L]'
-const STATUS_USAGE = 'usage: ipfs-csi preload status [--url http://HOST:PORT] [--json]'
+const STATUS_USAGE = 'usage: ipfs-csi preload status [--url http://HOST:PORT] [--watch [--interval-ms N]] [--json]'
 
 export interface PreloadServeConfig {
   desired: string
@@ -128,22 +128,36 @@ async function serveCommand (argv: string[]): Promise<number> {
   return 0
 }
 
+export const PRELOAD_STATUS_FLAGS = {
+  url: { type: 'string', default: 'http://127.0.0.1:9464' },
+  json: { type: 'boolean', default: false },
+  watch: { type: 'boolean', default: false },
+  'interval-ms': { type: 'string', default: '2000' }
+} as const
+
+type StatusBody = { node: string, entries: EntryStatus[], problems?: string[], desiredError?: string | null }
+
 async function statusCommand (argv: string[]): Promise<number> {
   let read
   try {
-    read = readFlags(argv, { url: { type: 'string', default: 'http://127.0.0.1:9464' }, json: { type: 'boolean', default: false } })
+    read = readFlags(argv, PRELOAD_STATUS_FLAGS)
   } catch (err) {
     throw new ConfigError([(err as Error).message, STATUS_USAGE])
   }
   const problems: string[] = []
   if (read.positionals.length > 0) problems.push(`unexpected arguments: ${read.positionals.join(' ')}`)
   const base = validateKuboApi(problems, read.values.url, 'url')
+  const intervalMs = intOption(problems, 'interval-ms', read.values['interval-ms'], 200, 3_600_000)
   if (problems.length > 0) throw new ConfigError([...problems, STATUS_USAGE])
-  let body: { node: string, entries: EntryStatus[], problems?: string[], desiredError?: string | null }
-  try {
+  const fetchStatus = async (): Promise<StatusBody> => {
     const res = await fetch(`${base}/status`, { signal: AbortSignal.timeout(10_000) })
     if (!res.ok) throw new Error(`HTTP ${res.status}`)
-    body = await res.json() as typeof body
+    return await res.json() as StatusBody
+  }
+  if (read.values.watch === true) return await watchStatus(fetchStatus, base, intervalMs, process.stdout)
+  let body: StatusBody
+  try {
+    body = await fetchStatus()
   } catch (err) {
     console.error(`cannot read preloader status from ${base}/status: ${(err as Error).message}`)
     return 1
@@ -151,6 +165,55 @@ async function statusCommand (argv: string[]): Promise<number> {
   if (read.values.json === true) { console.log(JSON.stringify(body, null, 2)); return 0 }
   console.log(formatStatus(body))
   return body.entries.some(e => e.state === 'failed') ? 1 : 0
+}
+
+const settled = (e: EntryStatus): boolean => e.state === 'ready' || e.state === 'failed'
+
+/**
+ * `preload status --watch`: on a terminal the table is redrawn in place; piped, a plain line is
+ * printed for an entry when its state changes or its progress passes another 10 %. Ends when every
+ * entry is ready or failed (exit 1 if one failed); a status endpoint that stops answering is
+ * retried and reported, never fatal.
+ */
+export async function watchStatus (fetchStatus: () => Promise<StatusBody>, base: string, intervalMs: number, out: NodeJS.WriteStream): Promise<number> {
+  const tty = out.isTTY === true
+  let drawnLines = 0
+  const seen = new Map<string, string>()
+  let stop = false
+  const onSigint = (): void => { stop = true }
+  process.once('SIGINT', onSigint)
+  try {
+    for (;;) {
+      let body: StatusBody | undefined
+      try {
+        body = await fetchStatus()
+      } catch (err) {
+        const msg = `cannot read preloader status from ${base}/status: ${(err as Error).message}; retrying`
+        if (tty) { out.write(`\x1b[${drawnLines}A\x1b[J${msg}\n`); drawnLines = 1 } else out.write(msg + '\n')
+      }
+      if (body !== undefined) {
+        if (tty) {
+          const text = formatStatus(body)
+          out.write(`${drawnLines > 0 ? `\x1b[${drawnLines}A\x1b[J` : ''}${text}\n`)
+          drawnLines = text.split('\n').length
+        } else {
+          for (const e of body.entries) {
+            const pct = e.bytesTotal > 0 ? Math.floor(Math.min(1, e.bytesFetched / e.bytesTotal) * 10) * 10 : 0
+            const key = `${e.state}/${pct}`
+            if (seen.get(e.name) === key) continue
+            seen.set(e.name, key)
+            out.write(`${new Date().toISOString()} ${e.name} ${e.state} ${pct}% ${human(e.bytesFetched)}/${human(e.bytesTotal)} ${e.blocksFetched}/${e.blocksTotal} blocks${e.error != null ? ` error: ${e.error}` : ''}\n`)
+          }
+        }
+        if (body.entries.every(settled)) return body.entries.some(e => e.state === 'failed') ? 1 : 0
+      }
+      if (stop) return 130
+      await new Promise(resolve => setTimeout(resolve, intervalMs))
+      if (stop) return 130
+    }
+  } finally {
+    process.off('SIGINT', onSigint)
+  }
 }
 
 const BAR = 30
