@@ -63,7 +63,7 @@ test.serial('the per-identity limit is shared by both replicas through Redis: 42
   t.deepEqual(statuses, [...Array(ID_LIMIT).fill(200), 429, 429, 429], 'requests alternate between replicas, the count is one')
   // Replica a's --metrics-listen counts its answers by route and code (what IpfsCsiApiRateLimited reads).
   const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text()
-  const count = (code: number): number => metrics.split('\n').filter(l => l.startsWith('ipfs_csi_http_requests_total{') && l.includes('server="api"') && l.includes('method="GET"') && l.includes(`code="${code}"`)).reduce((n, l) => n + Number(l.split(' ').pop()), 0)
+  const count = (code: number): number => metrics.split('\n').filter(l => l.startsWith('ipfs_csi_http_requests_total{') && l.includes('server="api"') && /route="[^"]*pins\$"/.test(l) && l.includes('method="GET"') && l.includes(`code="${code}"`)).reduce((n, l) => n + Number(l.split(' ').pop()), 0)
   t.is(count(200), ID_LIMIT / 2)
   t.true(count(429) >= 1)
   t.regex(metrics, /ipfs_csi_http_request_duration_seconds_count\{server="api",route="[^"]+",method="GET"\} \d+/)
