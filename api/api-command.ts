@@ -3,6 +3,7 @@
 import { parseApiConfig, API_USAGE, type ApiConfig } from './config.js'
 import { createRegistry, HttpMetrics, registerKuboUp, renderRegistry } from '../driver/metrics.js'
 import { startMetricsServer } from '../driver/metrics-server.js'
+import { CLIENT_USAGE } from './client-command.js'
 import { createLogger, type Logger } from '../driver/logger.js'
 import { Kubo } from '../driver/kubo.js'
 import { ClusterClient } from '../controller/cluster-client.js'
@@ -79,10 +80,11 @@ export async function startApi (config: ApiConfig, log: Logger): Promise<Running
 
 export async function apiCommand (argv: string[]): Promise<number> {
   const [sub, ...rest] = argv
-  if (sub === undefined || sub === '--help' || sub === '-h' || sub === 'help' || rest.includes('--help') || rest.includes('-h')) {
-    console.log(API_USAGE)
+  if (sub === undefined || sub === '--help' || sub === '-h' || sub === 'help' || (sub === 'serve' && (rest.includes('--help') || rest.includes('-h')))) {
+    console.log(`${API_USAGE}\n\n${CLIENT_USAGE}`)
     return sub === undefined ? 2 : 0
   }
+  if (sub === 'token' || sub === 'model') return await (await import('./client-command.js')).clientCommand(sub, rest)
   if (sub !== 'serve') {
     console.error(`unknown api command ${JSON.stringify(sub)}\n\n${API_USAGE}`)
     return 2

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { KuboDaemon } from '../helpers/kubo-daemon.js'
 import { StorageCluster } from '../helpers/storage-cluster.js'
+import { createApiClient, unwrap } from '../../sdk/index.js'
 import { ApiProcess, AUDIENCE, ISSUER, saToken, signingKey, writeJwks } from '../helpers/api-process.js'
 
 let cluster: StorageCluster
@@ -44,8 +45,7 @@ test.before(async () => {
   if (s0 === undefined) throw new Error('no storage peer')
   api = await ApiProcess.start(['--kubo-api', s0.kubo.apiUrl, '--cluster-api', cluster.clusterApi, '--cluster-basic-auth-file', cluster.authFile,
     '--replication-min', '2', '--replication-max', '2', '--oidc-issuer', ISSUER, '--audience', AUDIENCE, '--oidc-jwks-file', path.join(work, 'jwks.json')])
-  const res = await fetch(`${api.url}/v1/tokens`, { method: 'POST', headers: { authorization: `Bearer ${await saToken(key)}`, 'content-type': 'application/json' }, body: JSON.stringify({ device: 'client' }) })
-  const token = ((await res.json()) as { token: string }).token
+  const token = unwrap(await createApiClient({ baseUrl: api.url, token: await saToken(key) }).POST('/v1/tokens', { body: { device: 'client' } })).token
   await client.cli(['pin', 'remote', 'service', 'add', 'csi', `${api.url}/api/v1`, token])
 })
 

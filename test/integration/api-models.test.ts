@@ -7,6 +7,10 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { KuboDaemon } from '../helpers/kubo-daemon.js'
 import { DriverProcess } from '../helpers/driver-process.js'
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
+import { CLI } from '../helpers/repo.js'
+import { createApiClient, unwrap } from '../../sdk/index.js'
 import { codeOf, mountCap } from '../helpers/csi-client.js'
 import { Code } from '../../driver/errors.js'
 import { ApiProcess, AUDIENCE, ISSUER, saToken, signingKey, writeJwks, type SigningKey } from '../helpers/api-process.js'
@@ -53,8 +57,11 @@ test.after.always(async () => {
 
 test.serial('PUT a version records every file with its size, CID and SHA-256, as dag-json pinned in Kubo', async (t) => {
   const cid = await modelDir('llama-v1', { 'config.json': 300, 'weights/model-00001.safetensors': 200_000, 'weights/model-00002.safetensors': 150_000 })
-  const r = await call('PUT', '/v1/models/llama/versions/1.0', writer, { cid, annotations: { license: 'apache-2.0' }, tags: ['latest'] })
-  t.is(r.status, 201)
+  // Through the generated SDK, as clients do.
+  const sdk = createApiClient({ baseUrl: api.url, token: writer })
+  const put = await sdk.PUT('/v1/models/{name}/versions/{version}', { params: { path: { name: 'llama', version: '1.0' } }, body: { cid, annotations: { license: 'apache-2.0' }, tags: ['latest'] } })
+  t.is(put.response.status, 201)
+  const r = { json: unwrap(put) }
   t.is(r.json.cid, cid)
   t.is(r.json.totalSize, 350_300)
   t.deepEqual(r.json.annotations, { license: 'apache-2.0' })
@@ -93,6 +100,10 @@ test.serial('tags move: latest follows the newest version, GET by tag, by versio
   const latest = await call('GET', '/v1/models/llama/tags/latest', writer)
   t.is(latest.json.version, '2.0')
   t.is(latest.json.cid, v2)
+  // The CLI resolves name:tag through the SDK too.
+  await writeFile(path.join(work, 'writer-token'), writer)
+  const cli = await promisify(execFile)(process.execPath, [CLI, 'api', 'model', 'resolve', 'llama:latest', '--url', api.url, '--token-file', path.join(work, 'writer-token')])
+  t.is(cli.stdout.trim(), v2)
   const model = await call('GET', '/v1/models/llama', writer)
   t.deepEqual(model.json.tags, { latest: '2.0', prod: '1.0' })
   t.deepEqual(model.json.versions.results.map((v: { version: string }) => v.version), ['1.0', '2.0'])

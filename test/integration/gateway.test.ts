@@ -17,7 +17,7 @@ import { KuboDaemon } from '../helpers/kubo-daemon.js'
 import { GatewayNginx } from '../helpers/gateway-nginx.js'
 import { allowedPathsFile, baseSettings, initEnv, runKuboInit, startDeployedKubo, writeSecretDir, type DeployedKubo } from '../helpers/deploy-kubo.js'
 import { readCar, verifyBlocks, writeCar } from '../helpers/car.js'
-import { IPFS_BIN } from '../helpers/repo.js'
+import { CLI, IPFS_BIN } from '../helpers/repo.js'
 
 const execFileP = promisify(execFile)
 const DOMAIN = 'gw.test'
@@ -108,6 +108,12 @@ test.serial('published content is on every gateway Kubo, nothing else is, and th
     t.is(cfg.Gateway.NoFetch, true)
     t.deepEqual(cfg.Addresses.Swarm, [])
     t.is(cfg.Gateway.ExposeRoutingAPI, false)
+    // The limits are set on purpose (from the base settings); `ipfs config` refuses a key Kubo
+    // v0.43 does not know, so kubo-init.sh would have failed on one.
+    t.is(cfg.Gateway.MaxConcurrentRequests, 256)
+    t.is(cfg.Gateway.RetrievalTimeout, '20s')
+    t.is(cfg.Gateway.MaxRangeRequestFileSize, '0')
+    t.deepEqual(cfg.Gateway.PublicGateways[DOMAIN], { UseSubdomains: true, Paths: ['/ipfs'], NoDNSLink: true, InlineDNSLink: false })
   }
 })
 
@@ -275,6 +281,34 @@ test.serial('a publish that cannot reach one gateway fails and names it', async 
   const denied = await t.throwsAsync(wrong.publish(CID.parse(fx.secret.cid), sig()))
   t.regex(denied?.message ?? '', /403|Access Denied|PERMISSION|denied/i)
   await fx.publisher.unpublish(CID.parse(fx.secret.cid), sig())
+})
+
+test.serial('the CLI: sync makes every gateway hold exactly the list, ls shows it, bad input is reported together', async (t) => {
+  const tokenFile = path.join(fx.dir, 'publisher-token')
+  await writeFile(tokenFile, TOKEN + '\n')
+  const list = path.join(fx.dir, 'published.txt')
+  const flags = ['--gateway-kubo-api', fx.gateways.map(g => g.api).join(','), '--gateway-kubo-api-token-file', tokenFile, '--storage-kubo-api', fx.storage.apiUrl]
+  const cli = async (args: string[]): Promise<{ code: number, out: string, err: string }> => await execFileP(process.execPath, [CLI, 'gateway', ...args], { timeout: 120_000 }).then(r => ({ code: 0, out: r.stdout, err: r.stderr }), (e: { code: number, stdout: string, stderr: string }) => ({ code: e.code, out: e.stdout, err: e.stderr }))
+  // The list swaps the site for the secret file: one added, one removed, on each of the 3.
+  await writeFile(list, `# published\n${fx.file.cid}\n${fx.secret.cid}  # added\n`)
+  const sync = await cli(['sync', '--published', list, ...flags])
+  t.is(sync.code, 0, sync.err)
+  t.is(sync.out.trim().split('\n').filter(l => /: \+1 -1 /.test(l)).length, 3, sync.out)
+  const ls = await cli(['ls', ...flags])
+  t.deepEqual(ls.out.trim().split('\n').sort(), [fx.file.cid, fx.secret.cid].sort())
+  t.is((await fx.nginx.get('/?fresh=cli', { host: fx.nginx.contentHost(fx.secret.cid) })).status, 200)
+  // A bad line rejects the whole list: nothing is unpublished by a typo.
+  await writeFile(list, `${fx.file.cid}\nnot-a-cid\n`)
+  const bad = await cli(['sync', '--published', list, ...flags])
+  t.is(bad.code, 1)
+  t.regex(bad.err, /line 2: CID "not-a-cid" is not a valid CID/)
+  t.deepEqual((await cli(['ls', ...flags])).out.trim().split('\n').sort(), [fx.file.cid, fx.secret.cid].sort())
+  const flagErr = await cli(['publish', 'nope', '--copy-timeout-ms', '5'])
+  t.is(flagErr.code, 2)
+  for (const want of ['CID "nope" is not a valid CID', '--gateway-kubo-api URL[,URL...] is required', '--storage-kubo-api URL is required', '--copy-timeout-ms must be']) t.true(flagErr.err.includes(want), want)
+  // Back to the fixture's set for the next case.
+  await writeFile(list, `${fx.file.cid}\n${fx.site.cid}\n`)
+  t.is((await cli(['sync', '--published', list, ...flags])).code, 0)
 })
 
 test.serial('failover: with two of three gateway Kubos dead every published object is still served', async (t) => {
