@@ -90,7 +90,7 @@ test('kubo-init.sh configures a private, authenticated, peered Kubo that a real 
   })
   const secrets = await generateSecrets()
   t.regex(secrets.swarmKey, /^\/key\/swarm\/psk\/1\.0\.0\/\n\/base16\/\n[0-9a-f]{64}\n$/)
-  t.deepEqual(Object.keys(secrets.tokens).sort(), ['cluster', 'controller', 'node', 'publisher'])
+  t.deepEqual(Object.keys(secrets.tokens).sort(), ['api', 'cluster', 'controller', 'node', 'publisher'])
   t.deepEqual(Object.keys(secrets.nodeTokens).sort(), ['node', 'preloader'])
   t.deepEqual(Object.keys(secrets.gatewayTokens), ['publisher'])
   const all = [...Object.values(secrets.tokens), ...Object.values(secrets.nodeTokens), ...Object.values(secrets.gatewayTokens)]
@@ -241,7 +241,8 @@ const SCOPES: Record<'storage' | 'node' | 'gateway', Record<string, { allowed: s
     controller: { allowed: ['pin/rm', 'files/rm', 'block/put'], refused: ['repo/gc', 'config', 'config/replace', 'shutdown', 'dag/export', 'swarm/connect'] },
     node: { allowed: ['files/rm', 'add'], refused: ['pin/rm', 'pin/add', 'repo/gc', 'config', 'shutdown', 'block/put'] },
     cluster: { allowed: ['pin/rm', 'config/show', 'swarm/connect'], refused: ['repo/gc', 'config', 'config/replace', 'shutdown', 'files/rm'] },
-    publisher: { allowed: ['dag/export'], refused: ['pin/rm', 'repo/gc', 'config', 'shutdown', 'files/rm', 'dag/import', 'block/get', 'cat'] }
+    publisher: { allowed: ['dag/export'], refused: ['pin/rm', 'repo/gc', 'config', 'shutdown', 'files/rm', 'dag/import', 'block/get', 'cat'] },
+    api: { allowed: ['pin/add', 'pin/rm', 'block/put', 'swarm/connect'], refused: ['repo/gc', 'config', 'config/replace', 'shutdown', 'files/rm', 'files/write', 'dag/export', 'add'] }
   },
   node: {
     node: { allowed: ['repo/gc', 'pin/rm', 'block/get'], refused: ['config', 'shutdown', 'files/rm', 'files/write'] },

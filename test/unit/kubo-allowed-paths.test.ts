@@ -36,7 +36,8 @@ const COMPONENTS: Array<{ name: string, code: string[], clients: Array<['storage
   { name: 'node plugin and FUSE servers', code: ['node-plugin', 'content'], clients: [['node', 'node'], ['storage', 'node']] },
   { name: 'writable volumes (storage MFS)', code: ['node-plugin/fuse/writable'], clients: [['storage', 'node']] },
   { name: 'preloader', code: ['preloader'], clients: [['node', 'preloader']] },
-  { name: 'gateway publisher', code: ['gateway'], clients: [['gateway', 'publisher'], ['storage', 'publisher']] }
+  { name: 'gateway publisher', code: ['gateway'], clients: [['gateway', 'publisher'], ['storage', 'publisher']] },
+  { name: 'API', code: ['api'], clients: [['storage', 'api']] }
 ]
 
 for (const c of COMPONENTS) {
