@@ -8,7 +8,7 @@ import path from 'node:path'
 import { ROOT } from '../helpers/repo.js'
 import { readAllowedPaths } from '../helpers/deploy-kubo.js'
 
-const CALL = /\.(?:post|postJson|kuboCall|httpCall|raw|json)(?:<[^>]*>)?\(\s*'([a-z]+(?:\/[a-z-]+)*)'/g
+const CALL = /\.(?:post|postJson|stream|kuboCall|httpCall|raw|json)(?:<[^>]*>)?\(\s*'([a-z]+(?:\/[a-z-]+)*)'/g
 const URL_LITERAL = /\/api\/v0\/([a-z]+(?:\/[a-z-]+)*)\?/g
 
 async function sources (rel: string): Promise<string[]> {
