@@ -2,7 +2,7 @@
 // validated once at start-up with every problem reported together.
 import { parseArgs } from 'node:util'
 import path from 'node:path'
-import { DEFAULTS } from './constants.js'
+import { DEFAULTS, FUSE_HEAP_MIB } from './constants.js'
 import { LocalBlockstore } from '../content/local-blockstore.js'
 import { parseListen, type ListenAddress } from './metrics-server.js'
 
@@ -44,6 +44,10 @@ export interface ServeConfig {
    * Always set by parseServeConfig; absent means `local`.
    */
   fuseLauncher?: string
+  /** Heap limit of each FUSE server, in MiB (node mode). */
+  fuseMaxHeapMiB: number
+  /** NodeGetInfo's max_volumes_per_node: what the scheduler places on this node (0: no limit). */
+  maxVolumesPerNode: number
   /** `--metrics-listen HOST:PORT`: Prometheus metrics of this process (and, in node mode, of its FUSE servers). */
   metricsListen?: ListenAddress
 }
@@ -80,6 +84,8 @@ export const SERVE_FLAGS = {
   'cluster-basic-auth-file': { type: 'string' },
   'node-cache-max-bytes': { type: 'string' },
   'fuse-launcher': { type: 'string', default: 'local' },
+  'fuse-max-heap-mib': { type: 'string', default: String(DEFAULTS.fuseMaxHeapMiB) },
+  'max-volumes-per-node': { type: 'string', default: '0' },
   'metrics-listen': { type: 'string' }
 } as const
 
@@ -189,9 +195,13 @@ export function parseServeConfig (argv: string[], env: NodeJS.ProcessEnv = proce
     problems.push(`--fuse-launcher must be local or unix:///abs/path.sock (got ${JSON.stringify(fuseLauncher)})`)
   }
   const metricsListen = parseListen(problems, v['metrics-listen'])
+  const fuseMaxHeapMiB = intOption(problems, 'fuse-max-heap-mib', v['fuse-max-heap-mib'], FUSE_HEAP_MIB.min, FUSE_HEAP_MIB.max)
+  const maxVolumesPerNode = intOption(problems, 'max-volumes-per-node', v['max-volumes-per-node'], 0, 100_000)
   if (problems.length > 0) throw new ConfigError(problems)
   return {
     fuseLauncher,
+    fuseMaxHeapMiB,
+    maxVolumesPerNode,
     ...(metricsListen !== undefined ? { metricsListen } : {}),
     ...(nodeCacheMaxBytes !== undefined ? { nodeCacheMaxBytes } : {}),
     storageKuboApi,

@@ -18,11 +18,19 @@ export const DEFAULTS = {
   maxCapacityBytes: 1024 ** 4,
   /** In-memory verified block cache per FUSE server. */
   blockCacheBytes: 256 * 1024 ** 2,
+  /**
+   * V8 old-space limit of each FUSE server (--max-old-space-size): one volume's server running out
+   * of heap dies alone (and is healed) instead of growing until the cgroup OOM-kills its neighbours.
+   */
+  fuseMaxHeapMiB: 512,
   /** Leaf blocks fetched ahead of a sequential reader. */
   readAheadBlocks: 8,
   /** How often the node service checks mounts and remounts dead FUSE servers. */
   healIntervalMs: 10_000
 } as const
+
+/** Bounds of a FUSE server's heap limit: below 64 MiB a large directory listing cannot fit. */
+export const FUSE_HEAP_MIB = { min: 64, max: 65_536 } as const
 
 /** Kubo pin names carry the volume id so ListVolumes and DeleteVolume need no other state. */
 export const PIN_PREFIX = {

@@ -31,13 +31,16 @@ export function formatLine (level: string, message: unknown, fields: Record<stri
   }
 }
 
-export function createLightLogger (level = 'info', component = 'ipfs-csi', write: (line: string) => void = (line) => { process.stderr.write(line) }): Logger {
+/** Gets each line with its level and message, so a writer can rate-limit repeats (log-bounds.ts). */
+export type LineWriter = (line: string, level: string, message: string) => void
+
+export function createLightLogger (level = 'info', component = 'ipfs-csi', write: LineWriter = (line) => { process.stderr.write(line) }): Logger {
   const max = LEVELS[level] ?? LEVELS.info as number
   const make = (meta: Record<string, unknown>): Record<string, unknown> => {
     const log = (lvl: string, message: unknown, extra?: unknown): void => {
       if ((LEVELS[lvl] ?? 0) > max) return
       const fields = extra !== null && typeof extra === 'object' && !Array.isArray(extra) ? { ...meta, ...(extra as Record<string, unknown>) } : meta
-      write(formatLine(lvl, message, fields) + '\n')
+      write(formatLine(lvl, message, fields) + '\n', lvl, message instanceof Error ? message.message : String(message))
     }
     const logger: Record<string, unknown> = {
       level,

@@ -5,12 +5,13 @@
 // process spawns it instead, so it is not even a child of the node service's container.
 import { spawn } from 'node:child_process'
 import { createConnection } from 'node:net'
-import { watch, type FSWatcher } from 'node:fs'
+import { constants as fsc, watch, type FSWatcher } from 'node:fs'
 import { open, readFile, rm } from 'node:fs/promises'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Code, CsiError } from '../driver/errors.js'
 import { findMount, readMountTable } from './mount-table.js'
+import { isHeapMiB } from './fuse/fuse-spec.js'
 
 export const CLI_PATH = fileURLToPath(new URL('../driver/cli.js', import.meta.url))
 
@@ -63,11 +64,29 @@ export async function spawnFuseServer (specPath: string, logPath: string, option
   return watchByPolling(pid, specPath)
 }
 
+/**
+ * The spec's heap limit: V8 takes it only as a flag at start, so the spawner reads it. A spec
+ * that cannot be read or is a symlink is left to the server itself to refuse with a clear error.
+ */
+async function heapLimitOf (specPath: string): Promise<number | undefined> {
+  try {
+    const fh = await open(specPath, fsc.O_RDONLY | fsc.O_NOFOLLOW)
+    try {
+      const heap = (JSON.parse(await fh.readFile('utf8')) as { maxHeapMiB?: unknown }).maxHeapMiB
+      return isHeapMiB(heap) ? heap : undefined
+    } finally { await fh.close() }
+  } catch {
+    return undefined
+  }
+}
+
 /** Spawns `cli.js fuse-server --spec specPath` detached, output appended to `logPath`. */
 export async function spawnLocalFuseServer (specPath: string, logPath: string): Promise<StartedServer> {
-  const log = await open(logPath, 'a', 0o600)
+  const heap = await heapLimitOf(specPath)
+  // As root, into a dir on the host: never through a symlink planted at the log's name.
+  const log = await open(logPath, fsc.O_WRONLY | fsc.O_APPEND | fsc.O_CREAT | fsc.O_NOFOLLOW, 0o600)
   try {
-    const child = spawn(process.execPath, [CLI_PATH, 'fuse-server', '--spec', specPath], {
+    const child = spawn(process.execPath, [...(heap !== undefined ? [`--max-old-space-size=${heap}`] : []), CLI_PATH, 'fuse-server', '--spec', specPath], {
       detached: true,
       stdio: ['ignore', log.fd, log.fd],
       env: process.env

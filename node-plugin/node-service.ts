@@ -113,7 +113,7 @@ export class NodeService {
       })),
       NodeGetInfo: unary(deps, 'NodeGetInfo', async () => ({
         node_id: nodeId,
-        max_volumes_per_node: '0',
+        max_volumes_per_node: String(this.deps.config.maxVolumesPerNode),
         accessible_topology: { segments: { [TOPOLOGY_NODE_KEY]: nodeId } }
       })),
       NodeExpandVolume: unary(deps, 'NodeExpandVolume', async () => {

@@ -365,7 +365,8 @@ export class NodeVolumes {
       blockCacheBytes: DEFAULTS.blockCacheBytes,
       ...(this.config.kuboBlocksDir !== undefined ? { kuboBlocksDir: this.config.kuboBlocksDir } : {}),
       readAheadBlocks: DEFAULTS.readAheadBlocks,
-      logLevel: this.config.logLevel
+      logLevel: this.config.logLevel,
+      maxHeapMiB: this.config.fuseMaxHeapMiB
     }
     if (source.kind === 'writable') {
       await this.kuboCall('files/stat', { arg: source.mfsPath, hash: true }, signal, `writable volume ${volumeId} has no data at ${source.mfsPath}`, this.storageKubo)

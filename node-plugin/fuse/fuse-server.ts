@@ -1,7 +1,8 @@
 // One volume's FUSE server process (`ipfs-csi fuse-server --spec FILE`). It is started detached
 // by the node service (or in the foreground by `ipfs-csi mount`) and lives until unmounted, so
 // the gRPC server can restart without touching pods' mounts.
-import { readFile, writeFile, rename, rm } from 'node:fs/promises'
+import { constants as fsc } from 'node:fs'
+import { lstat, open, realpath, rename, rm } from 'node:fs/promises'
 import { execFile } from 'node:child_process'
 import path from 'node:path'
 import { parseArgs, promisify } from 'node:util'
@@ -9,11 +10,13 @@ import Fuse from 'fuse-native'
 import type { Logger } from '../../driver/logger.js'
 import { createLightLogger } from '../../driver/light-logger.js'
 import { Kubo } from '../../driver/kubo.js'
-import { toCsiError } from '../../driver/errors.js'
-import type { FuseSpec } from './fuse-spec.js'
+import { Code, CsiError, toCsiError } from '../../driver/errors.js'
+import { FUSE_HEAP_MIB } from '../../driver/constants.js'
+import { isHeapMiB, type FuseSpec } from './fuse-spec.js'
 import { toFuseOps, type FsInstance } from './fuse-ops.js'
 import { FuseOpStats } from './op-stats.js'
 import { serveFuseMetrics, type FuseMetricsSource } from './fuse-metrics.js'
+import { boundedStderrWriter, DEFAULT_LOG_BOUNDS } from './log-bounds.js'
 
 const execFileP = promisify(execFile)
 
@@ -88,6 +91,9 @@ export async function runUntilSignalled (running: RunningFuse, log: Logger): Pro
   await running.unmount()
 }
 
+const MIN_LOG_BYTES = 16 * 1024
+const MAX_LOG_BYTES = 1024 * 1024 * 1024
+
 export function validateSpec (raw: unknown): FuseSpec {
   const s = raw as FuseSpec
   const problems: string[] = []
@@ -97,6 +103,10 @@ export function validateSpec (raw: unknown): FuseSpec {
   if (s?.mode === 'content' && typeof s.rootCid !== 'string') problems.push('content mode needs rootCid')
   if (s?.mode === 'writable' && typeof s.mfsPath !== 'string') problems.push('writable mode needs mfsPath')
   if (typeof s?.kuboApi !== 'string') problems.push('kuboApi is required')
+  if (s?.maxHeapMiB !== undefined && !isHeapMiB(s.maxHeapMiB)) problems.push(`maxHeapMiB must be an integer from ${FUSE_HEAP_MIB.min} to ${FUSE_HEAP_MIB.max}`)
+  if (s?.logMaxBytes !== undefined && (!Number.isSafeInteger(s.logMaxBytes) || s.logMaxBytes < MIN_LOG_BYTES || s.logMaxBytes > MAX_LOG_BYTES)) {
+    problems.push(`logMaxBytes must be an integer from ${MIN_LOG_BYTES} to ${MAX_LOG_BYTES}`)
+  }
   if (problems.length > 0) throw new Error(`invalid FUSE spec: ${problems.join('; ')}`)
   return s
 }
@@ -129,26 +139,80 @@ async function serveSocketMetrics (running: RunningFuse, socketPath: string, log
   }
 }
 
+/**
+ * The spec, read without following a symlink at its own name, from its resolved directory: the
+ * state dir lives on the host, and whoever can plant a link there must not steer a root process.
+ */
+async function readSpec (specArg: string): Promise<{ spec: FuseSpec, specPath: string }> {
+  const specPath = path.join(await realpath(path.dirname(path.resolve(specArg))), path.basename(specArg))
+  const fh = await open(specPath, fsc.O_RDONLY | fsc.O_NOFOLLOW).catch((err: NodeJS.ErrnoException) => {
+    throw new Error(err.code === 'ELOOP' ? `spec ${specPath} is a symlink` : `cannot read spec ${specPath}: ${err.message}`)
+  })
+  try {
+    if (!(await fh.stat()).isFile()) throw new Error(`spec ${specPath} is not a regular file`)
+    return { spec: validateSpec(JSON.parse(await fh.readFile('utf8'))), specPath }
+  } finally {
+    await fh.close()
+  }
+}
+
+/**
+ * The node service checked the mountpoint before writing the spec; the server checks again, as
+ * the one that mounts, and returns the path to mount at: the parent resolved (the kernel would
+ * resolve it anyway, and mounting where we checked leaves no gap to swap a link in), the last
+ * component a directory or nothing, never a symlink.
+ */
+export async function resolveMountpoint (mountpoint: string): Promise<string> {
+  const refuse = (why: string): never => { throw new CsiError(Code.FAILED_PRECONDITION, `mountpoint ${mountpoint} ${why}`) }
+  if (path.normalize(mountpoint) !== mountpoint || mountpoint === '/' || mountpoint.endsWith('/')) refuse('is not a normalized absolute path')
+  // Directories not made yet (fuse-native makes them) cannot be links: resolve what exists.
+  let existing = path.dirname(mountpoint)
+  let parent: string | undefined
+  while (parent === undefined) {
+    parent = await realpath(existing).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT' || existing === '/') refuse(`cannot be resolved: ${err.message}`)
+      return undefined
+    })
+    if (parent === undefined) existing = path.dirname(existing)
+  }
+  const resolved = path.join(parent, path.relative(existing, mountpoint))
+  const st = await lstat(resolved).catch((err: NodeJS.ErrnoException) => err.code === 'ENOENT' ? undefined : refuse(`cannot be checked: ${err.message}`))
+  if (st?.isSymbolicLink() === true) refuse('is a symlink')
+  if (st !== undefined && !st.isDirectory()) refuse('is not a directory')
+  return resolved
+}
+
+/** Replaces `file` atomically; the temp file is never opened through a symlink planted at its name. */
+async function writeStatus (file: string, value: unknown): Promise<void> {
+  // A stale temp file (or anything planted there) is removed, not followed: rm unlinks the name.
+  await rm(`${file}.tmp`, { force: true })
+  const fh = await open(`${file}.tmp`, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600)
+  try { await fh.writeFile(JSON.stringify(value)) } finally { await fh.close() }
+  await rename(`${file}.tmp`, file)
+}
+
 export async function fuseServerCommand (argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, options: { spec: { type: 'string' } }, strict: true })
   if (values.spec === undefined) throw new Error('fuse-server needs --spec FILE')
-  const spec = validateSpec(JSON.parse(await readFile(values.spec, 'utf8')))
+  const { spec, specPath } = await readSpec(values.spec)
   // Not winston: loading it was ~100 ms of every FUSE server's start-up (see light-logger.ts).
-  const log = createLightLogger(spec.logLevel, 'fuse-server').child({ volumeId: spec.volumeId })
-  const status = statusPathOf(values.spec)
+  // Its stderr is a file on the host: repeated lines are rate-limited and the file is bounded.
+  const write = boundedStderrWriter({ ...DEFAULT_LOG_BOUNDS, ...(spec.logMaxBytes !== undefined ? { maxBytes: spec.logMaxBytes } : {}) })
+  const log = createLightLogger(spec.logLevel, 'fuse-server', write).child({ volumeId: spec.volumeId })
+  const status = statusPathOf(specPath)
   let running: RunningFuse
   try {
-    running = await startFuse(spec, log)
+    const mountpoint = await resolveMountpoint(spec.mountpoint)
+    if (mountpoint !== spec.mountpoint) log.info('mountpoint resolved', { mountpoint: spec.mountpoint, resolved: mountpoint })
+    running = await startFuse({ ...spec, mountpoint }, log)
   } catch (err) {
     // The node service reads why from here (a code, not our log text) to answer the stage.
     const e = toCsiError(err)
-    await writeFile(`${status}.tmp`, JSON.stringify({ pid: process.pid, failed: { code: e.code, message: e.message.slice(0, 300) } }))
-    await rename(`${status}.tmp`, status)
+    await writeStatus(status, { pid: process.pid, failed: { code: e.code, message: e.message.slice(0, 300) } })
     throw err
   }
-  await serveSocketMetrics(running, metricsSocketOf(values.spec), log)
-  await writeFile(`${status}.tmp`, JSON.stringify({ pid: process.pid, mountpoint: spec.mountpoint, mountedAt: new Date().toISOString() }))
-  await rename(`${status}.tmp`, status)
+  await serveSocketMetrics(running, metricsSocketOf(specPath), log)
+  await writeStatus(status, { pid: process.pid, mountpoint: running.spec.mountpoint, mountedAt: new Date().toISOString() })
   await runUntilSignalled(running, log)
   return 0
 }

@@ -1,3 +1,5 @@
+import { FUSE_HEAP_MIB } from '../../driver/constants.js'
+
 // What the node service hands a FUSE server process (`ipfs-csi fuse-server --spec FILE`).
 // The FUSE server is a separate, detached process so it outlives the gRPC server: restarting
 // the node service never takes a pod's mount down.
@@ -29,4 +31,10 @@ export interface FuseSpec {
   kuboBlocksDir?: string
   readAheadBlocks: number
   logLevel: string
+  /** The server's log file is kept under this (its previous content in `<log>.1`). Default 8 MiB. */
+  logMaxBytes?: number
+  /** V8 heap limit (--max-old-space-size), applied by whoever spawns the server. Unset: Node's default. */
+  maxHeapMiB?: number
 }
+
+export const isHeapMiB = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) >= FUSE_HEAP_MIB.min && (n as number) <= FUSE_HEAP_MIB.max

@@ -38,7 +38,7 @@ test.before(async () => {
     await writeFile(path.join(src, rel), data)
   }
   const root = await kubo.add(src, ['--cid-version=1'])
-  const driver = await DriverProcess.start({ kuboApi: kubo.apiUrl, mode: 'node', name: 'node-content', extraArgs: ['--heal-interval-ms', '0', '--kubo-timeout-ms', '5000'] })
+  const driver = await DriverProcess.start({ kuboApi: kubo.apiUrl, mode: 'node', name: 'node-content', extraArgs: ['--heal-interval-ms', '0', '--kubo-timeout-ms', '5000', '--max-volumes-per-node', '32', '--fuse-max-heap-mib', '192'] })
   fx = { kubo, driver, src, root, files }
 })
 
@@ -71,10 +71,30 @@ async function teardown (volumeId: string, sp: string, targets: string[]): Promi
 test('node info and capabilities', async (t) => {
   const info = await fx.driver.csi.node.NodeGetInfo({})
   t.is(info.node_id, 'test-node')
+  t.is(info.max_volumes_per_node, '32', 'from --max-volumes-per-node')
   t.deepEqual(info.accessible_topology.segments, { 'topology.ipfs.csi.dev/node': 'test-node' })
   const caps = await fx.driver.csi.node.NodeGetCapabilities({})
   t.deepEqual(caps.capabilities.map((c: any) => c.rpc.type).sort(), ['GET_VOLUME_STATS', 'SINGLE_NODE_MULTI_WRITER', 'STAGE_UNSTAGE_VOLUME', 'VOLUME_CONDITION'])
   t.is(await codeOf(fx.driver.csi.node.NodeExpandVolume({ volume_id: fx.root, volume_path: '/x' })), grpc.status.UNIMPLEMENTED)
+})
+
+/** The command lines of this driver's FUSE servers (their spec lies under its state dir). */
+async function fuseServerCmdlines (): Promise<string[][]> {
+  const out: string[][] = []
+  for (const pid of await readdir('/proc').catch(() => [])) {
+    if (!/^\d+$/.test(pid)) continue
+    const argv = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0')
+    if (argv.includes('fuse-server') && argv.some(a => a.startsWith(fx.driver.stateDir + '/'))) out.push(argv)
+  }
+  return out
+}
+
+test('each FUSE server runs with the --fuse-max-heap-mib heap limit', async (t) => {
+  const sp = await stage(fx.root)
+  t.teardown(async () => { await fx.driver.csi.node.NodeUnstageVolume({ volume_id: fx.root, staging_target_path: sp }).catch(() => {}) })
+  const lines = await fuseServerCmdlines()
+  t.is(lines.length, 1)
+  t.true(lines[0]?.includes('--max-old-space-size=192'), JSON.stringify(lines))
 })
 
 test('static CID handle: stage, publish read-only twice, read byte-exact, unpublish both, unstage cleans up', async (t) => {

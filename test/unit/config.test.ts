@@ -54,3 +54,16 @@ test('--kubo-blocks-dir must be an absolute flatfs directory; a valid one is kep
   t.is(parseServeConfig([...base, '--kubo-blocks-dir', dir], {}).kuboBlocksDir, dir)
   t.is(parseServeConfig(base, {}).kuboBlocksDir, undefined)
 })
+
+test('--fuse-max-heap-mib and --max-volumes-per-node: defaults, values, and out-of-range values reported', (t) => {
+  const d = parseServeConfig(['--node-id', 'n1'], {})
+  t.is(d.fuseMaxHeapMiB, DEFAULTS.fuseMaxHeapMiB)
+  t.is(d.maxVolumesPerNode, 0)
+  const c = parseServeConfig(['--node-id', 'n1', '--fuse-max-heap-mib', '256', '--max-volumes-per-node', '40'], {})
+  t.is(c.fuseMaxHeapMiB, 256)
+  t.is(c.maxVolumesPerNode, 40)
+  const err = t.throws(() => parseServeConfig(['--node-id', 'n1', '--fuse-max-heap-mib', '8', '--max-volumes-per-node=-1'], {}), { instanceOf: ConfigError }) as ConfigError
+  t.regex(err.message, /--fuse-max-heap-mib/)
+  t.regex(err.message, /--max-volumes-per-node/)
+  t.throws(() => parseServeConfig(['--node-id', 'n1', '--fuse-max-heap-mib', '1e9'], {}), { instanceOf: ConfigError })
+})
