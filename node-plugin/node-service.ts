@@ -9,6 +9,8 @@ import type { Logger } from '../driver/logger.js'
 import type { VolumeLocks } from '../driver/volume-locks.js'
 import { unary, type RpcDeps } from '../driver/rpc-wrapper.js'
 import { NodeVolumes, type NodeVolumesOptions } from './node-volumes.js'
+import type { Mounter } from './mounter.js'
+import type { FuseLauncher } from './fuse-launcher.js'
 import { NodeHealer } from './node-healer.js'
 import { NodeCache } from './node-cache.js'
 
@@ -20,6 +22,9 @@ export interface NodeServiceDeps {
   locks: VolumeLocks
   kubo: Kubo
   config: ServeConfig
+  /** The node's seams (default: the kernel and real FUSE server processes). */
+  mounter?: Mounter
+  launcher?: FuseLauncher
 }
 
 export interface NodeServiceOptions extends NodeVolumesOptions {
@@ -40,7 +45,7 @@ export class NodeService {
   constructor (deps: NodeServiceDeps, options: NodeServiceOptions = {}) {
     this.deps = deps
     const log = deps.log.child({ service: 'node' })
-    this.volumes = new NodeVolumes({ log, kubo: deps.kubo, config: deps.config }, options)
+    this.volumes = new NodeVolumes({ log, kubo: deps.kubo, config: deps.config, mounter: deps.mounter, launcher: deps.launcher }, options)
     this.healer = new NodeHealer({ volumes: this.volumes, locks: deps.locks, log })
     this.reconcileWaitMs = options.reconcileWaitMs ?? 20_000
   }
