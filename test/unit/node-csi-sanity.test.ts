@@ -2,16 +2,14 @@
 // seams (test/helpers/fake-node-seams.ts): no root, FUSE or daemons. Kubo is a loopback stand-in
 // answering only what these specs make the node call (Probe's `id`). Without a Controller service
 // csi-sanity cannot create volumes, so the specs that need one are skipped (by name with
-// --ginkgo.skip, or by csi-sanity itself) and listed with reasons in test/sanity/node-unit-skips.json; they run against real mounts in
-// test/integration/csi-sanity.test.ts.
+// --ginkgo.skip, or by csi-sanity itself) and listed with reasons in
+// test/sanity/node-unit-skips.json; they run against real mounts in test/integration/csi-sanity.test.ts.
 import test from 'ava'
-import { execFile } from 'node:child_process'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { promisify } from 'node:util'
 import type * as grpc from '@grpc/grpc-js'
 import { parseServeConfig } from '../../driver/config.js'
 import { loadCsi } from '../../driver/csi-proto.js'
@@ -22,10 +20,8 @@ import { createLogger } from '../../driver/logger.js'
 import { VolumeLocks } from '../../driver/volume-locks.js'
 import { NodeService } from '../../node-plugin/node-service.js'
 import { FakeLauncher, FakeMounter } from '../helpers/fake-node-seams.js'
-import { parseJunit } from '../helpers/junit.js'
-import { CSI_SANITY_BIN, RESULTS_DIR, ROOT, logFile } from '../helpers/repo.js'
-
-const execFileP = promisify(execFile)
+import { runCsiSanity } from '../helpers/csi-sanity.js'
+import { ROOT } from '../helpers/repo.js'
 
 /** Specs of the Controller (and GroupController) services: not served here, so not run. */
 const FOCUS = '(Identity Service|Node Service)'
@@ -64,10 +60,6 @@ test('csi-sanity passes against the Identity and Node services on the fake seams
 
   const expected = JSON.parse(await readFile(path.join(ROOT, 'test/sanity/node-unit-skips.json'), 'utf8')) as { skip: Record<string, string>, skipped: Record<string, string> }
   const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
-  await mkdir(RESULTS_DIR, { recursive: true })
-  const junit = path.join(RESULTS_DIR, 'csi-sanity-node-unit.xml')
-  // A report left by an earlier run must never be read as this run's.
-  await rm(junit, { force: true })
   // csi-sanity creates (and removes) the two leaf dirs itself; their parents are kubelet's.
   const stagingDir = path.join(kubelet, 'plugins/sanity/staging')
   const mountDir = path.join(kubelet, 'pods/sanity/mount')
@@ -80,25 +72,12 @@ test('csi-sanity passes against the Identity and Node services on the fake seams
     '--csi.testvolumeaccesstype=mount',
     `--ginkgo.focus=${FOCUS}`,
     `--ginkgo.skip=${Object.keys(expected.skip).map(escape).join('|')}`,
-    `--ginkgo.junit-report=${junit}`,
-    '--ginkgo.no-color',
     '--ginkgo.timeout=2m'
   ]
-  let output = ''
-  let exitCode: number | string = 0
-  try {
-    const r = await execFileP(CSI_SANITY_BIN, args, { maxBuffer: 64 * 1024 * 1024, timeout: 3 * 60_000 })
-    output = r.stdout + r.stderr
-  } catch (err) {
-    const e = err as { stdout?: string, stderr?: string, code?: number | string, signal?: string }
-    output = (e.stdout ?? '') + (e.stderr ?? '')
-    exitCode = e.code ?? e.signal ?? 'unknown'
-  }
-  await writeFile(logFile('csi-sanity-node-unit-output'), output)
-  const xml = await readFile(junit, 'utf8').catch(() => undefined)
-  if (xml === undefined) t.fail(`csi-sanity wrote no report (exit ${exitCode}):\n${output.slice(-2000)}`)
+  const { exitCode, output, outputFile, report: cases } = await runCsiSanity('csi-sanity-node-unit', args, 3 * 60_000)
+  if (cases === undefined) t.fail(`csi-sanity wrote no report (exit ${exitCode}); output in ${outputFile}:\n${output.slice(-2000)}`)
   // Specs outside the focus appear in the report as skipped too; only ours are checked.
-  const report = parseJunit(xml ?? '').filter(c => new RegExp(FOCUS).test(c.name))
+  const report = (cases ?? []).filter(c => new RegExp(FOCUS).test(c.name))
   const failed = report.filter(c => c.status === 'failed')
   const passed = report.filter(c => c.status === 'passed')
   const skipped = report.filter(c => c.status === 'skipped')
