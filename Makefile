@@ -4,7 +4,7 @@ export PATH := $(CURDIR)/.tools/bin:$(PATH)
 export GOTOOLCHAIN := local
 
 # sdk/: the OpenAPI document and the TypeScript types generated from it (commit the result).
-.PHONY: setup build typecheck test sdk test-unit test-integration sanity demo bench clean manifests validate-manifests
+.PHONY: setup build typecheck test sdk test-unit test-integration sanity demo bench clean manifests validate-manifests monitoring
 
 setup:
 	@bash scripts/setup.sh
@@ -47,6 +47,11 @@ manifests: setup
 
 validate-manifests: setup
 	node dist/scripts/validate-manifests.js
+
+# deploy/components/monitoring/prometheusrule.yaml from deploy/monitoring/ipfs-csi.rules.yaml, then
+# the checks `make test` runs (promtool check + test rules, runbooks, dashboard PromQL).
+monitoring: setup
+	node dist/scripts/monitoring.js --write
 
 clean:
 	rm -rf dist test-results

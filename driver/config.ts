@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util'
 import path from 'node:path'
 import { DEFAULTS } from './constants.js'
 import { LocalBlockstore } from '../content/local-blockstore.js'
+import { parseListen, type ListenAddress } from './metrics-server.js'
 
 export type Mode = 'controller' | 'node' | 'all'
 
@@ -43,6 +44,8 @@ export interface ServeConfig {
    * Always set by parseServeConfig; absent means `local`.
    */
   fuseLauncher?: string
+  /** `--metrics-listen HOST:PORT`: Prometheus metrics of this process (and, in node mode, of its FUSE servers). */
+  metricsListen?: ListenAddress
 }
 
 export class ConfigError extends Error {
@@ -76,7 +79,8 @@ export const SERVE_FLAGS = {
   'cluster-api': { type: 'string' },
   'cluster-basic-auth-file': { type: 'string' },
   'node-cache-max-bytes': { type: 'string' },
-  'fuse-launcher': { type: 'string', default: 'local' }
+  'fuse-launcher': { type: 'string', default: 'local' },
+  'metrics-listen': { type: 'string' }
 } as const
 
 type FlagSpec = Record<string, { type: 'string' | 'boolean', default?: string | boolean, multiple?: boolean, short?: string }>
@@ -184,9 +188,11 @@ export function parseServeConfig (argv: string[], env: NodeJS.ProcessEnv = proce
   if (fuseLauncher !== 'local' && !(fuseLauncher.startsWith('unix://') && path.isAbsolute(fuseLauncher.slice('unix://'.length)))) {
     problems.push(`--fuse-launcher must be local or unix:///abs/path.sock (got ${JSON.stringify(fuseLauncher)})`)
   }
+  const metricsListen = parseListen(problems, v['metrics-listen'])
   if (problems.length > 0) throw new ConfigError(problems)
   return {
     fuseLauncher,
+    ...(metricsListen !== undefined ? { metricsListen } : {}),
     ...(nodeCacheMaxBytes !== undefined ? { nodeCacheMaxBytes } : {}),
     storageKuboApi,
     ...(storageToken !== undefined ? { storageKuboApiTokenFile: storageToken } : {}),
