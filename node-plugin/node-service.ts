@@ -10,6 +10,8 @@ import type { VolumeLocks } from '../driver/volume-locks.js'
 import { unary, type RpcDeps } from '../driver/rpc-wrapper.js'
 import type { RpcMetrics } from '../driver/metrics.js'
 import { NodeVolumes, type NodeVolumesOptions } from './node-volumes.js'
+import type { Mounter } from './mounter.js'
+import type { FuseLauncher } from './fuse-launcher.js'
 import { NodeHealer } from './node-healer.js'
 import { NodeCache } from './node-cache.js'
 
@@ -22,6 +24,9 @@ export interface NodeServiceDeps {
   kubo: Kubo
   config: ServeConfig
   metrics?: RpcMetrics
+  /** The node's seams (default: the kernel and real FUSE server processes). */
+  mounter?: Mounter
+  launcher?: FuseLauncher
 }
 
 export interface NodeServiceOptions extends NodeVolumesOptions {
@@ -44,7 +49,7 @@ export class NodeService {
     this.deps = deps
     const log = deps.log.child({ component: 'node' })
     this.log = log
-    this.volumes = new NodeVolumes({ log, kubo: deps.kubo, config: deps.config }, options)
+    this.volumes = new NodeVolumes({ log, kubo: deps.kubo, config: deps.config, mounter: deps.mounter, launcher: deps.launcher }, options)
     this.healer = new NodeHealer({ volumes: this.volumes, locks: deps.locks, log })
     this.reconcileWaitMs = options.reconcileWaitMs ?? 20_000
   }
