@@ -43,6 +43,13 @@ export interface ServeConfig {
    * Always set by parseServeConfig; absent means `local`.
    */
   fuseLauncher?: string
+  /**
+   * Node mode: kubelet plugin registration served by the driver itself (instead of the
+   * node-driver-registrar sidecar). registrationSocket is where the `Registration` service listens
+   * (in kubelet's plugins_registry), kubeletRegistrationPath the CSI socket as kubelet sees it.
+   */
+  registrationSocket?: string
+  kubeletRegistrationPath?: string
 }
 
 export class ConfigError extends Error {
@@ -76,7 +83,9 @@ export const SERVE_FLAGS = {
   'cluster-api': { type: 'string' },
   'cluster-basic-auth-file': { type: 'string' },
   'node-cache-max-bytes': { type: 'string' },
-  'fuse-launcher': { type: 'string', default: 'local' }
+  'fuse-launcher': { type: 'string', default: 'local' },
+  'registration-socket': { type: 'string' },
+  'kubelet-registration-path': { type: 'string' }
 } as const
 
 type FlagSpec = Record<string, { type: 'string' | 'boolean', default?: string | boolean, multiple?: boolean, short?: string }>
@@ -134,6 +143,24 @@ export function validateKuboApi (problems: string[], raw: unknown, flag = 'kubo-
   }
 }
 
+/**
+ * `--registration-socket` and `--kubelet-registration-path` go together (both absolute socket
+ * paths), and only in node or all mode: kubelet registers node plugins only.
+ */
+function validateRegistration (problems: string[], socketRaw: unknown, kubeletPathRaw: unknown, mode: string): { registrationSocket?: string, kubeletRegistrationPath?: string } {
+  const socket = socketRaw === undefined || socketRaw === '' ? undefined : String(socketRaw)
+  const kubeletPath = kubeletPathRaw === undefined || kubeletPathRaw === '' ? undefined : String(kubeletPathRaw)
+  if (socket === undefined && kubeletPath === undefined) return {}
+  const before = problems.length
+  if (socket === undefined || kubeletPath === undefined) problems.push('--registration-socket and --kubelet-registration-path must be set together')
+  if (mode === 'controller') problems.push('--registration-socket is for node or all mode (kubelet registers node plugins)')
+  for (const [flag, p] of [['registration-socket', socket], ['kubelet-registration-path', kubeletPath]] as const) {
+    if (p !== undefined && (!path.isAbsolute(p) || !p.endsWith('.sock'))) problems.push(`--${flag} must be an absolute path to a .sock file (got ${JSON.stringify(p)})`)
+  }
+  if (problems.length > before || socket === undefined || kubeletPath === undefined) return {}
+  return { registrationSocket: path.resolve(socket), kubeletRegistrationPath: path.resolve(kubeletPath) }
+}
+
 export function parseServeConfig (argv: string[], env: NodeJS.ProcessEnv = process.env): ServeConfig {
   let read
   try {
@@ -184,9 +211,11 @@ export function parseServeConfig (argv: string[], env: NodeJS.ProcessEnv = proce
   if (fuseLauncher !== 'local' && !(fuseLauncher.startsWith('unix://') && path.isAbsolute(fuseLauncher.slice('unix://'.length)))) {
     problems.push(`--fuse-launcher must be local or unix:///abs/path.sock (got ${JSON.stringify(fuseLauncher)})`)
   }
+  const registration = validateRegistration(problems, v['registration-socket'], v['kubelet-registration-path'], mode)
   if (problems.length > 0) throw new ConfigError(problems)
   return {
     fuseLauncher,
+    ...registration,
     ...(nodeCacheMaxBytes !== undefined ? { nodeCacheMaxBytes } : {}),
     storageKuboApi,
     ...(storageToken !== undefined ? { storageKuboApiTokenFile: storageToken } : {}),

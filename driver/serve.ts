@@ -9,6 +9,7 @@ import { startGrpcServer, stopGrpcServer, type ServiceBinding } from './grpc-ser
 import { identityService } from './identity-service.js'
 import { controllerService } from '../controller/controller-service.js'
 import { NodeService } from '../node-plugin/node-service.js'
+import { KubeletRegistration } from './registration-service.js'
 
 export interface Served {
   server: grpc.Server
@@ -32,9 +33,16 @@ export async function serve (config: ServeConfig, log: Logger): Promise<Served> 
   }
   const server = await startGrpcServer(config.socketPath, services)
   log.info('serving', { mode: config.mode, endpoint: config.endpoint, nodeId: config.nodeId, kuboApi: config.kuboApi })
+  // Registered with kubelet only once the CSI socket answers.
+  let registration: KubeletRegistration | undefined
+  if (hasNode && config.registrationSocket !== undefined && config.kubeletRegistrationPath !== undefined) {
+    registration = new KubeletRegistration({ socketPath: config.registrationSocket, kubeletEndpoint: config.kubeletRegistrationPath, log })
+    await registration.start()
+  }
   return {
     server,
     stop: async () => {
+      await registration?.stop()
       await stopGrpcServer(server)
       // FUSE servers are left running on purpose: pods keep their mounts across restarts.
       node?.stop()
