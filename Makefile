@@ -3,7 +3,7 @@ SHELL := /bin/bash
 export PATH := $(CURDIR)/.tools/bin:$(PATH)
 export GOTOOLCHAIN := local
 
-.PHONY: setup build typecheck test test-unit test-integration sanity demo bench clean manifests validate-manifests
+.PHONY: setup setup-e2e build typecheck test test-unit test-integration sanity demo bench bench-e2e e2e e2e-down clean manifests validate-manifests
 
 setup:
 	@bash scripts/setup.sh
@@ -42,6 +42,22 @@ manifests: setup
 
 validate-manifests: setup
 	node dist/scripts/validate-manifests.js
+
+# e2e: a real single-node Kubernetes (built from pinned sources by scripts/setup-e2e.sh, ~10 min
+# the first time) running deploy/overlays/e2e; JUnit in test-results/e2e.xml. One run at a time.
+setup-e2e: setup
+	@bash scripts/setup-e2e.sh
+
+e2e: setup-e2e
+	flock /tmp/ipfs-csi-e2e.lock node dist/scripts/e2e/run.js
+
+# Time to pod Ready + full read of a 1 GiB model: PVC vs an init container running `ipfs get`.
+bench-e2e: setup-e2e
+	flock /tmp/ipfs-csi-e2e.lock node dist/scripts/e2e/bench.js
+
+# Tears down a cluster left by `node dist/scripts/e2e/run.js --keep` (or a killed run).
+e2e-down:
+	flock /tmp/ipfs-csi-e2e.lock node dist/scripts/e2e/cluster.js stop
 
 clean:
 	rm -rf dist test-results

@@ -1,0 +1,98 @@
+// Installs deploy/overlays/e2e into the e2e cluster: snapshot CRDs, the generated secrets
+// (deploy/scripts/generate-secrets.sh, peer addresses rewritten to the loopback ports), hostPath
+// volumes for the storage StatefulSet, then the rendered overlay, and waits until the plugin is
+// registered with kubelet and every workload of deploy/ is ready.
+import { execFileSync } from 'node:child_process'
+import { readdirSync, readFileSync } from 'node:fs'
+import path from 'node:path'
+import { type ClusterPaths, NODE_NAME, createLocalPvs, kubectl, waitUntil } from './cluster.js'
+
+export const NAMESPACE = 'ipfs-csi'
+
+/** Loopback ports of deploy/overlays/e2e (docs/e2e.md lists them). */
+export const E2E_PORTS = { storageSwarm: 24001, storageApi: 25001, clusterSwarm: 29096, clusterApi: 29094, nodeApi: 35001, preloader: 39464 } as const
+
+export interface Installed {
+  /** Bearer token of the `driver` client of the storage Kubo (to add test content). */
+  driverToken: string
+}
+
+type Log = (msg: string) => void
+
+function kustomizeBuild (repo: string): string {
+  return execFileSync(path.join(repo, '.tools/bin/kustomize'), ['build', path.join(repo, 'deploy/overlays/e2e')], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 })
+}
+
+/** Secrets for one storage replica, with the peers ConfigMap pointing at the loopback ports. */
+function secrets (repo: string): string {
+  const yaml = execFileSync('sh', [path.join(repo, 'deploy/scripts/generate-secrets.sh'), '-n', NAMESPACE, '-r', '1'], {
+    encoding: 'utf8', env: { ...process.env, PATH: `${path.join(repo, '.tools/bin')}:${process.env.PATH ?? ''}` }
+  })
+  // No cluster DNS here: /dns4/ipfs-kubo-0.ipfs-kubo…/tcp/4001 becomes the replica's loopback port.
+  return yaml
+    .replace(/\/dns4\/ipfs-kubo-0\.ipfs-kubo\.[a-z0-9.-]+\/tcp\/4001\//g, `/ip4/127.0.0.1/tcp/${E2E_PORTS.storageSwarm}/`)
+    .replace(/\/dns4\/ipfs-kubo-0\.ipfs-kubo\.[a-z0-9.-]+\/tcp\/9096\//g, `/ip4/127.0.0.1/tcp/${E2E_PORTS.clusterSwarm}/`)
+}
+
+function readyCount (p: ClusterPaths, kind: string, name: string): boolean {
+  const j = JSON.parse(kubectl(p, ['-n', NAMESPACE, 'get', kind, name, '-o', 'json'])) as { spec: { replicas?: number }, status: Record<string, number | undefined> }
+  if (kind === 'daemonset') return (j.status.desiredNumberScheduled ?? 0) > 0 && j.status.numberReady === j.status.desiredNumberScheduled
+  return (j.status.readyReplicas ?? 0) >= (j.spec.replicas ?? 1)
+}
+
+export async function installDeploy (p: ClusterPaths, repo: string, log: Log): Promise<Installed> {
+  const t0 = Date.now()
+  const crdDir = path.join(repo, '.tools/k8s-schemas/crds')
+  const crds = readdirSync(crdDir).filter((f) => f.startsWith('snapshot.storage.k8s.io_')).map((f) => path.join(crdDir, f))
+  if (crds.length !== 3) throw new Error(`expected 3 VolumeSnapshot CRDs in ${crdDir} (make setup), found ${crds.length}`)
+  for (const f of crds) kubectl(p, ['apply', '--server-side', '-f', f])
+  kubectl(p, ['wait', '--for=condition=Established', '--timeout=60s', 'crd/volumesnapshots.snapshot.storage.k8s.io', 'crd/volumesnapshotcontents.snapshot.storage.k8s.io', 'crd/volumesnapshotclasses.snapshot.storage.k8s.io'])
+  const rendered = kustomizeBuild(repo)
+  // The namespace first (secrets live in it), then secrets, volumes and everything else.
+  kubectl(p, ['create', 'namespace', NAMESPACE])
+  const sec = secrets(repo)
+  kubectl(p, ['apply', '-f', '-'], sec)
+  createLocalPvs(p, [
+    { name: 'repo-ipfs-kubo-0', namespace: NAMESPACE, size: '10Gi', uid: 10001 },
+    { name: 'cluster-ipfs-kubo-0', namespace: NAMESPACE, size: '1Gi', uid: 10001 }
+  ])
+  kubectl(p, ['apply', '-f', '-'], rendered)
+  log(`deploy/overlays/e2e applied (${((Date.now() - t0) / 1000).toFixed(1)} s)`)
+  await waitUntil('storage Kubo + IPFS Cluster ready', 300_000, () => readyCount(p, 'statefulset', 'ipfs-kubo') ? true : undefined, 2000)
+  log(`storage tier ready (${((Date.now() - t0) / 1000).toFixed(1)} s)`)
+  await waitUntil('node plugin ready', 300_000, () => readyCount(p, 'daemonset', 'ipfs-csi-node') ? true : undefined, 2000)
+  await waitUntil('controller ready', 300_000, () => readyCount(p, 'deployment', 'ipfs-csi-controller') ? true : undefined, 2000)
+  await waitUntil('preloader ready', 300_000, () => readyCount(p, 'daemonset', 'ipfs-csi-preloader') ? true : undefined, 2000)
+  await waitUntil('ipfs.csi.dev registered with kubelet (CSINode)', 120_000, () => {
+    const drivers = kubectl(p, ['get', 'csinode', NODE_NAME, '-o', 'jsonpath={.spec.drivers[*].name}']).trim().split(/\s+/)
+    return drivers.includes('ipfs.csi.dev') ? true : undefined
+  }, 1000)
+  log(`driver installed and registered with kubelet (${((Date.now() - t0) / 1000).toFixed(1)} s)`)
+  const token = /\n {2}driver: (\S+)\n/.exec(sec)?.[1]
+  if (token === undefined) throw new Error('no driver token in the generated secrets')
+  return { driverToken: Buffer.from(token, 'base64').toString('utf8') }
+}
+
+/** Every pod's logs (all containers, previous instances too), descriptions and events, into dir. */
+export function collectLogs (p: ClusterPaths, dir: string, log: Log): void {
+  const write = (file: string, fn: () => string): void => {
+    try { execFileSync('mkdir', ['-p', dir]); execFileSync('tee', [path.join(dir, file)], { input: fn(), stdio: ['pipe', 'ignore', 'ignore'] }) } catch (err) { log(`log ${file}: ${(err as Error).message.split('\n')[0] ?? ''}`) }
+  }
+  for (const f of (() => { try { return readdirSync(p.logs) } catch { return [] } })()) {
+    write(`host-${f}`, () => readFileSync(path.join(p.logs, f), 'utf8'))
+  }
+  let pods: Array<{ ns: string, name: string, containers: string[] }> = []
+  try {
+    const j = JSON.parse(kubectl(p, ['get', 'pods', '-A', '-o', 'json'])) as { items: Array<{ metadata: { namespace: string, name: string }, spec: { containers: Array<{ name: string }>, initContainers?: Array<{ name: string }> } }> }
+    pods = j.items.map((i) => ({ ns: i.metadata.namespace, name: i.metadata.name, containers: [...(i.spec.initContainers ?? []), ...i.spec.containers].map((c) => c.name) }))
+  } catch {}
+  for (const pod of pods) {
+    for (const c of pod.containers) {
+      write(`pod-${pod.ns}-${pod.name}-${c}.log`, () => kubectl(p, ['-n', pod.ns, 'logs', pod.name, '-c', c]))
+      write(`pod-${pod.ns}-${pod.name}-${c}.previous.log`, () => kubectl(p, ['-n', pod.ns, 'logs', pod.name, '-c', c, '--previous']))
+    }
+  }
+  write('describe-pods.txt', () => kubectl(p, ['describe', 'pods', '-A']))
+  write('events.txt', () => kubectl(p, ['get', 'events', '-A', '--sort-by=.lastTimestamp']))
+  write('objects.yaml', () => kubectl(p, ['get', 'pv,pvc,volumesnapshot,volumesnapshotcontent,csinode,volumeattachment,pods', '-A', '-o', 'yaml']))
+}
