@@ -8,7 +8,7 @@ import { Kubo } from '../driver/kubo.js'
 import { ConfigError, validateKuboApi } from '../driver/config.js'
 import { PIN_PREFIX } from '../driver/constants.js'
 import { ClusterClient, type ClusterPin, type GlobalPinInfo } from './cluster-client.js'
-import { RecordStore } from './record-store.js'
+import { RecordStore } from '../driver/record-store.js'
 
 const USAGE = `usage: ipfs-csi content ls --kubo-api URL [--cluster-api URL] [--cluster-basic-auth-file FILE]
                           [--node-kubo-api URL ...] [--json]`

@@ -2,7 +2,7 @@
 import type { Kubo } from '../driver/kubo.js'
 import type { ServeConfig } from '../driver/config.js'
 import type { Logger } from '../driver/logger.js'
-import type { RecordStore } from './record-store.js'
+import type { RecordStore } from '../driver/record-store.js'
 import type { ClusterPinner } from './cluster-pinner.js'
 
 export interface ControllerDeps {

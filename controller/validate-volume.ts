@@ -5,7 +5,7 @@ import { looksLikeContentHandle, parseContentHandle } from '../driver/content-re
 import type { VolumeKind } from '../driver/volume-id.js'
 import type { ControllerDeps } from './deps.js'
 import { firstUnsupported, type CapabilityLike } from './access-modes.js'
-import { findVolume } from './volume-lookup.js'
+import { findVolume } from '../driver/record-store.js'
 import { ownParameters, sameParameters } from './volume-params.js'
 import { volumeContext } from './volumes.js'
 

@@ -1,38 +1,10 @@
-// Finding a volume from its id alone: its record (pinned under the volume's pin name) and, for
-// clones and snapshots, the CID its data has right now.
+// The CID a volume's data has right now (clones and snapshots start from it).
 import type { Kubo } from '../driver/kubo.js'
-import { CsiError, Code, notFound } from '../driver/errors.js'
+import { notFound } from '../driver/errors.js'
 import { looksLikeContentHandle, parseContentHandle } from '../driver/content-ref.js'
-import { madeVolumeKind, mfsPathOf, volumePinName } from '../driver/volume-id.js'
-import type { RecordStore, NamedPin } from './record-store.js'
-import type { VolumeRecord } from './records.js'
+import { madeVolumeKind, mfsPathOf } from '../driver/volume-id.js'
+import { findVolume, type RecordStore } from '../driver/record-store.js'
 import { contentPath, mfsSnapshot, resolveContent, statContent, type ResolvedContent } from './content.js'
-
-export interface FoundVolume {
-  record: VolumeRecord
-  /** Every pin of this volume (normally one). */
-  pins: NamedPin[]
-}
-
-/** Reads the records behind `pins` and keeps the latest one (expansion only grows capacity). */
-export async function newestVolumeRecord (store: RecordStore, pins: NamedPin[], id: string, signal: AbortSignal): Promise<VolumeRecord | undefined> {
-  let best: VolumeRecord | undefined
-  for (const p of pins) {
-    const rec = await store.read(p.cid, signal)
-    if (rec.type !== 'volume' || rec.id !== id) throw new CsiError(Code.DATA_LOSS, `pin ${p.name} holds a record for ${rec.id}`)
-    if (best === undefined || rec.capacityBytes > best.capacityBytes) best = rec
-  }
-  return best
-}
-
-/** The volume made by CreateVolume with this id, or undefined (also for ids that are not ours). */
-export async function findVolume (store: RecordStore, id: string, signal: AbortSignal): Promise<FoundVolume | undefined> {
-  if (madeVolumeKind(id) === undefined) return undefined
-  const pins = await store.pinsExactly(volumePinName(id), signal)
-  if (pins.length === 0) return undefined
-  const record = await newestVolumeRecord(store, pins, id, signal)
-  return record === undefined ? undefined : { record, pins }
-}
 
 /**
  * The content a volume holds now: a content volume's fixed CID, a writable volume's MFS root

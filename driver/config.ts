@@ -3,7 +3,7 @@
 import { parseArgs } from 'node:util'
 import path from 'node:path'
 import { DEFAULTS } from './constants.js'
-import { LocalBlockstore } from '../node-plugin/fuse/local-blockstore.js'
+import { LocalBlockstore } from '../content/local-blockstore.js'
 
 export type Mode = 'controller' | 'node' | 'all'
 

@@ -18,7 +18,8 @@ export const Code = {
   UNIMPLEMENTED: 12,
   INTERNAL: 13,
   UNAVAILABLE: 14,
-  DATA_LOSS: 15
+  DATA_LOSS: 15,
+  UNAUTHENTICATED: 16
 } as const
 export type Code = (typeof Code)[keyof typeof Code]
 

@@ -16,8 +16,7 @@ import { bindMount, fuseUnmount, probeFs, unmount, type FsUsage } from './mount-
 import { findServerPids, isFuseServer, removeStatus, spawnFuseServer, stopFuseServer, waitMounted } from './fuse-process.js'
 import { VolumeStateStore, type VolumeState } from './volume-state.js'
 import { StagedPins, otherUserFrom } from './staged-pins.js'
-import { findVolume } from '../controller/volume-lookup.js'
-import { RecordStore } from '../controller/record-store.js'
+import { RecordStore, findVolume } from '../driver/record-store.js'
 import { checkCapability, checkVolumeId, describeSource, isEphemeral, READER_ONLY_MODES, volumeSourceOf, type CapabilityLike, type VolumeSource } from './volume-source.js'
 
 export interface NodeVolumesDeps {

@@ -6,8 +6,8 @@ import { ConfigError, intOption, readFlags, validateKuboApi } from '../driver/co
 import { DEFAULTS } from '../driver/constants.js'
 import { Kubo } from '../driver/kubo.js'
 import { createLogger } from '../driver/logger.js'
-import { BlockFetcher } from '../node-plugin/fuse/block-fetcher.js'
-import { ContentTree } from '../node-plugin/fuse/content-tree.js'
+import { BlockFetcher } from '../content/block-fetcher.js'
+import { ContentTree } from '../content/content-tree.js'
 import { verifyDag, type VerifyReport } from './verify.js'
 
 const FLAGS = {

@@ -8,11 +8,12 @@ import type { CID } from 'multiformats/cid'
 import { Code, CsiError, toCsiError } from '../driver/errors.js'
 import type { Kubo } from '../driver/kubo.js'
 import type { Logger } from '../driver/logger.js'
-import type { BlockFetcher } from '../node-plugin/fuse/block-fetcher.js'
-import type { ContentTree } from '../node-plugin/fuse/content-tree.js'
-import type { UnixfsNode } from '../node-plugin/fuse/unixfs-node.js'
-import { IDENTITY } from '../node-plugin/fuse/verify-block.js'
-import { blockLinks } from './block-links.js'
+import type { BlockFetcher } from '../content/block-fetcher.js'
+import type { ContentTree } from '../content/content-tree.js'
+import type { UnixfsNode } from '../content/unixfs-node.js'
+import { IDENTITY } from '../content/verify-block.js'
+import { blockLinks } from '../content/block-links.js'
+import { resolvePath, type ResolvedPath } from '../content/resolve-path.js'
 
 export interface BlockProblem { cid: string, kind: 'corrupt' | 'missing' | 'undecodable', error: string }
 export interface FileProblem { manifest: string, file: string, error: string }
@@ -118,18 +119,15 @@ async function lookupSafe (init: VerifyInit, dir: UnixfsNode, dirCid: CID, name:
   }
 }
 
-/** Resolves `a/b/c` under root; throws with a reason when a component is missing. */
-async function resolve (init: VerifyInit, root: CID, rel: string, signal: AbortSignal): Promise<{ cid: CID, node: UnixfsNode }> {
-  let cid = root
-  let node = await init.tree.node(root, signal)
-  for (const part of rel.split('/').filter(p => p !== '' && p !== '.')) {
-    if (node.kind !== 'directory' && node.kind !== 'hamt') throw new Error(`${rel}: a parent is not a directory`)
-    const next = await init.tree.lookup(node, cid, part, signal)
-    if (next === undefined) throw new Error(`${rel}: no such file`)
-    cid = next
-    node = await init.tree.node(cid, signal)
+/** Resolves `a/b/c` under root; a missing component reads "no such file" in the report. */
+async function resolve (init: VerifyInit, root: CID, rel: string, signal: AbortSignal): Promise<ResolvedPath> {
+  try {
+    return await resolvePath(init.tree, root, rel.split('/').filter(p => p !== '' && p !== '.'), signal)
+  } catch (err) {
+    if (err instanceof CsiError && err.code === Code.NOT_FOUND) throw new Error(`${rel}: no such file`)
+    if (err instanceof CsiError && err.code === Code.INVALID_ARGUMENT) throw new Error(`${rel}: a parent is not a directory`)
+    throw err
   }
-  return { cid, node }
 }
 
 async function readAll (init: VerifyInit, node: UnixfsNode, max: number, signal: AbortSignal): Promise<Buffer> {

@@ -16,12 +16,11 @@ import { Errno, FsError } from '../../driver/errors.js'
 import type { Kubo } from '../../driver/kubo.js'
 import type { Logger } from '../../driver/logger.js'
 import type { FuseSpec } from './fuse-spec.js'
-import type { AsyncFs, Stat, StatFs } from './fuse-ops.js'
-import type { FsInstance } from './fuse-server.js'
-import { BlockFetcher } from './block-fetcher.js'
-import { LocalBlockstore } from './local-blockstore.js'
-import { ContentTree, race } from './content-tree.js'
-import type { UnixfsNode } from './unixfs-node.js'
+import type { AsyncFs, FsInstance, Stat, StatFs } from './fuse-ops.js'
+import { BlockFetcher } from '../../content/block-fetcher.js'
+import { LocalBlockstore } from '../../content/local-blockstore.js'
+import { ContentTree, nodeWeight, race } from '../../content/content-tree.js'
+import type { UnixfsNode } from '../../content/unixfs-node.js'
 import { safeSymlinkTarget } from './symlink-policy.js'
 
 const O_ACCMODE = 3
@@ -44,6 +43,9 @@ const REFILL_BYTES = 8 * 1024 * 1024
 const READ_AHEAD_AFTER = 2 * 1024 * 1024
 /** Directory entries resolved in the background after a listing (stat-ahead), at most this many at once. */
 const STAT_AHEAD_CONCURRENCY = 32
+/** Resolved paths kept (entries and estimated bytes): a listing's stat-ahead fills it. */
+const MAX_RESOLVED_PATHS = 200_000
+const RESOLVED_BYTES = 64 * 1024 * 1024
 /** Single-block files larger than this are kept in entries by CID only: their bytes live in the bounded block cache. */
 const INLINE_DATA_MAX = 4096
 
@@ -116,6 +118,9 @@ export class ContentFs {
    * answering a known path without a deadline timer and promise race was most of their cost.
    */
   private readonly settled: Map<string, Entry> = new Map()
+  /** Estimated bytes of each settled entry, and their sum. */
+  private readonly weights = new Map<string, number>()
+  private resolvedBytes = 0
   private readonly statAheadDone = new Set<string>()
   /** Set by close(): background work stops. */
   closed = false
@@ -256,6 +261,20 @@ export class ContentFs {
     for (let i = 0; i < Math.min(STAT_AHEAD_CONCURRENCY, names.length); i++) worker().catch(() => {})
   }
 
+  /**
+   * Bounded in entries and in bytes (a path's entry holds its directory node, links and all):
+   * the oldest paths go first (Map keeps insertion order).
+   */
+  private evictResolved (): void {
+    while (this.resolved.size > MAX_RESOLVED_PATHS || this.resolvedBytes > RESOLVED_BYTES) {
+      const oldest = this.resolved.keys().next().value as string
+      this.resolved.delete(oldest)
+      this.settled.delete(oldest)
+      this.resolvedBytes -= this.weights.get(oldest) ?? 0
+      this.weights.delete(oldest)
+    }
+  }
+
   /** The entry of a path already resolved, without waiting. */
   private known (p: string): Entry | undefined {
     return this.settled.get(p === '' ? '/' : p)
@@ -271,13 +290,15 @@ export class ContentFs {
       const mine = this.resolveUncached(key)
       pr = mine
       this.resolved.set(key, mine)
-      // Bounded: drop the oldest entries past a generous size (Map keeps insertion order).
-      if (this.resolved.size > 200_000) {
-        const oldest = this.resolved.keys().next().value as string
-        this.resolved.delete(oldest)
-        this.settled.delete(oldest)
-      }
-      mine.then((e) => { if (this.resolved.get(key) === mine) this.settled.set(key, e) }, () => { if (this.resolved.get(key) === mine) this.resolved.delete(key) })
+      this.evictResolved()
+      mine.then((e) => {
+        if (this.resolved.get(key) !== mine) return
+        this.settled.set(key, e)
+        const w = 64 + 2 * key.length + nodeWeight(e.node)
+        this.weights.set(key, w)
+        this.resolvedBytes += w
+        this.evictResolved()
+      }, () => { if (this.resolved.get(key) === mine) this.resolved.delete(key) })
     }
     return await race(pr, signal)
   }

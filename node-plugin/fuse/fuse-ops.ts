@@ -60,6 +60,13 @@ export interface AsyncFs {
   access?: (path: string, mode: number) => Promise<void>
 }
 
+/** A mounted filesystem: its operations and how to close it. */
+export interface FsInstance {
+  fs: AsyncFs
+  /** Flushes pending writes (writable) and releases resources. */
+  close: () => Promise<void>
+}
+
 type Cb = (...args: any[]) => void
 
 /** Ops that return bytes through a single number argument (fuse-native convention). */

@@ -10,15 +10,9 @@ import type { Logger } from '../../driver/logger.js'
 import { createLightLogger } from '../../driver/light-logger.js'
 import { Kubo } from '../../driver/kubo.js'
 import type { FuseSpec } from './fuse-spec.js'
-import { toFuseOps, type AsyncFs } from './fuse-ops.js'
+import { toFuseOps, type FsInstance } from './fuse-ops.js'
 
 const execFileP = promisify(execFile)
-
-export interface FsInstance {
-  fs: AsyncFs
-  /** Flushes pending writes (writable) and releases resources. */
-  close: () => Promise<void>
-}
 
 export interface RunningFuse {
   spec: FuseSpec

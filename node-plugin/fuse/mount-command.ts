@@ -10,8 +10,9 @@ import { parseContentHandle } from '../../driver/content-ref.js'
 import { Code, CsiError, FsError } from '../../driver/errors.js'
 import { Kubo } from '../../driver/kubo.js'
 import { createLogger, type Logger } from '../../driver/logger.js'
-import { BlockFetcher } from './block-fetcher.js'
-import { ContentTree } from './content-tree.js'
+import { BlockFetcher } from '../../content/block-fetcher.js'
+import { ContentTree } from '../../content/content-tree.js'
+import { resolvePath } from '../../content/resolve-path.js'
 import type { FuseSpec } from './fuse-spec.js'
 import { runUntilSignalled, startFuse } from './fuse-server.js'
 
@@ -87,22 +88,6 @@ export function parseMountArgs (argv: string[], env: NodeJS.ProcessEnv = process
   }
 }
 
-/** Walks `segs` from `root` through verified blocks. Missing entries are INVALID_ARGUMENT (user input). */
-export async function resolveContentPath (tree: ContentTree, root: CID, segs: string[]): Promise<CID> {
-  let cid = root
-  for (let i = 0; i < segs.length; i++) {
-    const node = await tree.node(cid)
-    const here = [root.toString(), ...segs.slice(0, i)].join('/')
-    if (node.kind === 'symlink') throw new CsiError(Code.INVALID_ARGUMENT, `${here} is a symlink; give the path of its target instead`)
-    if (node.kind !== 'directory' && node.kind !== 'hamt') throw new CsiError(Code.INVALID_ARGUMENT, `${here} is not a directory`)
-    const next = await tree.lookup(node, cid, segs[i] as string)
-    if (next === undefined) throw new CsiError(Code.INVALID_ARGUMENT, `${here} has no entry ${JSON.stringify(segs[i])}`)
-    cid = next
-  }
-  await tree.node(cid) // the root of the mount must be fetchable and verified before mounting
-  return cid
-}
-
 export async function mountCommand (argv: string[]): Promise<number> {
   let args: MountArgs
   try {
@@ -172,9 +157,9 @@ function buildSpec (args: MountArgs, rootCid: CID): FuseSpec {
 async function resolveRoot (args: MountArgs, kubo: Kubo, log: Logger): Promise<CID | number> {
   const fetcher = new BlockFetcher({ kuboApi: kubo.url, headers: kubo.headers, timeoutMs: args.readTimeoutMs, cacheBytes: 16 * 1024 * 1024, log })
   try {
-    return await resolveContentPath(new ContentTree({ fetcher, log }), args.cid, args.path)
+    return (await resolvePath(new ContentTree({ fetcher, log }), args.cid, args.path)).cid
   } catch (err) {
-    const invalid = err instanceof FsError || (err instanceof CsiError && err.code === Code.INVALID_ARGUMENT)
+    const invalid = err instanceof FsError || (err instanceof CsiError && (err.code === Code.INVALID_ARGUMENT || err.code === Code.NOT_FOUND))
     console.error(`ipfs-csi mount: ${invalid ? '' : 'cannot read the content: '}${(err as Error).message}`)
     return invalid ? 2 : 1
   } finally {

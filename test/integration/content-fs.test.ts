@@ -376,6 +376,24 @@ test('entries with names Linux cannot hold are left out; the directory still lis
   t.is(await readFile(m.path('good.txt'), 'utf8'), 'good content\n')
 })
 
+test('a HAMT bomb (every slot links the one shard below) lists with EIO and a log line; the mount keeps serving', async (t) => {
+  const fileCid = CID.parse(await kubo.addBytes(new TextEncoder().encode('still served\n'), ['--cid-version=1', '--raw-leaves']))
+  const put = async (bytes: Uint8Array): Promise<CID> => CID.parse((await kubo.cli(['block', 'put', '--cid-codec', 'dag-pb'], bytes)).trim())
+  const shard = (links: dagPb.PBLink[]): Uint8Array => dagPb.encode(dagPb.prepare({ Data: new UnixFS({ type: 'hamt-sharded-directory', fanout: 256n, hashType: 0x22n }).marshal(), Links: links }))
+  const hex = (i: number): string => i.toString(16).toUpperCase().padStart(2, '0')
+  // 256 entries at the bottom, four levels of 256 links to the one shard below: 256^5 entries as written.
+  let below = await put(shard(Array.from({ length: 256 }, (_v, i) => ({ Name: `${hex(i)}f${i}`, Hash: fileCid, Tsize: 13 }))))
+  for (let l = 0; l < 4; l++) below = await put(shard(Array.from({ length: 256 }, (_v, i) => ({ Name: hex(i), Hash: below, Tsize: 1 }))))
+  const root = dagPb.encode(dagPb.prepare({ Data: new UnixFS({ type: 'directory' }).marshal(), Links: [{ Name: 'bomb', Hash: below, Tsize: 1 }, { Name: 'ok.txt', Hash: fileCid, Tsize: 13 }] }))
+  const m = await mount(t, (await put(root)).toString())
+  t.is(await errnoOf(readdir(m.path('bomb'))), 'EIO')
+  // The FUSE server is still up and serving its other paths.
+  t.is(await readFile(m.path('ok.txt'), 'utf8'), 'still served\n')
+  t.deepEqual((await readdir(m.dir)).sort(), ['bomb', 'ok.txt'])
+  t.is(m.child.exitCode, null)
+  t.regex(await m.log(), /directory not listed/)
+})
+
 test('Kubo frozen mid-read: EIO within readTimeoutMs, and reads work again once it resumes', async (t) => {
   const readTimeoutMs = 1500
   const src = path.join(work, 'freeze')

@@ -10,7 +10,7 @@ import * as Digest from 'multiformats/hashes/digest'
 import * as raw from 'multiformats/codecs/raw'
 import { Code, CsiError } from '../../driver/errors.js'
 import { createLogger } from '../../driver/logger.js'
-import { BlockFetcher } from '../../node-plugin/fuse/block-fetcher.js'
+import { BlockFetcher } from '../../content/block-fetcher.js'
 
 interface FakeKubo {
   url: string

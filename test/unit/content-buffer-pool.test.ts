@@ -12,10 +12,10 @@ import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import * as raw from 'multiformats/codecs/raw'
 import { createLogger } from '../../driver/logger.js'
-import { BlockBufferPool, MIN_POOLED_BYTES } from '../../node-plugin/fuse/block-buffer-pool.js'
-import { BlockFetcher } from '../../node-plugin/fuse/block-fetcher.js'
-import { ContentTree } from '../../node-plugin/fuse/content-tree.js'
-import { LocalBlockstore } from '../../node-plugin/fuse/local-blockstore.js'
+import { BlockBufferPool, MIN_POOLED_BYTES } from '../../content/block-buffer-pool.js'
+import { BlockFetcher } from '../../content/block-fetcher.js'
+import { ContentTree } from '../../content/content-tree.js'
+import { LocalBlockstore } from '../../content/local-blockstore.js'
 
 const SIZE = 128 * 1024
 

@@ -5,7 +5,7 @@ import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { CID } from 'multiformats/cid'
-import { LocalBlockstore, parseShardFn } from '../../node-plugin/fuse/local-blockstore.js'
+import { LocalBlockstore, parseShardFn } from '../../content/local-blockstore.js'
 
 test('shard functions match go-ds-flatfs, including padding of short keys', (t) => {
   const ntl = parseShardFn('/repo/flatfs/shard/v1/next-to-last/2\n')

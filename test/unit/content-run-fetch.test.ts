@@ -12,7 +12,7 @@ import { sha256 } from 'multiformats/hashes/sha2'
 import * as raw from 'multiformats/codecs/raw'
 import { Code, CsiError } from '../../driver/errors.js'
 import { createLogger } from '../../driver/logger.js'
-import { BlockFetcher, type RunLeaf } from '../../node-plugin/fuse/block-fetcher.js'
+import { BlockFetcher, type RunLeaf } from '../../content/block-fetcher.js'
 
 interface Leaf { cid: CID, block: Uint8Array, data: Uint8Array }
 
@@ -158,7 +158,7 @@ test('a cat that never answers fails its leaves at the deadline (DEADLINE_EXCEED
 
 test('a dag-pb leaf rebuilt by hand is byte-identical to ipfs-unixfs marshal (any length)', async (t) => {
   const { UnixFS } = await import('ipfs-unixfs')
-  const { unixfsFileLeaf } = await import('../../node-plugin/fuse/block-fetcher.js')
+  const { unixfsFileLeaf } = await import('../../content/block-fetcher.js')
   for (const n of [0, 1, 127, 128, 300, 16_383, 16_384, 262_144, 1_048_576]) {
     const data = new Uint8Array(n).map((_, i) => i * 7)
     t.deepEqual(unixfsFileLeaf(data), new UnixFS({ type: 'file', data }).marshal(), `length ${n}`)

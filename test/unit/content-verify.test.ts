@@ -5,7 +5,7 @@ import { identity } from 'multiformats/hashes/identity'
 import * as Digest from 'multiformats/hashes/digest'
 import * as raw from 'multiformats/codecs/raw'
 import { Code, CsiError, toErrno, Errno } from '../../driver/errors.js'
-import { verifyBlock } from '../../node-plugin/fuse/verify-block.js'
+import { checkCid, verifyBlock } from '../../content/verify-block.js'
 
 const bytes = new TextEncoder().encode('hello block')
 
@@ -38,4 +38,33 @@ test('an unknown hash function is refused with a clear message and maps to EIO',
   const err = t.throws(() => verifyBlock(cid, bytes)) as CsiError
   t.regex(err.message, /multihash function 0x1e/)
   t.is(toErrno(err), Errno.EIO)
+})
+
+// boxo verifcid: SHA-1 is not accepted, and a digest must be 20 to 128 bytes (identity: at most 128).
+test('verifcid: a SHA-1 block is refused even when its bytes match, with DATA_LOSS (EIO)', async (t) => {
+  const { createHash } = await import('node:crypto')
+  const cid = CID.createV1(raw.code, Digest.create(0x11, createHash('sha1').update(bytes).digest()))
+  const err = t.throws(() => verifyBlock(cid, bytes)) as CsiError
+  t.is(err.code, Code.DATA_LOSS)
+  t.regex(err.message, /sha1|0x11/i)
+  t.is(toErrno(err), Errno.EIO)
+  t.throws(() => checkCid(cid), { instanceOf: CsiError })
+})
+
+test('verifcid: a digest shorter than 20 bytes is refused even when it is a true prefix; 20 bytes verify', async (t) => {
+  const full = (await sha256.digest(bytes)).digest
+  for (const len of [1, 8, 19]) {
+    const cid = CID.createV1(raw.code, Digest.create(0x12, full.subarray(0, len)))
+    const err = t.throws(() => verifyBlock(cid, bytes)) as CsiError
+    t.is(err.code, Code.DATA_LOSS, `length ${len}`)
+    t.regex(err.message, /digest/)
+  }
+  t.notThrows(() => verifyBlock(CID.createV1(raw.code, Digest.create(0x12, full.subarray(0, 20))), bytes))
+})
+
+test('verifcid: an identity CID over 128 bytes is refused; 128 bytes are accepted', (t) => {
+  const big = new Uint8Array(129).fill(7)
+  t.throws(() => verifyBlock(CID.createV1(raw.code, identity.digest(big)), big), { instanceOf: CsiError })
+  const ok = big.subarray(0, 128)
+  t.notThrows(() => verifyBlock(CID.createV1(raw.code, identity.digest(ok)), ok))
 })

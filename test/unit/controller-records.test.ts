@@ -1,7 +1,7 @@
 import test from 'ava'
 import * as dagCbor from '@ipld/dag-cbor'
 import { CID } from 'multiformats/cid'
-import { decodeRecord, encodeRecord, type SnapshotRecord, type VolumeRecord } from '../../controller/records.js'
+import { decodeRecord, encodeRecord, type SnapshotRecord, type VolumeRecord } from '../../driver/volume-records.js'
 import { Code, type CsiError } from '../../driver/errors.js'
 
 const content = CID.parse('bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi')

@@ -3,7 +3,7 @@ import { CID } from 'multiformats/cid'
 import { volumeContext, volumeView } from '../../controller/volumes.js'
 import { snapshotView } from '../../controller/snapshots.js'
 import { CTX } from '../../driver/constants.js'
-import type { VolumeRecord } from '../../controller/records.js'
+import type { VolumeRecord } from '../../driver/volume-records.js'
 
 const content = CID.parse('bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi')
 

@@ -1,5 +1,5 @@
 import test from 'ava'
-import { bucketIndex, bucketPrefix, hamtHash, murmur3x64128, prefixWidth } from '../../node-plugin/fuse/hamt.js'
+import { bucketIndex, bucketPrefix, hamtHash, murmur3x64128, prefixWidth } from '../../content/hamt.js'
 
 const hex = (n: bigint): string => n.toString(16).padStart(16, '0')
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s)

@@ -5,7 +5,7 @@ import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import * as raw from 'multiformats/codecs/raw'
 import { Code, CsiError } from '../../driver/errors.js'
-import { decodeNode, decodeUnixfsData } from '../../node-plugin/fuse/unixfs-node.js'
+import { decodeNode, decodeUnixfsData } from '../../content/unixfs-node.js'
 
 async function pbBlock (data: UnixFS, links: dagPb.PBLink[] = []): Promise<{ cid: CID, bytes: Uint8Array }> {
   const bytes = dagPb.encode(dagPb.prepare({ Data: data.marshal(), Links: links }))

@@ -4,8 +4,8 @@
 import * as dagCbor from '@ipld/dag-cbor'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
-import { CsiError, Code } from '../driver/errors.js'
-import type { VolumeKind } from '../driver/volume-id.js'
+import { CsiError, Code } from './errors.js'
+import type { VolumeKind } from './volume-id.js'
 
 export interface VolumeSource {
   snapshot?: string

@@ -3,11 +3,12 @@
 // filesystem and by `ipfs-csi mount` to resolve `<cid>/<path>` before mounting.
 import { LRUCache } from 'lru-cache'
 import type { CID } from 'multiformats/cid'
-import { CsiError, Code, Errno, FsError } from '../../driver/errors.js'
-import type { Logger } from '../../driver/logger.js'
+import { CsiError, Code, Errno, FsError } from '../driver/errors.js'
+import type { Logger } from '../driver/logger.js'
 import { MAX_RUN_LEAF, type BlockFetcher, type RunLeaf } from './block-fetcher.js'
 import { decodeNode, type PbLink, type UnixfsNode } from './unixfs-node.js'
 import { MURMUR3_X64_64, bucketIndex, bucketPrefix, hamtHash, prefixWidth } from './hamt.js'
+import { ContentLimitError, DEFAULT_LIMITS, entryWeight, maxHamtLevels, type ContentLimits } from './limits.js'
 
 const utf8 = new TextEncoder()
 
@@ -20,25 +21,40 @@ export interface Listing {
   /** Valid names in DAG order, first occurrence of each. */
   names: string[]
   byName: Map<string, CID>
+  /** Estimated memory it holds (see entryWeight). */
+  bytes: number
 }
 
 export interface ContentTreeInit {
   fetcher: BlockFetcher
   log: Logger
+  /** Safety limits (see limits.ts); defaults for anything left out. */
+  limits?: Partial<ContentLimits>
 }
+
+/** Work and memory of one listing being built, shared by the walks of all its shards. */
+interface ListingBudget { entries: number, bytes: number, visited: Set<string> }
 
 export class ContentTree {
   private readonly fetcher: BlockFetcher
   private readonly log: Logger
   /** Decoded nodes that have links (directories, shards, file roots): re-decoding them per read is waste. */
   private readonly nodes = new LRUCache<string, UnixfsNode>({ max: 20_000, maxSize: 64 * 1024 * 1024, sizeCalculation: (n) => nodeWeight(n) })
-  /** Complete listings per directory CID (content is immutable), bounded by total entries. */
-  private readonly listings = new LRUCache<string, Promise<Listing>>({ maxSize: 2_000_000, sizeCalculation: () => 1 })
+  /** Complete listings per directory CID (content is immutable), bounded by their estimated bytes. */
+  private readonly listings: LRUCache<string, Promise<Listing>>
   private readonly finished = new WeakMap<Promise<Listing>, Listing>()
+  private readonly limits: ContentLimits
 
   constructor (init: ContentTreeInit) {
     this.fetcher = init.fetcher
     this.log = init.log
+    this.limits = { ...DEFAULT_LIMITS, ...init.limits }
+    this.listings = new LRUCache<string, Promise<Listing>>({ maxSize: Math.max(1, this.limits.listingCacheBytes), sizeCalculation: () => 1 })
+  }
+
+  /** Cache sizes, for tests and debug logs. */
+  stats (): { listings: number, listingBytes: number } {
+    return { listings: this.listings.size, listingBytes: this.listings.calculatedSize }
   }
 
   /** `ifRoom`: see BlockFetcher.get (resolving paths only needs the node, not its bytes later). */
@@ -98,7 +114,9 @@ export class ContentTree {
       this.listings.set(key, p, { size: 1 })
       p.then((l) => {
         this.finished.set(p as Promise<Listing>, l)
-        if (this.listings.get(key) === p) this.listings.set(key, p as Promise<Listing>, { size: Math.max(1, l.names.length) })
+        // A listing larger than the whole cache is dropped here (lru-cache refuses it): it is
+        // rebuilt when asked for again, at a cost bounded by the walk's own limits.
+        if (this.listings.get(key) === p) this.listings.set(key, p as Promise<Listing>, { size: Math.max(1, l.bytes) })
       }, () => {
         if (this.listings.get(key) === p) this.listings.delete(key)
       })
@@ -108,40 +126,80 @@ export class ContentTree {
 
   private async buildListing (dir: UnixfsNode, dirCid: CID): Promise<Listing> {
     const entries: Array<[string, CID]> = []
-    if (dir.kind === 'directory') {
-      for (const l of dir.links) entries.push([l.name, l.cid])
-    } else if (dir.kind === 'hamt') {
-      this.checkHamt(dir, dirCid)
-      await this.walkShard(dir, dirCid, entries)
-    } else {
-      throw new FsError(Errno.ENOTDIR, 'not a directory')
+    const budget: ListingBudget = { entries: 0, bytes: 0, visited: new Set([dirCid.toString()]) }
+    try {
+      if (dir.kind === 'directory') {
+        for (const l of dir.links) this.count(budget, dirCid, l.name)
+        for (const l of dir.links) entries.push([l.name, l.cid])
+      } else if (dir.kind === 'hamt') {
+        this.checkHamt(dir, dirCid)
+        await this.walkShard(dir, dirCid, entries, budget, 1, maxHamtLevels(dir.fanout))
+      } else {
+        throw new FsError(Errno.ENOTDIR, 'not a directory')
+      }
+    } catch (err) {
+      if (err instanceof ContentLimitError || (err instanceof CsiError && err.code === Code.DATA_LOSS)) {
+        this.log.error('directory not listed: it is over a safety limit or malformed', { cid: dirCid.toString(), error: err.message, ...(err instanceof ContentLimitError ? { limit: err.limit } : {}) })
+      }
+      throw err
     }
     const byName = new Map<string, CID>()
     const names: string[] = []
     let skipped = 0
+    let bytes = 0
     for (const [name, cid] of entries) {
       if (!isValidName(name) || byName.has(name)) { skipped++; continue }
       byName.set(name, cid)
       names.push(name)
+      bytes += entryWeight(name)
     }
     if (skipped > 0) this.log.info('directory entries left out (invalid or duplicate names)', { cid: dirCid.toString(), skipped })
-    return { names, byName }
+    return { names, byName, bytes }
   }
 
-  private async walkShard (shard: UnixfsNode & { kind: 'hamt' }, cid: CID, out: Array<[string, CID]>): Promise<void> {
+  /** Counts one entry against the listing's limits; throws ContentLimitError past them. */
+  private count (budget: ListingBudget, dirCid: CID, name: string): void {
+    budget.entries++
+    budget.bytes += entryWeight(name)
+    if (budget.entries > this.limits.maxDirEntries) {
+      throw new ContentLimitError(`directory ${dirCid.toString()} has more than ${this.limits.maxDirEntries} entries`, this.limits.maxDirEntries)
+    }
+    if (budget.bytes > this.limits.maxListingBytes) {
+      throw new ContentLimitError(`directory ${dirCid.toString()} lists as more than ${this.limits.maxListingBytes} bytes`, this.limits.maxListingBytes)
+    }
+  }
+
+  /**
+   * Collects a shard's entries (DAG order), then its sub-shards'. Bounded three ways: each shard
+   * is walked once (a shard linked twice is malformed: a HAMT places every shard by hash prefix),
+   * no deeper than the hash allows, and entries count against the listing's limits as they come,
+   * so a bomb fails after as much work as the limits allow, not after expanding it.
+   */
+  private async walkShard (shard: UnixfsNode & { kind: 'hamt' }, cid: CID, out: Array<[string, CID]>, budget: ListingBudget, level: number, maxLevels: number): Promise<void> {
     const width = prefixWidth(shard.fanout)
     const subs: PbLink[] = []
     for (const l of shard.links) {
-      if (l.name.length > width) out.push([l.name.slice(width), l.cid])
-      else if (l.name.length === width) subs.push(l)
-      else throw new CsiError(Code.DATA_LOSS, `HAMT shard ${cid.toString()} has a link named ${JSON.stringify(l.name)}`)
+      if (l.name.length > width) {
+        const name = l.name.slice(width)
+        this.count(budget, cid, name)
+        out.push([name, l.cid])
+      } else if (l.name.length === width) {
+        const key = l.cid.toString()
+        if (budget.visited.has(key)) throw new CsiError(Code.DATA_LOSS, `HAMT shard ${key} is linked more than once in directory ${cid.toString()}`)
+        budget.visited.add(key)
+        subs.push(l)
+      } else {
+        throw new CsiError(Code.DATA_LOSS, `HAMT shard ${cid.toString()} has a link named ${JSON.stringify(l.name)}`)
+      }
     }
+    if (subs.length > 0 && level >= maxLevels) throw new CsiError(Code.DATA_LOSS, `HAMT shard ${cid.toString()} links below level ${maxLevels}, deeper than a 64-bit hash allows at fanout ${shard.fanout}`)
     // Sub-shards are fetched in parallel (the fetcher bounds the connections to Kubo).
     const parts = await Promise.all(subs.map(async (l) => {
       const next = await this.node(l.cid)
       if (next.kind !== 'hamt') throw new CsiError(Code.DATA_LOSS, `HAMT shard ${cid.toString()} links to ${l.cid.toString()}, which is not a shard`)
+      if (next.fanout !== shard.fanout) throw new CsiError(Code.DATA_LOSS, `HAMT shard ${l.cid.toString()} has fanout ${next.fanout}, its parent ${shard.fanout}`)
       const sub: Array<[string, CID]> = []
-      await this.walkShard(next, l.cid, sub)
+      await this.walkShard(next, l.cid, sub, budget, level + 1, maxLevels)
       return sub
     }))
     for (const p of parts) out.push(...p)
@@ -285,7 +343,8 @@ function * childrenIn (node: UnixfsNode & { kind: 'file' }, nodeOff: number, sta
   }
 }
 
-function nodeWeight (n: UnixfsNode): number {
+/** Estimated memory of a decoded node. */
+export function nodeWeight (n: UnixfsNode): number {
   switch (n.kind) {
     case 'file': return 64 + n.data.byteLength + n.children.length * 48
     case 'symlink': return 64 + n.target.byteLength

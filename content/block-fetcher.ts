@@ -10,10 +10,10 @@ import vm from 'node:vm'
 import { LRUCache } from 'lru-cache'
 import type { CID } from 'multiformats/cid'
 import * as dagPb from '@ipld/dag-pb'
-import { CsiError, Code, toCsiError } from '../../driver/errors.js'
-import type { Logger } from '../../driver/logger.js'
+import { CsiError, Code, toCsiError } from '../driver/errors.js'
+import type { Logger } from '../driver/logger.js'
 import { rawPost } from './raw-http-stream.js'
-import { IDENTITY, UnsupportedHashError, isSupportedHash, verifyBlock } from './verify-block.js'
+import { IDENTITY, cidProblem, checkCid, verifyBlock } from './verify-block.js'
 import type { LocalBlockstore } from './local-blockstore.js'
 import { BlockBufferPool } from './block-buffer-pool.js'
 
@@ -121,12 +121,11 @@ export class BlockFetcher {
    * follow it (an LRU under a scan keeps nothing useful).
    */
   async get (cid: CID, signal?: AbortSignal, ifRoom = false): Promise<Uint8Array> {
-    if (cid.multihash.code === IDENTITY) return cid.multihash.digest // the CID is the block
-    if (!isSupportedHash(cid.multihash.code)) {
-      const err = new UnsupportedHashError(cid)
-      this.log.error('cannot verify block: unsupported hash function', { cid: cid.toString(), code: cid.multihash.code })
-      throw err
+    if (cidProblem(cid) !== undefined) {
+      this.log.error('refusing a block whose CID cannot be trusted', { cid: cid.toString(), code: cid.multihash.code, digestBytes: cid.multihash.digest.length })
+      checkCid(cid)
     }
+    if (cid.multihash.code === IDENTITY) return cid.multihash.digest // the CID is the block
     const key = cid.toString()
     const hit = this.cache.get(key)
     if (hit !== undefined) { this.stats.cacheHits++; return hit }
@@ -202,7 +201,7 @@ export class BlockFetcher {
     const now = Date.now()
     for (const l of leaves) {
       const key = l.cid.toString()
-      const usable = l.cid.multihash.code !== IDENTITY && isSupportedHash(l.cid.multihash.code) &&
+      const usable = l.cid.multihash.code !== IDENTITY && cidProblem(l.cid) === undefined &&
         (l.cid.code === CODEC_RAW || l.cid.code === CODEC_DAG_PB) && l.size > 0 && l.size <= MAX_RUN_LEAF
       const memo = this.recentTimeouts.get(key)
       if (!usable || this.cache.has(key) || this.inflight.has(key) || (memo !== undefined && now < memo)) { flush(); continue }

@@ -3,7 +3,7 @@
 // of HAMT shards, which ipfs-unixfs' unmarshal drops or defaults.
 import * as dagPb from '@ipld/dag-pb'
 import { CID } from 'multiformats/cid'
-import { CsiError, Code } from '../../driver/errors.js'
+import { CsiError, Code } from '../driver/errors.js'
 
 export const CODEC_RAW = 0x55
 export const CODEC_DAG_PB = 0x70

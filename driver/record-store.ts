@@ -2,9 +2,10 @@
 // object's id (`pin add --name`), found again with `pin ls --names --name <substring>`.
 import { CID } from 'multiformats/cid'
 import { LRUCache } from 'lru-cache'
-import type { Kubo } from '../driver/kubo.js'
-import { CsiError, Code, toCsiError } from '../driver/errors.js'
-import { decodeRecord, encodeRecord, type AnyRecord } from './records.js'
+import type { Kubo } from './kubo.js'
+import { CsiError, Code, toCsiError } from './errors.js'
+import { decodeRecord, encodeRecord, type AnyRecord, type VolumeRecord } from './volume-records.js'
+import { madeVolumeKind, volumePinName } from './volume-id.js'
 
 /** Pinning fetches content that may not be local yet: allow long, still bounded by the RPC's signal. */
 export const PIN_TIMEOUT_MS = 10 * 60_000
@@ -22,9 +23,9 @@ export class RecordStore {
 
   constructor (private readonly kubo: Kubo) {}
 
-  /** Recursive pins whose name contains `substring` (Kubo filters by substring). */
-  async pinsNamed (substring: string, signal: AbortSignal): Promise<NamedPin[]> {
-    const res = await this.kubo.postJson<{ Keys?: Record<string, { Type: string, Name?: string }> }>('pin/ls', { type: 'recursive', names: true, name: substring }, signal)
+  /** Recursive (or direct) pins whose name contains `substring` (Kubo filters by substring). */
+  async pinsNamed (substring: string, signal: AbortSignal, type: 'recursive' | 'direct' = 'recursive'): Promise<NamedPin[]> {
+    const res = await this.kubo.postJson<{ Keys?: Record<string, { Type: string, Name?: string }> }>('pin/ls', { type, names: true, name: substring }, signal)
     const out: NamedPin[] = []
     for (const [key, v] of Object.entries(res?.Keys ?? {})) {
       if (v.Name === undefined || !v.Name.includes(substring)) continue
@@ -78,4 +79,30 @@ export class RecordStore {
       throw err
     }
   }
+}
+
+export interface FoundVolume {
+  record: VolumeRecord
+  /** Every pin of this volume (normally one). */
+  pins: NamedPin[]
+}
+
+/** Reads the records behind `pins` and keeps the latest one (expansion only grows capacity). */
+export async function newestVolumeRecord (store: RecordStore, pins: NamedPin[], id: string, signal: AbortSignal): Promise<VolumeRecord | undefined> {
+  let best: VolumeRecord | undefined
+  for (const p of pins) {
+    const rec = await store.read(p.cid, signal)
+    if (rec.type !== 'volume' || rec.id !== id) throw new CsiError(Code.DATA_LOSS, `pin ${p.name} holds a record for ${rec.id}`)
+    if (best === undefined || rec.capacityBytes > best.capacityBytes) best = rec
+  }
+  return best
+}
+
+/** The volume made by CreateVolume with this id, or undefined (also for ids that are not ours). */
+export async function findVolume (store: RecordStore, id: string, signal: AbortSignal): Promise<FoundVolume | undefined> {
+  if (madeVolumeKind(id) === undefined) return undefined
+  const pins = await store.pinsExactly(volumePinName(id), signal)
+  if (pins.length === 0) return undefined
+  const record = await newestVolumeRecord(store, pins, id, signal)
+  return record === undefined ? undefined : { record, pins }
 }

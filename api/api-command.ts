@@ -1,0 +1,73 @@
+// `ipfs-csi api serve`: wires configuration, Kubo (and IPFS Cluster), authentication, the pin
+// service and the HTTP server.
+import { parseApiConfig, API_USAGE, type ApiConfig } from './config.js'
+import { createLogger, type Logger } from '../driver/logger.js'
+import { Kubo } from '../driver/kubo.js'
+import { ClusterClient } from '../controller/cluster-client.js'
+import { startHttpServer, type HttpServer } from './http/server.js'
+import { routes } from './app.js'
+import { Authenticator } from './auth/authenticator.js'
+import { ApiTokens } from './auth/api-tokens.js'
+import { Policy } from './auth/policy.js'
+import { createTokenVerifier } from './auth/service-account-token.js'
+import { PinIndex } from './pins/pin-index.js'
+import { ClusterPinBackend, KuboPinBackend, type PinBackend } from './pins/pin-backend.js'
+import { PinService } from './pins/pin-service.js'
+
+export interface RunningApi {
+  url: string
+  http: HttpServer
+  close: () => Promise<void>
+}
+
+export async function startApi (config: ApiConfig, log: Logger): Promise<RunningApi> {
+  const kubo = new Kubo({ url: config.kuboApi, ...(config.kuboApiTokenFile !== undefined ? { tokenFile: config.kuboApiTokenFile } : {}), timeoutMs: config.kuboTimeoutMs })
+  const index = new PinIndex(kubo)
+  let pins: PinService | undefined
+  const backendDeps = { index, kubo, log, pinTimeoutMs: config.pinTimeoutMs, concurrency: config.pinConcurrency, onPinned: (e: Parameters<PinService['onPinned']>[0]) => pins?.onPinned(e) }
+  const backend: PinBackend = config.clusterApi !== undefined
+    ? new ClusterPinBackend({
+      ...backendDeps,
+      cluster: new ClusterClient({ url: config.clusterApi, ...(config.clusterBasicAuthFile !== undefined ? { basicAuthFile: config.clusterBasicAuthFile } : {}), timeoutMs: config.kuboTimeoutMs }),
+      ...(config.replicationMin !== undefined ? { replicationMin: config.replicationMin } : {}),
+      ...(config.replicationMax !== undefined ? { replicationMax: config.replicationMax } : {})
+    })
+    : new KuboPinBackend(backendDeps)
+  pins = new PinService({ index, backend, kubo, log, delegates: config.delegates })
+  const policy = new Policy(config.policyFile, (msg) => log.error(msg))
+  const tokens = new ApiTokens(index.records)
+  const auth = new Authenticator({ verifier: createTokenVerifier(config.auth), tokens, policy })
+  await pins.start(AbortSignal.timeout(config.kuboTimeoutMs))
+  const http = await startHttpServer({ host: config.host, port: config.port, routes: routes({ auth, tokens, pins }), limits: config.limits, log })
+  log.info('api serving', { url: http.url, kuboApi: config.kuboApi, clusterApi: config.clusterApi, auth: config.auth.kind })
+  return {
+    url: http.url,
+    http,
+    close: async () => {
+      pins?.stop()
+      await http.close()
+    }
+  }
+}
+
+export async function apiCommand (argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv
+  if (sub === undefined || sub === '--help' || sub === '-h' || sub === 'help' || rest.includes('--help') || rest.includes('-h')) {
+    console.log(API_USAGE)
+    return sub === undefined ? 2 : 0
+  }
+  if (sub !== 'serve') {
+    console.error(`unknown api command ${JSON.stringify(sub)}\n\n${API_USAGE}`)
+    return 2
+  }
+  const config = parseApiConfig(rest)
+  const log = createLogger(config.logLevel, 'ipfs-csi-api')
+  const api = await startApi(config, log)
+  await new Promise<void>((resolve) => {
+    const onSignal = (sig: string): void => { log.info('stopping', { signal: sig }); resolve() }
+    process.once('SIGTERM', () => onSignal('SIGTERM'))
+    process.once('SIGINT', () => onSignal('SIGINT'))
+  })
+  await api.close()
+  return 0
+}
