@@ -49,11 +49,11 @@ setup-e2e: setup
 	@bash scripts/setup-e2e.sh
 
 e2e: setup-e2e
-	flock /tmp/ipfs-csi-e2e.lock node dist/scripts/e2e/run.js
+	flock /tmp/ipfs-csi-e2e.lock unshare --net -- sh scripts/e2e/netns.sh node dist/scripts/e2e/run.js
 
 # Time to pod Ready + full read of a 1 GiB model: PVC vs an init container running `ipfs get`.
 bench-e2e: setup-e2e
-	flock /tmp/ipfs-csi-e2e.lock node dist/scripts/e2e/bench.js
+	flock /tmp/ipfs-csi-e2e.lock unshare --net -- sh scripts/e2e/netns.sh node dist/scripts/e2e/bench.js
 
 # Tears down a cluster left by `node dist/scripts/e2e/run.js --keep` (or a killed run).
 e2e-down:

@@ -1,9 +1,10 @@
 // A single-node Kubernetes cluster on this machine, from the binaries scripts/setup-e2e.sh builds:
 // etcd, kube-apiserver, kube-controller-manager, kube-scheduler, snapshot-controller, kubelet and
-// a containerd of its own (own root, state and socket). Everything listens on 127.0.0.1; pods
-// that are not hostNetwork get a bridge with no address on the host and no gateway, so their
-// traffic cannot leave the namespaces the cluster created. All state lives under CLUSTER_ROOT,
-// which `stop` removes after killing what runs there and unmounting what is mounted there.
+// a containerd of its own (own root, state and socket). It runs inside a network namespace the
+// run creates (scripts/e2e/netns.sh): loopback plus a veth pair holding the node address
+// (kubelet refuses a loopback node IP), and a bridge for pods that are not hostNetwork. Nothing
+// in it can reach any other address. All state lives under CLUSTER_ROOT, which `stop` removes
+// after killing what runs there and unmounting what is mounted there.
 import { execFileSync, spawn } from 'node:child_process'
 import { existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync, closeSync, chownSync } from 'node:fs'
 import path from 'node:path'
@@ -13,18 +14,34 @@ import { IMAGES } from './images.js'
 export const CLUSTER_ROOT = '/tmp/ipfs-csi-e2e'
 export const NODE_NAME = 'localhost'
 
-/** Every port the cluster and deploy/overlays/e2e use, all on 127.0.0.1. */
+/** The usual ports: the network namespace is the run's own, nothing else listens in it. */
 export const PORTS = {
-  etcdClient: 32379,
-  etcdPeer: 32380,
-  apiserver: 36443,
-  kubelet: 30250,
-  kubeletHealthz: 30248,
-  containerdStream: 30010
+  etcdClient: 2379,
+  etcdPeer: 2380,
+  apiserver: 6443,
+  kubelet: 10250,
+  kubeletHealthz: 10248,
+  containerdStream: 10010
 } as const
 
-export const POD_CIDR = '198.18.77.0/24' // benchmark range (RFC 2544): never routed anywhere
+/** Set up by scripts/e2e/netns.sh on a veth pair inside the namespace (benchmark range, RFC 2544: never routed). */
+export const NODE_IP = '198.18.0.1'
+export const NETNS_DUMMY = 'e2e0'
+export const POD_CIDR = '198.18.77.0/24'
 const BRIDGE = 'ipfscsie2e0'
+
+/**
+ * Refuses to start outside the run's own network namespace: there, the only links are loopback,
+ * the node address's veth pair, and the pod bridge with its veths.
+ */
+export function assertOwnNetns (): void {
+  const links = run('ip', ['-o', 'link', 'show']).split('\n').filter((l) => l !== '').map((l) => (l.split(': ')[1] ?? '').split('@')[0] ?? '')
+  const foreign = links.filter((l) => l !== 'lo' && l !== NETNS_DUMMY && l !== `${NETNS_DUMMY.slice(0, -1)}1` && l !== BRIDGE && !l.startsWith('veth'))
+  const addr = run('ip', ['-o', '-4', 'addr', 'show', 'dev', NETNS_DUMMY])
+  if (foreign.length > 0 || !addr.includes(` ${NODE_IP}/`)) {
+    throw new Error(`not in the e2e network namespace (links: ${links.join(', ')}): run through scripts/e2e/netns.sh (make e2e)`)
+  }
+}
 
 export interface ClusterPaths {
   root: string
@@ -56,7 +73,10 @@ function run (cmd: string, args: string[], opts: { cwd?: string, input?: string,
 
 export async function sleep (ms: number): Promise<void> { await new Promise((resolve) => setTimeout(resolve, ms)) }
 
-/** Polls until check returns a value (not undefined) or the deadline passes. */
+/** Thrown by a waitUntil check for an outcome that waiting cannot change: ends the wait at once. */
+export class Fatal extends Error {}
+
+/** Polls until check returns a value (not undefined) or the deadline passes; other errors are retried. */
 export async function waitUntil<T> (what: string, timeoutMs: number, check: () => T | undefined | Promise<T | undefined>, everyMs = 500): Promise<T> {
   const end = Date.now() + timeoutMs
   let last: unknown
@@ -64,7 +84,10 @@ export async function waitUntil<T> (what: string, timeoutMs: number, check: () =
     try {
       const v = await check()
       if (v !== undefined) return v
-    } catch (err) { last = err }
+    } catch (err) {
+      if (err instanceof Fatal) throw err
+      last = err
+    }
     if (Date.now() > end) throw new Error(`timed out after ${Math.round(timeoutMs / 1000)} s waiting for ${what}${last instanceof Error ? `: ${last.message.split('\n')[0] ?? ''}` : ''}`)
     await sleep(everyMs)
   }
@@ -219,12 +242,27 @@ nodeStatusUpdateFrequency: 5s
 }
 
 /** Starts everything and waits for /readyz "ok" and the node Ready. Returns the paths. */
-export async function startCluster (log: Log): Promise<ClusterPaths> {
+/** The VolumeSnapshot CRDs `make setup` fetched from external-snapshotter's client module. */
+export function snapshotCrdFiles (repo: string): string[] {
+  const dir = path.join(repo, '.tools/k8s-schemas/crds')
+  const files = readdirSync(dir).filter((f) => f.startsWith('snapshot.storage.k8s.io_')).map((f) => path.join(dir, f))
+  if (files.length !== 3) throw new Error(`expected 3 VolumeSnapshot CRDs in ${dir} (make setup), found ${files.length}`)
+  return files
+}
+
+export async function startCluster (log: Log, snapshotCrds: string[]): Promise<ClusterPaths> {
+  assertOwnNetns()
   const p = clusterPaths()
   if (existsSync(p.root)) {
     log(`a previous cluster root ${p.root} exists: stopping it first`)
     await stopCluster(log)
   }
+  mkdirSync(p.root, { recursive: true })
+  // Bidirectional mount propagation (the node plugin's kubelet and state directories) needs the
+  // host paths on a shared mount: the root is bound onto itself and made shared, as kubelet does
+  // with its own directory.
+  run('mount', ['--bind', p.root, p.root])
+  run('mount', ['--make-rshared', p.root])
   for (const d of [p.logs, p.pids, path.join(p.root, 'etcd'), path.join(p.root, 'cni/net.d'), p.kubeletDir, path.join(p.root, 'containerd')]) mkdirSync(d, { recursive: true })
   makePki(p)
   kubeconfig(p, p.kubeconfig, 'admin')
@@ -249,7 +287,7 @@ export async function startCluster (log: Log): Promise<ClusterPaths> {
     `--tls-cert-file=${pki('apiserver.crt')}`, `--tls-private-key-file=${pki('apiserver.key')}`,
     `--client-ca-file=${pki('ca.crt')}`,
     `--kubelet-client-certificate=${pki('admin.crt')}`, `--kubelet-client-key=${pki('admin.key')}`,
-    // Kubelet listens on 127.0.0.1 and the node is named localhost: reach it by that name.
+    // Kubelet listens on 127.0.0.1 and the node is named localhost: reach it by that name, on loopback.
     '--kubelet-preferred-address-types=Hostname',
     `--service-account-key-file=${pki('sa.pub')}`, `--service-account-signing-key-file=${pki('sa.key')}`,
     '--service-account-issuer=https://kubernetes.default.svc',
@@ -269,18 +307,20 @@ export async function startCluster (log: Log): Promise<ClusterPaths> {
     `--kubeconfig=${p.kubeconfig}`, `--authentication-kubeconfig=${p.kubeconfig}`, `--authorization-kubeconfig=${p.kubeconfig}`,
     '--bind-address=127.0.0.1', '--secure-port=0', '--leader-elect=false',
     `--service-account-private-key-file=${pki('sa.key')}`, `--root-ca-file=${pki('ca.crt')}`,
-    '--use-service-account-credentials=false', '--controllers=*,-cloud-node-lifecycle,-nodeipam', '--v=1'
+    '--use-service-account-credentials=false', '--v=1'
   ])
   startProcess(p, 'kube-scheduler', 'kube-scheduler', [
     `--kubeconfig=${p.kubeconfig}`, `--authentication-kubeconfig=${p.kubeconfig}`, `--authorization-kubeconfig=${p.kubeconfig}`,
     '--bind-address=127.0.0.1', '--secure-port=0', '--leader-elect=false', '--v=1'
   ])
-  // Cluster add-on, not part of deploy/: the VolumeSnapshot controller beside the control plane.
+  // Cluster add-on, not part of deploy/: the VolumeSnapshot CRDs and controller beside the control plane.
+  for (const f of snapshotCrds) kubectl(p, ['apply', '--server-side', '-f', f])
+  kubectl(p, ['wait', '--for=condition=Established', '--timeout=60s', 'crd/volumesnapshots.snapshot.storage.k8s.io', 'crd/volumesnapshotcontents.snapshot.storage.k8s.io', 'crd/volumesnapshotclasses.snapshot.storage.k8s.io'])
   startProcess(p, 'snapshot-controller', 'snapshot-controller', [`--kubeconfig=${p.kubeconfig}`, '--leader-election=false', '--v=2'])
   await waitUntil('containerd socket', 60_000, () => { assertRunning(p, 'containerd'); return existsSync(p.containerdSocket) ? true : undefined })
   startProcess(p, 'kubelet', 'kubelet', [
     `--config=${path.join(p.root, 'kubelet.yaml')}`, `--kubeconfig=${nodeKubeconfig}`, `--root-dir=${p.kubeletDir}`,
-    `--hostname-override=${NODE_NAME}`, '--node-ip=127.0.0.1', '--v=1'
+    `--hostname-override=${NODE_NAME}`, `--node-ip=${NODE_IP}`, '--v=1'
   ])
   await waitUntil('node Ready', 180_000, () => {
     for (const n of ['kubelet', 'containerd', 'kube-controller-manager', 'kube-scheduler', 'snapshot-controller']) assertRunning(p, n)
@@ -339,6 +379,20 @@ export function mountsUnder (root: string): string[] {
   return [...new Set(points)].sort((a, b) => b.length - a.length)
 }
 
+/** Unmounts everything under root, deepest first; a busy mount is detached lazily. */
+function unmountAll (root: string, log: Log): void {
+  for (let round = 0; round < 3; round++) {
+    const mounts = mountsUnder(root)
+    if (mounts.length === 0) return
+    if (round === 0) log(`unmounting ${mounts.length} mounts under ${root}`)
+    for (const m of mounts) {
+      try { execFileSync('umount', [m], { stdio: 'ignore' }) } catch {
+        try { execFileSync('umount', ['-l', m], { stdio: 'ignore' }) } catch (err) { log(`umount ${m}: ${(err as Error).message}`) }
+      }
+    }
+  }
+}
+
 function ctr (p: ClusterPaths, args: string[]): string {
   return run('ctr', ['--address', p.containerdSocket, '-n', 'k8s.io', ...args])
 }
@@ -386,15 +440,7 @@ export async function stopCluster (log: Log): Promise<void> {
   if (!existsSync(p.root)) return
   await stopProcess(p, 'kubelet', log)
   await killTasks(p, log)
-  for (let round = 0; round < 3; round++) {
-    const mounts = mountsUnder(p.root)
-    if (mounts.length === 0) break
-    for (const m of mounts) {
-      try { execFileSync('umount', [m], { stdio: 'ignore' }) } catch {
-        try { execFileSync('umount', ['-l', m], { stdio: 'ignore' }) } catch {}
-      }
-    }
-  }
+  unmountAll(p.root, log)
   for (const n of ['snapshot-controller', 'kube-scheduler', 'kube-controller-manager', 'containerd', 'kube-apiserver', 'etcd']) await stopProcess(p, n, log)
   // Shims of this containerd outlive it by design: end the ones whose socket names our root.
   for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
@@ -403,7 +449,7 @@ export async function stopCluster (log: Log): Promise<void> {
     if (cmd.startsWith('/usr/bin/containerd-shim') && cmd.includes(p.containerdSocket)) killTree(Number(pid), 'SIGKILL')
   }
   removeKubeletCgroups()
-  try { execFileSync('ip', ['link', 'del', BRIDGE], { stdio: 'ignore' }) } catch {}
+  unmountAll(p.root, log)
   const left = mountsUnder(p.root)
   if (left.length > 0) throw new Error(`mounts left under ${p.root}: ${left.join(', ')}`)
   rmSync(p.root, { recursive: true, force: true })
@@ -414,7 +460,8 @@ export async function stopCluster (log: Log): Promise<void> {
 if (process.argv[1] !== undefined && import.meta.url === `file://${process.argv[1]}`) {
   const log = (m: string): void => { console.error(`[cluster] ${m}`) }
   const cmd = process.argv[2]
-  const main = cmd === 'start' ? async () => { await startCluster(log) } : cmd === 'stop' ? async () => { await stopCluster(log) } : undefined
+  const repo = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..', '..', '..')
+  const main = cmd === 'start' ? async () => { await startCluster(log, snapshotCrdFiles(repo)) } : cmd === 'stop' ? async () => { await stopCluster(log) } : undefined
   if (main === undefined) { console.error('usage: cluster.js start|stop'); process.exit(2) }
   main().then(() => process.exit(0), (err: Error) => { console.error(err.message); process.exit(1) })
 }

@@ -1,4 +1,4 @@
-// Installs deploy/overlays/e2e into the e2e cluster: snapshot CRDs, the generated secrets
+// Installs deploy/overlays/e2e into the e2e cluster: the generated secrets
 // (deploy/scripts/generate-secrets.sh, peer addresses rewritten to the loopback ports), hostPath
 // volumes for the storage StatefulSet, then the rendered overlay, and waits until the plugin is
 // registered with kubelet and every workload of deploy/ is ready.
@@ -9,8 +9,8 @@ import { type ClusterPaths, NODE_NAME, createLocalPvs, kubectl, waitUntil } from
 
 export const NAMESPACE = 'ipfs-csi'
 
-/** Loopback ports of deploy/overlays/e2e (docs/e2e.md lists them). */
-export const E2E_PORTS = { storageSwarm: 24001, storageApi: 25001, clusterSwarm: 29096, clusterApi: 29094, nodeApi: 35001, preloader: 39464 } as const
+/** Ports of deploy/ as the e2e overlay leaves them (all pods share the run's network namespace). */
+export const E2E_PORTS = { storageSwarm: 4001, storageApi: 5001, clusterSwarm: 9096, preloader: 9464 } as const
 
 export interface Installed {
   /** Bearer token of the `driver` client of the storage Kubo (to add test content). */
@@ -42,11 +42,6 @@ function readyCount (p: ClusterPaths, kind: string, name: string): boolean {
 
 export async function installDeploy (p: ClusterPaths, repo: string, log: Log): Promise<Installed> {
   const t0 = Date.now()
-  const crdDir = path.join(repo, '.tools/k8s-schemas/crds')
-  const crds = readdirSync(crdDir).filter((f) => f.startsWith('snapshot.storage.k8s.io_')).map((f) => path.join(crdDir, f))
-  if (crds.length !== 3) throw new Error(`expected 3 VolumeSnapshot CRDs in ${crdDir} (make setup), found ${crds.length}`)
-  for (const f of crds) kubectl(p, ['apply', '--server-side', '-f', f])
-  kubectl(p, ['wait', '--for=condition=Established', '--timeout=60s', 'crd/volumesnapshots.snapshot.storage.k8s.io', 'crd/volumesnapshotcontents.snapshot.storage.k8s.io', 'crd/volumesnapshotclasses.snapshot.storage.k8s.io'])
   const rendered = kustomizeBuild(repo)
   // The namespace first (secrets live in it), then secrets, volumes and everything else.
   kubectl(p, ['create', 'namespace', NAMESPACE])

@@ -107,6 +107,9 @@ function projectLayers (repo: string, runtime: string, app: string): void {
   if (libfuse === '') throw new Error('libfuse.so.2 not found: run make setup')
   put(runtime, libfuse)
   putDynamic(runtime, '/bin/fusermount')
+  // The Dockerfile's Debian base brings util-linux and coreutils: the driver runs mount(8) (whose
+  // `--bind -o ro` also remounts read-only; busybox's does not), umount(8) and stat(1).
+  for (const tool of ['/usr/bin/mount', '/usr/bin/umount', '/usr/bin/stat']) putDynamic(runtime, tool)
   const dest = path.join(app, PROJECT_IMAGE.workdir.slice(1))
   mkdirSync(dest, { recursive: true })
   for (const c of PROJECT_IMAGE.copies) {

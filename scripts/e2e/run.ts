@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { fileURLToPath } from 'node:url'
-import { startCluster, stopCluster, kubectl, clusterPaths, mountsUnder, type ClusterPaths } from './cluster.js'
+import { startCluster, stopCluster, snapshotCrdFiles, kubectl, clusterPaths, mountsUnder, type ClusterPaths } from './cluster.js'
 import { buildAndImportImages } from './images.js'
 import { installDeploy, collectLogs, NAMESPACE } from './deploy.js'
 import { WORKLOADS, WORKLOAD_NS, addContent, deleteWorkloads, type Content } from './workloads.js'
@@ -31,7 +31,7 @@ export async function timed<T> (phases: Phase[], name: string, fn: () => Promise
 
 /** Cluster up, images in, deploy/ installed: what both `make e2e` and `make bench-e2e` need. */
 export async function bringUp (phases: Phase[]): Promise<{ p: ClusterPaths, driverToken: string }> {
-  const p = await timed(phases, 'cluster start (etcd, control plane, containerd, kubelet Ready)', async () => await startCluster(log))
+  const p = await timed(phases, 'cluster start (etcd, control plane, containerd, kubelet Ready)', async () => await startCluster(log, snapshotCrdFiles(REPO)))
   await timed(phases, 'images built and imported', async () => {
     await buildAndImportImages({ repo: REPO, workDir: path.join(p.root, 'images'), containerdSocket: p.containerdSocket, log })
   })

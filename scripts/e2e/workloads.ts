@@ -5,14 +5,19 @@ import { execFileSync } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
-import { type ClusterPaths, NODE_NAME, kubectl, sleep, waitUntil } from './cluster.js'
+import { type ClusterPaths, Fatal, NODE_NAME, kubectl, sleep, waitUntil } from './cluster.js'
 import { E2E_PORTS, NAMESPACE } from './deploy.js'
 import { IMAGES } from './images.js'
 
 export const WORKLOAD_NS = 'e2e'
 
 export interface SourceFile { rel: string, size: number, sha256: string }
-export interface Content { rootCid: string, files: SourceFile[] }
+export interface Content {
+  rootCid: string
+  /** CID of every directory, by path relative to the root ('' is the root). */
+  dirCids: Record<string, string>
+  files: SourceFile[]
+}
 
 const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex')
 
@@ -27,9 +32,9 @@ export const TREE: Record<string, number> = {
 }
 
 /** Writes random files under dir, adds them to the storage Kubo, returns the root CID and each file's sha256. */
-export function addContent (repo: string, dir: string, token: string, extra: Record<string, number> = {}): Content {
+export function addContent (repo: string, dir: string, token: string, tree: Record<string, number> = TREE): Content {
   const files: SourceFile[] = []
-  for (const [rel, size] of Object.entries({ ...TREE, ...extra })) {
+  for (const [rel, size] of Object.entries(tree)) {
     const file = path.join(dir, rel)
     mkdirSync(path.dirname(file), { recursive: true })
     const data = rel.endsWith('config.json') ? Buffer.from(JSON.stringify({ architecture: 'e2e-tiny', layers: 2, hidden: 64, seed: randomBytes(8).toString('hex') }, null, 2)) : randomBytes(size)
@@ -37,10 +42,18 @@ export function addContent (repo: string, dir: string, token: string, extra: Rec
     files.push({ rel, size: data.length, sha256: sha256(data) })
   }
   const ipfs = path.join(repo, '.tools/bin/ipfs')
-  const rootCid = execFileSync(ipfs, ['--api', `/ip4/127.0.0.1/tcp/${E2E_PORTS.storageApi}`, '--api-auth', `bearer:${token}`, 'add', '-r', '-Q', '--cid-version=1', dir],
-    { encoding: 'utf8', maxBuffer: 16 * 1024 * 1024, env: { ...process.env, IPFS_PATH: path.join(dir, '..', 'no-repo') } }).trim()
-  if (!/^baf[a-z2-7]{50,}$/.test(rootCid)) throw new Error(`unexpected CID from ipfs add: ${rootCid}`)
-  return { rootCid, files }
+  const out = execFileSync(ipfs, ['--api', `/ip4/127.0.0.1/tcp/${E2E_PORTS.storageApi}`, '--api-auth', `bearer:${token}`, 'add', '-r', '--quieter=false', '--progress=false', '--cid-version=1', dir],
+    { encoding: 'utf8', maxBuffer: 16 * 1024 * 1024, env: { ...process.env, IPFS_PATH: path.join(dir, '..', 'no-repo') } })
+  // "added <cid> <name>/<rel>" per file and directory; the last line is the root.
+  const dirCids: Record<string, string> = {}
+  const top = path.basename(dir)
+  for (const m of out.matchAll(/^added (\S+) (.+)$/gm)) {
+    const rel = m[2] === top ? '' : (m[2] ?? '').slice(top.length + 1)
+    if (rel === '' || !files.some((f) => f.rel === rel)) dirCids[rel] = m[1] ?? ''
+  }
+  const rootCid = dirCids[''] ?? ''
+  if (!/^baf[a-z2-7]{50,}$/.test(rootCid)) throw new Error(`unexpected output from ipfs add: ${out.slice(-300)}`)
+  return { rootCid, dirCids, files }
 }
 
 // --- pods ---
@@ -249,15 +262,19 @@ const preloader: Workload = {
     const cms = JSON.parse(kubectl(p, ['-n', NAMESPACE, 'get', 'configmaps', '-o', 'json'])) as { items: Array<{ metadata: { name: string } }> }
     const cm = cms.items.map((i) => i.metadata.name).find((n) => n.startsWith('ipfs-csi-preload'))
     if (cm === undefined) throw new Error('no ipfs-csi-preload ConfigMap')
-    const desired = `entries:\n  - name: e2e-model\n    cid: ${content.rootCid}/model\n    nodeSelector: {kubernetes.io/hostname: ${NODE_NAME}}\n    priority: 5\n`
+    const modelCid = content.dirCids.model
+    if (modelCid === undefined) throw new Error('no CID for model/')
+    const desired = `entries:\n  - name: e2e-model\n    cid: ${modelCid}\n    nodeSelector: {kubernetes.io/hostname: ${NODE_NAME}}\n    priority: 5\n`
     kubectl(p, ['-n', NAMESPACE, 'patch', 'configmap', cm, '--type', 'merge', '-p', JSON.stringify({ data: { 'desired.yaml': desired } })])
     const pod = kubectl(p, ['-n', NAMESPACE, 'get', 'pods', '-l', 'app.kubernetes.io/name=ipfs-csi-preloader', '-o', 'jsonpath={.items[0].metadata.name}']).trim()
     const t0 = Date.now()
     // The kubelet refreshes ConfigMap volumes within its sync period; the preloader watches the file.
     const entry = await waitUntil('preload entry e2e-model ready', 240_000, () => {
-      const status = JSON.parse(kubectl(p, ['get', '--raw', `/api/v1/namespaces/${NAMESPACE}/pods/${pod}:${E2E_PORTS.preloader}/proxy/status`])) as { entries: Array<{ name: string, state: string, bytesTotal?: number }> }
+      const status = JSON.parse(kubectl(p, ['get', '--raw', `/api/v1/namespaces/${NAMESPACE}/pods/${pod}:${E2E_PORTS.preloader}/proxy/status`])) as { entries: Array<{ name: string, state: string, bytesTotal?: number }>, problems?: string[] }
+      const problem = status.problems?.find((x) => x.includes('e2e-model'))
+      if (problem !== undefined) throw new Fatal(`preloader refused the entry: ${problem}`)
       const e = status.entries.find((x) => x.name === 'e2e-model')
-      if (e?.state === 'failed') throw new Error(`preload failed: ${JSON.stringify(e)}`)
+      if (e?.state === 'failed') throw new Fatal(`preload failed: ${JSON.stringify(e)}`)
       return e?.state === 'ready' ? e : undefined
     }, 2000)
     const want = under(content.files, 'model').reduce((s, f) => s + f.size, 0)
@@ -327,7 +344,7 @@ echo "all $pass passes verified"`
     const passes = (): number => (podLogs(p, 'streamer').match(/^pass \d+ ok$/gm) ?? []).length
     await waitUntil('streamer running and a first full pass', 300_000, () => {
       const ph = phase(p, 'streamer')
-      if (ph === 'Failed' || ph === 'Succeeded') throw new Error(`streamer ended early (${ph}):\n${podLogs(p, 'streamer')}`)
+      if (ph === 'Failed' || ph === 'Succeeded') throw new Fatal(`streamer ended early (${ph}):\n${podLogs(p, 'streamer')}`)
       return passes() >= 1 ? true : undefined
     }, 1000)
     const old = kubectl(p, ['-n', NAMESPACE, 'get', 'pods', '-l', 'app.kubernetes.io/name=ipfs-csi-node', '-o', 'jsonpath={.items[0].metadata.name}']).trim()
@@ -345,7 +362,7 @@ echo "all $pass passes verified"`
     const target = passes() + 2
     await waitUntil('two passes after the restart', 300_000, () => {
       const ph = phase(p, 'streamer')
-      if (ph === 'Failed' || ph === 'Succeeded') throw new Error(`streamer ended (${ph}):\n${podLogs(p, 'streamer')}`)
+      if (ph === 'Failed' || ph === 'Succeeded') throw new Fatal(`streamer ended (${ph}):\n${podLogs(p, 'streamer')}`)
       return passes() >= target ? true : undefined
     }, 1000)
     kubectl(p, ['-n', WORKLOAD_NS, 'exec', 'streamer', '--', 'touch', '/tmp/stop'])
