@@ -76,15 +76,16 @@ export function collectLogs (p: ClusterPaths, dir: string, log: Log): void {
   for (const f of (() => { try { return readdirSync(p.logs) } catch { return [] } })()) {
     write(`host-${f}`, () => readFileSync(path.join(p.logs, f), 'utf8'))
   }
-  let pods: Array<{ ns: string, name: string, containers: string[] }> = []
+  interface Status { name: string, restartCount: number }
+  let pods: Array<{ ns: string, name: string, containers: Status[] }> = []
   try {
-    const j = JSON.parse(kubectl(p, ['get', 'pods', '-A', '-o', 'json'])) as { items: Array<{ metadata: { namespace: string, name: string }, spec: { containers: Array<{ name: string }>, initContainers?: Array<{ name: string }> } }> }
-    pods = j.items.map((i) => ({ ns: i.metadata.namespace, name: i.metadata.name, containers: [...(i.spec.initContainers ?? []), ...i.spec.containers].map((c) => c.name) }))
+    const j = JSON.parse(kubectl(p, ['get', 'pods', '-A', '-o', 'json'])) as { items: Array<{ metadata: { namespace: string, name: string }, status: { containerStatuses?: Status[], initContainerStatuses?: Status[] } }> }
+    pods = j.items.map((i) => ({ ns: i.metadata.namespace, name: i.metadata.name, containers: [...(i.status.initContainerStatuses ?? []), ...(i.status.containerStatuses ?? [])] }))
   } catch {}
   for (const pod of pods) {
     for (const c of pod.containers) {
-      write(`pod-${pod.ns}-${pod.name}-${c}.log`, () => kubectl(p, ['-n', pod.ns, 'logs', pod.name, '-c', c]))
-      write(`pod-${pod.ns}-${pod.name}-${c}.previous.log`, () => kubectl(p, ['-n', pod.ns, 'logs', pod.name, '-c', c, '--previous']))
+      write(`pod-${pod.ns}-${pod.name}-${c.name}.log`, () => kubectl(p, ['-n', pod.ns, 'logs', pod.name, '-c', c.name]))
+      if (c.restartCount > 0) write(`pod-${pod.ns}-${pod.name}-${c.name}.previous.log`, () => kubectl(p, ['-n', pod.ns, 'logs', pod.name, '-c', c.name, '--previous']))
     }
   }
   write('describe-pods.txt', () => kubectl(p, ['describe', 'pods', '-A']))

@@ -130,8 +130,10 @@ function projectLayers (repo: string, runtime: string, app: string): void {
 /** nginx from Debian, with the official image's template step (envsubst of /etc/nginx/templates). */
 function nginxLayer (root: string): void {
   putDynamic(root, '/usr/sbin/nginx')
-  // The manifests' probe runs `nc -z` (alpine's busybox has -z, Debian's does not).
+  // The manifests' probe runs `sh -c "nc -z …"` (alpine's busybox nc has -z, Debian's does not,
+  // and busybox sh runs its own applets before PATH): dash as sh, OpenBSD nc as nc.
   putDynamic(root, '/bin/nc.openbsd', '/usr/bin/nc')
+  putDynamic(root, realpathSync('/bin/dash'), '/bin/sh')
   put(root, '/etc/nginx/mime.types')
   mkdirSync(path.join(root, 'etc/nginx/conf.d'), { recursive: true })
   writeFileSync(path.join(root, 'etc/nginx/nginx.conf'), [
