@@ -3,7 +3,8 @@ SHELL := /bin/bash
 export PATH := $(CURDIR)/.tools/bin:$(PATH)
 export GOTOOLCHAIN := local
 
-.PHONY: setup setup-e2e build typecheck test test-unit test-integration sanity demo bench bench-e2e e2e e2e-down clean manifests validate-manifests
+# sdk/: the OpenAPI document and the TypeScript types generated from it (commit the result).
+.PHONY: setup setup-e2e build typecheck test sdk test-unit test-integration sanity demo bench bench-e2e e2e e2e-down clean manifests validate-manifests
 
 setup:
 	@bash scripts/setup.sh
@@ -24,8 +25,12 @@ test-integration: setup
 sanity: setup
 	npx ava --config ava.integration.config.js dist/test/integration/csi-sanity.test.js
 
+sdk: setup
+	node dist/scripts/gen-sdk.js
+
 test: setup
 	npx tsc -p tsconfig.json --noEmit
+	node dist/scripts/gen-sdk.js --check
 	npx ava --config ava.unit.config.js
 	npx ava --config ava.integration.config.js
 

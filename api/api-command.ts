@@ -1,6 +1,7 @@
 // `ipfs-csi api serve`: wires configuration, Kubo (and IPFS Cluster), authentication, the pin
 // service and the HTTP server.
 import { parseApiConfig, API_USAGE, type ApiConfig } from './config.js'
+import { CLIENT_USAGE } from './client-command.js'
 import { createLogger, type Logger } from '../driver/logger.js'
 import { Kubo } from '../driver/kubo.js'
 import { ClusterClient } from '../controller/cluster-client.js'
@@ -13,6 +14,9 @@ import { createTokenVerifier } from './auth/service-account-token.js'
 import { PinIndex } from './pins/pin-index.js'
 import { ClusterPinBackend, KuboPinBackend, type PinBackend } from './pins/pin-backend.js'
 import { PinService } from './pins/pin-service.js'
+import { ModelIndex } from './models/model-index.js'
+import { modelRoutes } from './models/model-routes.js'
+import { LoadShedder, MemoryRateLimiter, RedisRateLimiter, guards, type RateLimiter } from './http/rate-limit.js'
 
 export interface RunningApi {
   url: string
@@ -38,7 +42,18 @@ export async function startApi (config: ApiConfig, log: Logger): Promise<Running
   const tokens = new ApiTokens(index.records)
   const auth = new Authenticator({ verifier: createTokenVerifier(config.auth), tokens, policy })
   await pins.start(AbortSignal.timeout(config.kuboTimeoutMs))
-  const http = await startHttpServer({ host: config.host, port: config.port, routes: routes({ auth, tokens, pins }), limits: config.limits, log })
+  const models = new ModelIndex({ records: index.records, log, timeoutMs: config.kuboTimeoutMs })
+  const limiter: RateLimiter = config.redisUrl !== undefined ? new RedisRateLimiter(config.redisUrl, log) : new MemoryRateLimiter()
+  const shedder = new LoadShedder(config.limits.maxEventLoopLagMs)
+  const g = guards(limiter, shedder, config.limits)
+  const http = await startHttpServer({
+    host: config.host,
+    port: config.port,
+    routes: routes({ auth, tokens, pins, afterAuth: g.afterAuth, extra: (authed) => modelRoutes(models, authed, config.modelIndexTimeoutMs) }),
+    limits: config.limits,
+    log,
+    guard: g.beforeAuth
+  })
   log.info('api serving', { url: http.url, kuboApi: config.kuboApi, clusterApi: config.clusterApi, auth: config.auth.kind })
   return {
     url: http.url,
@@ -46,16 +61,20 @@ export async function startApi (config: ApiConfig, log: Logger): Promise<Running
     close: async () => {
       pins?.stop()
       await http.close()
+      models.close()
+      shedder.stop()
+      await limiter.close()
     }
   }
 }
 
 export async function apiCommand (argv: string[]): Promise<number> {
   const [sub, ...rest] = argv
-  if (sub === undefined || sub === '--help' || sub === '-h' || sub === 'help' || rest.includes('--help') || rest.includes('-h')) {
-    console.log(API_USAGE)
+  if (sub === undefined || sub === '--help' || sub === '-h' || sub === 'help' || (sub === 'serve' && (rest.includes('--help') || rest.includes('-h')))) {
+    console.log(`${API_USAGE}\n\n${CLIENT_USAGE}`)
     return sub === undefined ? 2 : 0
   }
+  if (sub === 'token' || sub === 'model') return await (await import('./client-command.js')).clientCommand(sub, rest)
   if (sub !== 'serve') {
     console.error(`unknown api command ${JSON.stringify(sub)}\n\n${API_USAGE}`)
     return 2

@@ -7,6 +7,9 @@ import type { ApiTokens } from './auth/api-tokens.js'
 import type { PinService } from './pins/pin-service.js'
 import { parseListQuery, parsePin } from './pins/pin-input.js'
 import { invalid } from '../driver/errors.js'
+import { OPENAPI, docsHtml } from './openapi.js'
+
+const DOCS = docsHtml()
 
 export interface AppDeps {
   auth: Authenticator
@@ -35,6 +38,9 @@ export function routes (d: AppDeps): Route[] {
   })
   return [
     { method: 'GET', path: /^\/healthz$/, handler: async () => ({ status: 200, body: { ok: true } }) },
+    { method: 'GET', path: /^\/openapi\.json$/, handler: async () => ({ status: 200, body: OPENAPI, headers: { 'cache-control': 'public, max-age=300' } }) },
+    // Plain HTML, no script: nothing here can run in a visitor's browser.
+    { method: 'GET', path: /^\/docs$/, handler: async () => ({ status: 200, raw: { type: 'text/html; charset=utf-8', data: DOCS }, headers: { 'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'" } }) },
 
     // The IPFS Pinning Service API v1.0.0.
     authed('GET', /^\/api\/v1\/pins$/, async (ctx, id) => {

@@ -13,6 +13,8 @@ export interface ApiConfig {
   pinTimeoutMs: number
   /** Pins fetched at once (the rest wait as `queued`). */
   pinConcurrency: number
+  /** Deadline of indexing one model version (reads every byte once). */
+  modelIndexTimeoutMs: number
   clusterApi?: string
   clusterBasicAuthFile?: string
   replicationMin?: number
@@ -49,6 +51,7 @@ export const API_FLAGS = {
   'kubo-timeout-ms': { type: 'string', default: '30000' },
   'pin-timeout-ms': { type: 'string', default: String(60 * 60_000) },
   'pin-concurrency': { type: 'string', default: '4' },
+  'model-index-timeout-ms': { type: 'string', default: String(30 * 60_000) },
   'cluster-api': { type: 'string' },
   'cluster-basic-auth-file': { type: 'string' },
   'replication-min': { type: 'string' },
@@ -84,6 +87,7 @@ behind Kubernetes service-account tokens. Every flag can also be set as IPFS_CSI
   --kubo-timeout-ms N             deadline of each control Kubo call (default 30000)
   --pin-timeout-ms N              a pin still fetching after this long is marked failed (default 3600000)
   --pin-concurrency N             pins fetched at once; the rest are queued (default 4)
+  --model-index-timeout-ms N      deadline of a PUT of a model version (default 1800000)
   --cluster-api URL               pin through IPFS Cluster (replicated) instead of Kubo alone
   --cluster-basic-auth-file FILE  user:password for the Cluster REST API
   --replication-min N, --replication-max N   Cluster replication of each pin
@@ -139,6 +143,7 @@ export function parseApiConfig (argv: string[], env: NodeJS.ProcessEnv = process
   const kuboTimeoutMs = intOption(problems, 'kubo-timeout-ms', v['kubo-timeout-ms'], 100, 600_000)
   const pinTimeoutMs = intOption(problems, 'pin-timeout-ms', v['pin-timeout-ms'], 1000, 7 * 24 * 3_600_000)
   const pinConcurrency = intOption(problems, 'pin-concurrency', v['pin-concurrency'], 1, 256)
+  const modelIndexTimeoutMs = intOption(problems, 'model-index-timeout-ms', v['model-index-timeout-ms'], 1000, 24 * 3_600_000)
   const clusterApi = str(v['cluster-api']) !== undefined ? validateKuboApi(problems, v['cluster-api'], 'cluster-api') : undefined
   const clusterBasicAuthFile = absFile(problems, 'cluster-basic-auth-file', v['cluster-basic-auth-file'])
   const replicationMin = str(v['replication-min']) !== undefined ? intOption(problems, 'replication-min', v['replication-min'], 1, 1000) : undefined
@@ -203,6 +208,7 @@ export function parseApiConfig (argv: string[], env: NodeJS.ProcessEnv = process
     kuboTimeoutMs,
     pinTimeoutMs,
     pinConcurrency,
+    modelIndexTimeoutMs,
     ...(clusterApi !== undefined ? { clusterApi } : {}),
     ...(clusterBasicAuthFile !== undefined ? { clusterBasicAuthFile } : {}),
     ...(replicationMin !== undefined ? { replicationMin } : {}),

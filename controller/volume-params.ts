@@ -5,6 +5,7 @@ import { invalid } from '../driver/errors.js'
 import { parseCid, parseIpnsName, parsePath } from '../driver/content-ref.js'
 import type { VolumeKind } from '../driver/volume-id.js'
 import { CLUSTER_PARAMS, parseClusterParams } from './cluster-pinner.js'
+import { parseModelRef } from '../api/models/model-index.js'
 
 /** Parameters we accept. `kind` picks the volume kind explicitly (default: content when cid/ipns is given). */
 export const VOLUME_PARAMS = ['cid', 'path', 'ipns', 'kind', ...CLUSTER_PARAMS] as const
@@ -17,6 +18,8 @@ export interface VolumeParams {
   cid?: CID
   /** `/ipns/<name>`, resolved once at CreateVolume. */
   ipns?: string
+  /** `model: name[:tag|version]` without cid/ipns: resolved once at CreateVolume through the model index. */
+  model?: { name: string, ref: string }
   /** Path segments inside cid / ipns. */
   path: string[]
   /** Our parameters as given (provisioner ones dropped): stored in the record, compared on a repeated create. */
@@ -36,15 +39,18 @@ export function parseVolumeParams (params: Record<string, string> | null | undef
   if (unknown.length > 0) throw invalid(`unknown parameter(s) ${unknown.map(k => JSON.stringify(k)).join(', ')}; supported: ${VOLUME_PARAMS.join(', ')}`)
   const { cid: cidStr, ipns: ipnsStr, path: pathStr, kind: kindStr } = stored
   if (cidStr !== undefined && ipnsStr !== undefined) throw invalid('parameters "cid" and "ipns" are mutually exclusive')
-  if (pathStr !== undefined && cidStr === undefined && ipnsStr === undefined) throw invalid('parameter "path" needs "cid" or "ipns"')
+  // With cid/ipns, `model` is only a label (pin metadata); alone it names a model of the index.
+  const modelRef = cidStr === undefined && ipnsStr === undefined && stored.model !== undefined ? parseModelRef(stored.model) : undefined
+  if (pathStr !== undefined && cidStr === undefined && ipnsStr === undefined && modelRef === undefined) throw invalid('parameter "path" needs "cid", "ipns" or "model"')
   if (kindStr !== undefined && kindStr !== 'content' && kindStr !== 'writable') throw invalid(`parameter "kind" must be "content" or "writable" (got ${JSON.stringify(kindStr)})`)
   const out: VolumeParams = {
-    kind: (kindStr as VolumeKind | undefined) ?? (cidStr !== undefined || ipnsStr !== undefined ? 'content' : 'writable'),
+    kind: (kindStr as VolumeKind | undefined) ?? (cidStr !== undefined || ipnsStr !== undefined || modelRef !== undefined ? 'content' : 'writable'),
     path: parsePath(pathStr, 'parameter "path"'),
     stored
   }
   if (cidStr !== undefined) out.cid = parseCid(cidStr, 'parameter "cid"')
   if (ipnsStr !== undefined) out.ipns = parseIpnsName(ipnsStr)
+  if (modelRef !== undefined) out.model = modelRef
   parseClusterParams(stored) // validation only; used by cluster-pinner.ts
   return out
 }

@@ -11,6 +11,8 @@ import { capacityFits, contentCapacity, parseCapacityRange, writableCapacity, ty
 import { parseVolumeParams, sameParameters, type VolumeParams } from './volume-params.js'
 import { contentPath, mfsRemove, resolveContent, statContent, type ResolvedContent } from './content.js'
 import { currentContent } from './volume-lookup.js'
+import { ApiRecords } from '../api/records.js'
+import { ModelRecords } from '../api/models/model-index.js'
 import { findVolume, newestVolumeRecord } from '../driver/record-store.js'
 import { snapshotContent } from './snapshots.js'
 import { paginate } from './page-token.js'
@@ -55,6 +57,11 @@ const sameSource = (a: VolumeSource | undefined, b: VolumeSource | undefined): b
 async function seedOf (deps: ControllerDeps, p: VolumeParams, source: VolumeSource | undefined, signal: AbortSignal): Promise<ResolvedContent | undefined> {
   if (p.cid !== undefined) return await resolveContent(deps.kubo, contentPath(`/ipfs/${p.cid.toString()}`, p.path), signal)
   if (p.ipns !== undefined) return await resolveContent(deps.kubo, contentPath(p.ipns, p.path), signal)
+  if (p.model !== undefined) {
+    const found = await new ModelRecords(new ApiRecords(deps.kubo)).resolve(p.model.name, p.model.ref, signal)
+    if (found === undefined) throw notFound(`model ${p.model.name}:${p.model.ref} is not in the model index`)
+    return await resolveContent(deps.kubo, contentPath(`/ipfs/${found.m.cid.toString()}`, p.path), signal)
+  }
   if (source?.snapshot !== undefined) {
     const snap = await snapshotContent(deps, source.snapshot, signal)
     return await statContent(deps.kubo, snap.content, signal)
@@ -70,8 +77,8 @@ export async function createVolume (deps: ControllerDeps, input: CreateVolumeInp
   requireSupported(input.capabilities, p.kind)
   const bounds = parseCapacityRange(input.capacityRange)
   if (source !== undefined && source.snapshot === undefined && source.volume === undefined) throw invalid('volume_content_source names neither a snapshot nor a volume')
-  if (source !== undefined && (p.cid !== undefined || p.ipns !== undefined)) throw invalid('a volume_content_source cannot be combined with a "cid" or "ipns" parameter')
-  if (p.kind === 'content' && p.cid === undefined && p.ipns === undefined && source === undefined) throw invalid('a content volume needs a "cid" or "ipns" parameter, or a content source')
+  if (source !== undefined && (p.cid !== undefined || p.ipns !== undefined || p.model !== undefined)) throw invalid('a volume_content_source cannot be combined with a "cid", "ipns" or "model" parameter')
+  if (p.kind === 'content' && p.cid === undefined && p.ipns === undefined && p.model === undefined && source === undefined) throw invalid('a content volume needs a "cid", "ipns" or "model" parameter, or a content source')
   // Replication applies to content: a writable volume lives in one Kubo's MFS.
   if (p.kind === 'writable' && (p.stored.replicationMin !== undefined || p.stored.replicationMax !== undefined)) throw invalid('parameters "replicationMin"/"replicationMax" apply to content volumes only')
 
@@ -108,7 +115,7 @@ export async function createVolume (deps: ControllerDeps, input: CreateVolumeInp
   if (seed !== undefined && seed.size > capacityBytes) throw new CsiError(Code.OUT_OF_RANGE, `the source holds ${seed.size} bytes, more than the requested capacity ${capacityBytes}`)
   const rec: VolumeRecord = { ...base, kind: 'writable', capacityBytes, sizeBytes: seed?.size ?? 0 }
   // A seed from outside (cid/ipns) is linked, so the pin fetches it and keeps it local.
-  if (seed !== undefined && (p.cid !== undefined || p.ipns !== undefined)) rec.seed = seed.cid
+  if (seed !== undefined && (p.cid !== undefined || p.ipns !== undefined || p.model !== undefined)) rec.seed = seed.cid
   const dir = mfsPathOf(id)
   // No record means no volume: a directory left by an interrupted attempt is debris.
   await mfsRemove(deps.kubo, dir, signal)

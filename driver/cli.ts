@@ -12,6 +12,7 @@ commands:
   preload status [--url http://HOST:PORT]                      show the preloader's progress
   verify <cid> --kubo-api URL                                  re-hash every block (and checksum manifests)
   content ls --kubo-api URL [--cluster-api URL]                what the cluster holds for the driver
+  gateway publish|unpublish CID... | ls | sync --published FILE  what the public gateway serves
   api serve --listen HOST:PORT --kubo-api URL --audience AUD ... the Pinning Service API and model index
   fuse-server --spec FILE                                      (internal) one volume's FUSE server
   fuse-host --socket PATH --state-dir DIR [--log-level L]       start FUSE servers for the node service
@@ -28,6 +29,7 @@ async function main (argv: string[]): Promise<number> {
     case 'preload': return await (await import('../preloader/preload-command.js')).preloadCommand(rest)
     case 'verify': return await (await import('../preloader/verify-command.js')).verifyCommand(rest)
     case 'content': return await (await import('../controller/content-command.js')).contentCommand(rest)
+    case 'gateway': return await (await import('../gateway/gateway-command.js')).gatewayCommand(rest)
     case 'api': return await (await import('../api/api-command.js')).apiCommand(rest)
     case undefined: case '-h': case '--help': case 'help':
       console.log(USAGE)

@@ -9,6 +9,10 @@ import { parseDesired, parseLabels } from './desired-state.js'
 import { DesiredWatcher } from './desired-watcher.js'
 import { Preloader, type EntryStatus } from './preloader.js'
 import { startStatusServer } from './status-server.js'
+import { cachedCheck } from './cached-check.js'
+
+/** /healthz asks the node Kubo at most this often (the kubelet probes every 20 s). */
+const HEALTH_CHECK_MAX_AGE_MS = 10_000
 
 export const PRELOAD_SERVE_FLAGS = {
   desired: { type: 'string' },
@@ -16,7 +20,7 @@ export const PRELOAD_SERVE_FLAGS = {
   'kubo-api-token-file': { type: 'string' },
   'node-name': { type: 'string' },
   'node-labels': { type: 'string', default: '' },
-  listen: { type: 'string', default: '0.0.0.0:9464' },
+  listen: { type: 'string', default: '127.0.0.1:9464' },
   concurrency: { type: 'string', default: '32' },
   'kubo-timeout-ms': { type: 'string', default: String(DEFAULTS.kuboTimeoutMs) },
   'poll-interval-ms': { type: 'string', default: '2000' },
@@ -93,7 +97,7 @@ async function serveCommand (argv: string[]): Promise<number> {
   const log = createLogger(config.logLevel, 'preloader')
   const kubo = new Kubo({ url: config.kuboApi, ...(config.kuboApiTokenFile !== undefined ? { tokenFile: config.kuboApiTokenFile } : {}), timeoutMs: config.kuboTimeoutMs })
   const preloader = new Preloader({ kubo, nodeName: config.nodeName, labels: config.labels, concurrency: config.concurrency, log, kuboTimeoutMs: config.kuboTimeoutMs })
-  const server = await startStatusServer({ host: config.host, port: config.port, preloader, log, kuboReachable: async () => await kubo.reachable() })
+  const server = await startStatusServer({ host: config.host, port: config.port, preloader, log, kuboReachable: cachedCheck(async () => await kubo.reachable(), HEALTH_CHECK_MAX_AGE_MS) })
   const watcher = new DesiredWatcher({
     file: config.desired,
     pollMs: config.pollIntervalMs,

@@ -139,7 +139,8 @@ async function readAll (init: VerifyInit, node: UnixfsNode, max: number, signal:
   return buf
 }
 
-async function sha256Of (init: VerifyInit, node: UnixfsNode, signal: AbortSignal): Promise<string> {
+/** SHA-256 (hex) of a file's bytes, streamed through the verified reader (also the model index's). */
+export async function sha256Of (init: Pick<VerifyInit, 'tree'>, node: UnixfsNode, signal: AbortSignal): Promise<string> {
   if (node.kind !== 'file') throw new Error('not a regular file')
   const h = createHash('sha256')
   const buf = Buffer.alloc(CHUNK)

@@ -33,6 +33,18 @@ if ! ldconfig -p | grep -q 'libfuse\.so\.2' || ! command -v fusermount >/dev/nul
   retry 3 as_root apt-get update -qq
   retry 3 as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libfuse2 fuse >/dev/null
 fi
+# --- Debian nginx and openssl: the public gateway's tests run the shipped nginx template ---
+if ! command -v /usr/sbin/nginx >/dev/null || ! command -v openssl >/dev/null; then
+  log "installing nginx and openssl"
+  retry 3 as_root apt-get update -qq
+  retry 3 as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx openssl >/dev/null
+fi
+# --- Debian redis-server: the API's shared rate limits (tests start their own on loopback ports) ---
+if ! command -v redis-server >/dev/null; then
+  log "installing redis-server"
+  retry 3 as_root apt-get update -qq
+  retry 3 as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+fi
 if [ ! -e /dev/fuse ]; then
   as_root mknod -m 666 /dev/fuse c 10 229 || log "warning: /dev/fuse is missing and could not be created"
 fi

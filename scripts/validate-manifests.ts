@@ -198,6 +198,82 @@ export function unpinnedImages (text: string, file: string): Problem[] {
   return problems
 }
 
+interface K8sObject { kind?: string, metadata?: { name?: string }, data?: Record<string, string>, spec?: Json }
+interface Container { name: string, image?: string, env?: Array<{ name: string, value?: string }>, envFrom?: Array<{ configMapRef?: { name: string } }>, volumeMounts?: Array<{ name: string, mountPath: string }> }
+interface PodSpec { containers?: Container[], initContainers?: Container[], volumes?: Array<{ name: string, secret?: { secretName: string } }> }
+
+function podSpecOf (o: K8sObject): PodSpec | undefined {
+  const spec = o.spec as { template?: { spec?: PodSpec }, jobTemplate?: { spec?: { template?: { spec?: PodSpec } } } } | undefined
+  return spec?.template?.spec ?? spec?.jobTemplate?.spec?.template?.spec
+}
+
+/** A container's environment as Kubernetes gives it: envFrom ConfigMaps (by rendered name), then env. */
+function effectiveEnv (c: Container, configMaps: Map<string, Record<string, string>>): Record<string, string> {
+  const env: Record<string, string> = {}
+  for (const f of c.envFrom ?? []) if (f.configMapRef !== undefined) Object.assign(env, configMaps.get(f.configMapRef.name) ?? {})
+  for (const e of c.env ?? []) if (e.value !== undefined) env[e.name] = e.value
+  return env
+}
+
+/** Secret mounted at a container path (undefined when none). */
+function secretAt (spec: PodSpec, c: Container, dir: string): string | undefined {
+  const m = (c.volumeMounts ?? []).find(v => v.mountPath === dir)
+  return m === undefined ? undefined : spec.volumes?.find(v => v.name === m.name)?.secret?.secretName
+}
+
+const ANY_ADDR = /\/ip4\/0\.0\.0\.0\/|\/ip6\/::\//
+
+/**
+ * Security invariants of issue 12 (items 12-15) that live in the manifests: every Kubo token is
+ * scoped (AllowedPaths file), node-local Kubos hold no storage-tier secret on disk, Kubo gateways
+ * and APIs never listen on every interface and never fetch for a visitor, nothing routes the
+ * public to the storage tier, listeners bind the pod IP, images are pinned by digest or carry a
+ * written reason why not.
+ */
+export async function hardeningProblems (text: string, file: string): Promise<Problem[]> {
+  const objects = parseAllDocuments(text).map(d => d.toJS() as K8sObject).filter(o => o !== null)
+  const configMaps = new Map(objects.filter(o => o.kind === 'ConfigMap').map(o => [o.metadata?.name ?? '', o.data ?? {}]))
+  const unpinned = JSON.parse(await readFile(path.join(DEPLOY, 'lint', 'unpinned-images.json'), 'utf8')) as Record<string, string>
+  const problems: Problem[] = []
+  const bad = (o: K8sObject, c: Container | undefined, message: string): void => { problems.push({ file, message: `${o.kind ?? ''}/${o.metadata?.name ?? ''}${c !== undefined ? ` ${c.name}` : ''}: ${message}` }) }
+  let kuboInits = 0
+  for (const o of objects) {
+    if (o.kind === 'Ingress') {
+      const text = JSON.stringify(o.spec ?? {})
+      if (/"name":"ipfs-kubo|"name":"ipfs-gateway-kubo/.test(text)) bad(o, undefined, 'an Ingress routes straight to Kubo (the public reaches Kubo only through the gateway nginx)')
+    }
+    if (o.kind === 'Service') {
+      const sel = (o.spec as { selector?: Record<string, string> } | undefined)?.selector ?? {}
+      const ports = ((o.spec as { ports?: Array<{ port: number }> } | undefined)?.ports ?? []).map(p => p.port)
+      if (sel['app.kubernetes.io/name'] === 'ipfs-kubo' && ports.includes(8080)) bad(o, undefined, 'a Service exposes the storage tier\'s gateway (it serves every tenant\'s data)')
+    }
+    const spec = podSpecOf(o)
+    if (spec === undefined) continue
+    for (const c of [...(spec.initContainers ?? []), ...(spec.containers ?? [])]) {
+      const img = c.image ?? ''
+      if (!/@sha256:[0-9a-f]{64}$/.test(img)) {
+        const reason = unpinned[img.replace(/@.*$/, '').replace(/:[A-Za-z0-9_][A-Za-z0-9_.-]*$/, '')]
+        if (reason === undefined || reason.trim().length < 40) bad(o, c, `image ${img} is not pinned by digest and deploy/lint/unpinned-images.json gives no reason`)
+      }
+      const env = effectiveEnv(c, configMaps)
+      if (env.IPFS_CSI_LISTEN !== undefined && !/^\$\(POD_IP\):\d+$|^127\.0\.0\.1:\d+$/.test(env.IPFS_CSI_LISTEN)) bad(o, c, `listens on ${env.IPFS_CSI_LISTEN}: bind the pod IP ($(POD_IP):PORT) or loopback`)
+      if (!(c.volumeMounts ?? []).some(v => v.mountPath === '/scripts') || !(c.name === 'kubo-init')) continue
+      kuboInits++
+      if (env.KUBO_ALLOWED_PATHS_FILE === undefined) bad(o, c, 'KUBO_ALLOWED_PATHS_FILE is not set: every token would need a line, kubo-init.sh refuses to start')
+      for (const k of ['KUBO_API_ADDR', 'KUBO_GATEWAY_ADDR']) if (env[k] !== undefined && ANY_ADDR.test(env[k])) bad(o, c, `${k}=${env[k]} listens on every interface`)
+      if (env.KUBO_GATEWAY_NO_FETCH !== 'true') bad(o, c, `KUBO_GATEWAY_NO_FETCH is ${env.KUBO_GATEWAY_NO_FETCH ?? 'unset'}: a Kubo gateway must never fetch for a visitor`)
+      if (o.kind === 'DaemonSet') {
+        // Node-local repos are hostPaths: their config and swarm.key outlive the pod on the node's disk.
+        const tokens = secretAt(spec, c, env.KUBO_TOKENS_DIR ?? '')
+        if (tokens === undefined || tokens === 'ipfs-kubo-api-tokens') bad(o, c, `node-local Kubo tokens come from ${tokens ?? 'nowhere'}: a storage-tier token would be written to the node's disk`)
+        if (env.KUBO_SWARM_KEY_LINK !== 'true') bad(o, c, 'KUBO_SWARM_KEY_LINK is not true: the swarm key would be copied to the node\'s disk')
+      }
+    }
+  }
+  if (kuboInits === 0) problems.push({ file, message: 'no kubo-init container found: the hardening checks checked nothing' })
+  return problems
+}
+
 /** `sh -n` on the scripts the manifests ship (syntax only; the Kubo test runs kubo-init.sh). */
 export async function shellSyntax (): Promise<Problem[]> {
   const problems: Problem[] = []
@@ -214,6 +290,7 @@ export async function validateAll (): Promise<Problem[]> {
   problems.push(...await validateSchemas([...rendered.filter(f => existsSync(f)), ...examples]))
   problems.push(...await lint(rendered.filter(f => existsSync(f))))
   for (const f of [...rendered, ...examples]) if (existsSync(f)) problems.push(...unpinnedImages(await readFile(f, 'utf8'), path.relative(ROOT, f)))
+  for (const f of rendered) if (existsSync(f)) problems.push(...await hardeningProblems(await readFile(f, 'utf8'), path.relative(ROOT, f)))
   return problems
 }
 

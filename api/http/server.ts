@@ -33,6 +33,8 @@ export interface Route {
   /** Anchored pattern; capture groups become ctx.params (URL-decoded). */
   path: RegExp
   handler: Handler
+  /** This route's deadline, when it differs from the server's. */
+  timeoutMs?: number
 }
 
 export interface ServerLimits {
@@ -92,11 +94,18 @@ export async function startHttpServer (o: { host: string, port: number, routes: 
     maxHeaderSize: o.limits.maxHeaderBytes,
     requestTimeout: o.limits.requestTimeoutMs,
     headersTimeout: Math.min(o.limits.requestTimeoutMs, 10_000),
+    // Node checks those timeouts on this interval (30 s by default): slow clients are cut off sooner.
+    connectionsCheckingInterval: 1000,
     keepAliveTimeout: 5_000
   }, (req, res) => {
     const started = Date.now()
     const ac = new AbortController()
-    const timer = setTimeout(() => ac.abort(new CsiError(Code.DEADLINE_EXCEEDED, `the request took longer than ${o.limits.requestTimeoutMs} ms`)), o.limits.requestTimeoutMs)
+    let timer: NodeJS.Timeout | undefined
+    const deadlineIn = (ms: number): void => {
+      clearTimeout(timer)
+      timer = setTimeout(() => ac.abort(new CsiError(Code.DEADLINE_EXCEEDED, `the request took longer than ${ms} ms`)), ms)
+    }
+    deadlineIn(o.limits.requestTimeoutMs)
     res.on('close', () => { clearTimeout(timer); if (!res.writableFinished) ac.abort() })
     let url: URL
     try {
@@ -115,17 +124,19 @@ export async function startHttpServer (o: { host: string, port: number, routes: 
       json: async () => await readJson(req, o.limits.maxBodyBytes, ac.signal)
     }
     const run = async (): Promise<Reply> => {
+      // Limits first: a flood of unknown paths is still a flood.
+      if (o.guard !== undefined) await o.guard(ctx)
       const matches = o.routes.filter(r => r.path.test(url.pathname))
       if (matches.length === 0) throw new CsiError(Code.NOT_FOUND, `no such endpoint ${url.pathname.slice(0, 128)}`)
       const route = matches.find(r => r.method === req.method)
       if (route === undefined) return { status: 405, headers: { allow: [...new Set(matches.map(r => r.method))].join(', ') }, body: { error: { reason: 'METHOD_NOT_ALLOWED', details: `${req.method ?? ''} is not allowed here` } } }
+      if (route.timeoutMs !== undefined) deadlineIn(route.timeoutMs)
       const m = route.path.exec(url.pathname) as RegExpExecArray
       try {
         ctx.params = m.slice(1).map(s => decodeURIComponent(s))
       } catch {
         throw invalid('malformed percent-encoding in the path')
       }
-      if (o.guard !== undefined) await o.guard(ctx)
       const deadline = new Promise<never>((_resolve, reject) => {
         ac.signal.addEventListener('abort', () => reject(ac.signal.reason instanceof CsiError ? ac.signal.reason : new CsiError(Code.CANCELLED, 'the client went away')), { once: true })
       })
@@ -137,10 +148,13 @@ export async function startHttpServer (o: { host: string, port: number, routes: 
       o.log.debug('request', { method: req.method, path: url.pathname, status: reply.status, ms: Date.now() - started })
     }, (err: unknown) => {
       const f = toHttpFailure(err)
-      if (f.status >= 500) o.log.error('request failed', { method: req.method, path: url.pathname, status: f.status, error: (err as Error)?.message })
+      // Overload answers (503/504) are expected under load: logging each would add to it.
+      if (f.status === 500) o.log.error('request failed', { method: req.method, path: url.pathname, status: f.status, error: (err as Error)?.message })
       else o.log.debug('request refused', { method: req.method, path: url.pathname, status: f.status, reason: f.body.error.details })
       // A refused upload is not read to its end: close the connection instead of draining it.
       const close: Record<string, string> = f.status === 413 ? { connection: 'close' } : {}
+      const later = (err as { retryAfterS?: unknown })?.retryAfterS
+      if (typeof later === 'number') close['retry-after'] = String(later)
       send(res, { status: f.status, body: f.body, headers: close }, ctx.headers)
     })
   })

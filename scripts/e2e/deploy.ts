@@ -5,6 +5,7 @@
 import { execFileSync } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
+import { parseAllDocuments } from 'yaml'
 import { type ClusterPaths, NODE_NAME, createLocalPvs, kubectl, waitUntil } from './cluster.js'
 
 export const NAMESPACE = 'ipfs-csi'
@@ -13,7 +14,7 @@ export const NAMESPACE = 'ipfs-csi'
 export const E2E_PORTS = { storageSwarm: 4001, storageApi: 5001, clusterSwarm: 9096, preloader: 9464 } as const
 
 export interface Installed {
-  /** Bearer token of the `driver` client of the storage Kubo (to add test content). */
+  /** Bearer token of the storage Kubo's `node` client, whose allowed paths include `add` (test content). */
   driverToken: string
 }
 
@@ -63,8 +64,10 @@ export async function installDeploy (p: ClusterPaths, repo: string, log: Log): P
     return drivers.includes('ipfs.csi.dev') ? true : undefined
   }, 1000)
   log(`driver installed and registered with kubelet (${((Date.now() - t0) / 1000).toFixed(1)} s)`)
-  const token = /\n {2}driver: (\S+)\n/.exec(sec)?.[1]
-  if (token === undefined) throw new Error('no driver token in the generated secrets')
+  const tokens = parseAllDocuments(sec).map((d) => d.toJS() as { kind?: string, metadata?: { name?: string }, data?: Record<string, string> })
+    .find((d) => d?.kind === 'Secret' && d.metadata?.name === 'ipfs-kubo-api-tokens')
+  const token = tokens?.data?.node
+  if (token === undefined) throw new Error('no `node` token in Secret ipfs-kubo-api-tokens of the generated secrets')
   return { driverToken: Buffer.from(token, 'base64').toString('utf8') }
 }
 

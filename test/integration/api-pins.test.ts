@@ -6,7 +6,8 @@ import { randomBytes } from 'node:crypto'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
-import { CLI } from '../helpers/repo.js'
+import { CLI, ROOT } from '../helpers/repo.js'
+import { createApiClient, unwrap } from '../../sdk/index.js'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { KuboDaemon } from '../helpers/kubo-daemon.js'
@@ -30,10 +31,10 @@ async function call (method: string, p: string, token: string | undefined, body?
   return { status: res.status, json: text === '' ? undefined : JSON.parse(text) }
 }
 
+/** An API token for a device, through the generated SDK. */
 async function exchange (ns: string, name: string, device: string): Promise<string> {
-  const r = await call('POST', '/v1/tokens', await saToken(key, { namespace: ns, name }), { device })
-  if (r.status !== 201) throw new Error(`token exchange: ${r.status} ${JSON.stringify(r.json)}`)
-  return r.json.token as string
+  const sdk = createApiClient({ baseUrl: api.url, token: await saToken(key, { namespace: ns, name }) })
+  return unwrap(await sdk.POST('/v1/tokens', { body: { device } })).token
 }
 
 async function remote (args: string[], timeoutMs = 120_000): Promise<string> {
@@ -75,7 +76,10 @@ test.before(async () => {
     '  system:serviceaccount:other-team:*: [pins:read, pins:write]'
   ].join('\n'))
   api = await ApiProcess.start(['--kubo-api', service.apiUrl, '--oidc-issuer', ISSUER, '--audience', AUDIENCE, '--oidc-jwks-file', path.join(work, 'jwks.json'), '--policy', path.join(work, 'policy.yaml'), '--pin-timeout-ms', '20000'])
-  apiToken = await exchange('ml', 'trainer', 'kubo-laptop')
+  // The token Kubo stores is made the way a person would: `ipfs-csi api token create` (the SDK underneath).
+  await writeFile(path.join(work, 'sa-token'), await saToken(key))
+  const made = await promisify(execFile)(process.execPath, [CLI, 'api', 'token', 'create', '--url', api.url, '--token-file', path.join(work, 'sa-token'), '--device', 'kubo-laptop'])
+  apiToken = made.stdout.trim()
   await client.cli(['pin', 'remote', 'service', 'add', 'csi', `${api.url}/api/v1`, apiToken])
 })
 
@@ -249,4 +253,15 @@ test.serial('ipfs-csi api serve --help prints the usage; a bad configuration exi
   const err = await run(process.execPath, [CLI, 'api', 'serve', '--listen', 'x', '--kubo-api', 'nope'], { env: { ...process.env, IPFS_CSI_AUDIENCE: '' } }).catch((e: { code: number, stderr: string }) => e)
   t.is((err as { code: number }).code, 2)
   t.regex((err as { stderr: string }).stderr, /--listen[\s\S]*--kubo-api[\s\S]*exactly one of/)
+})
+
+test.serial('/openapi.json serves the document the committed SDK was generated from; /docs is script-free HTML', async (t) => {
+  const served = await (await fetch(`${api.url}/openapi.json`)).json()
+  const committed = JSON.parse(await readFile(path.join(ROOT, 'sdk', 'openapi.json'), 'utf8'))
+  t.deepEqual(served, committed)
+  const docs = await fetch(`${api.url}/docs`)
+  t.is(docs.status, 200)
+  t.regex(docs.headers.get('content-type') ?? '', /text\/html/)
+  t.regex(docs.headers.get('content-security-policy') ?? '', /default-src 'none'/)
+  t.false(/<script/i.test(await docs.text()))
 })

@@ -6,7 +6,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { parseAllDocuments } from 'yaml'
-import { exampleFiles, lint, overlays, renderedPath, staleRendered, unpinnedImages, validateSchemas } from '../../scripts/validate-manifests.js'
+import { exampleFiles, hardeningProblems, lint, overlays, renderedPath, staleRendered, unpinnedImages, validateSchemas } from '../../scripts/validate-manifests.js'
 
 type Obj = Record<string, any>
 
@@ -113,7 +113,9 @@ test('Kubo: private network everywhere, 3 replicas on distinct nodes with PVCs, 
   t.is(find(prod, 'PodDisruptionBudget', 'ipfs-kubo').spec.maxUnavailable, 1)
   for (const o of prod.filter(x => x.spec?.template?.spec !== undefined)) {
     for (const c of podSpec(o).containers.filter((x: Obj) => x.name === 'kubo')) {
-      t.true(c.env.some((e: Obj) => e.name === 'LIBP2P_FORCE_PNET' && e.value === '1'), `${o.metadata.name} kubo pnet`)
+      // Every Kubo is on the private network, except the gateway tier's, which has no network at all.
+      if (o.metadata.name === 'ipfs-gateway-kubo') t.true(c.args.includes('--offline'), 'the gateway tier runs offline')
+      else t.true(c.env.some((e: Obj) => e.name === 'LIBP2P_FORCE_PNET' && e.value === '1'), `${o.metadata.name} kubo pnet`)
       t.truthy(c.livenessProbe)
       t.truthy(c.readinessProbe)
     }
@@ -126,10 +128,11 @@ test('Kubo: private network everywhere, 3 replicas on distinct nodes with PVCs, 
       for (const r of i.spec.rules) for (const p of r.http.paths) t.is(p.backend.service.name, 'ipfs-gateway')
     }
   }
-  // Public gateway in production, fetching gateway in dev.
-  t.is(find(prod, 'ConfigMap', (prod.find(x => x.kind === 'ConfigMap' && x.metadata.name.startsWith('ipfs-kubo-settings')) as Obj).metadata.name).data.KUBO_GATEWAY_NO_FETCH, 'true')
+  // No Kubo gateway ever fetches for a visitor (the public one is the gateway tier's, offline).
   const dev = await objects('dev')
-  t.is((dev.find(x => x.kind === 'ConfigMap' && x.metadata.name.startsWith('ipfs-kubo-settings')) as Obj).data.KUBO_GATEWAY_NO_FETCH, 'false')
+  for (const objs of [prod, dev]) {
+    for (const cm of objs.filter(x => x.kind === 'ConfigMap' && /^ipfs-(node-|gateway-)?kubo-settings/.test(x.metadata.name))) t.is(cm.data.KUBO_GATEWAY_NO_FETCH, 'true', cm.metadata.name)
+  }
   t.is(find(dev, 'StatefulSet', 'ipfs-kubo').spec.replicas, 1)
 })
 
@@ -149,15 +152,38 @@ test('NetworkPolicies: default deny; Kubo RPC and Cluster API only from driver a
       t.true(rule.from.length > 0)
       for (const from of rule.from) {
         t.is(from.namespaceSelector, undefined, `${p.metadata.name}: RPC open to another namespace`)
-        t.true(allowed.has(from.podSelector.matchLabels['app.kubernetes.io/name']), `${p.metadata.name}: RPC open to ${JSON.stringify(from)}`)
+        const publisher = from.podSelector.matchLabels['ipfs-csi.dev/gateway-publisher'] === 'true'
+        t.true(allowed.has(from.podSelector.matchLabels['app.kubernetes.io/name']) || publisher, `${p.metadata.name}: RPC open to ${JSON.stringify(from)}`)
       }
     }
   }
-  t.is(rpcRules, 3)
+  // ipfs-kubo (RPC, Cluster API), ipfs-csi-node (RPC), ipfs-gateway-kubo (RPC).
+  t.is(rpcRules, 4)
 })
 
 test('secrets are referenced, never rendered', async (t) => {
   for (const overlay of await overlays()) {
     t.deepEqual((await objects(overlay)).filter(x => x.kind === 'Secret').map(x => x.metadata.name), [])
   }
+})
+
+test('hardening invariants hold in both overlays (scoped tokens, loopback or pod-IP listeners, NoFetch, no storage secret on nodes)', async (t) => {
+  for (const overlay of await overlays()) t.deepEqual(await hardeningProblems(await readFile(renderedPath(overlay), 'utf8'), overlay), [])
+})
+
+test('the hardening check catches each regression it exists for', async (t) => {
+  const prod = await readFile(renderedPath('production'), 'utf8')
+  const found = async (text: string): Promise<string> => (await hardeningProblems(text, 'x')).map(p => p.message).join('\n')
+  // Item 12: a node-local Kubo given the storage tier's tokens (they would land on the node's disk).
+  t.regex(await found(prod.replace(/secretName: ipfs-node-kubo-api-tokens/g, 'secretName: ipfs-kubo-api-tokens')), /DaemonSet\/ipfs-csi-node kubo-init: node-local Kubo tokens come from ipfs-kubo-api-tokens/)
+  t.regex(await found(prod.replace(/KUBO_SWARM_KEY_LINK: "true"/, 'KUBO_SWARM_KEY_LINK: "false"')), /swarm key would be copied/)
+  t.regex(await found(prod.replace(/- name: KUBO_ALLOWED_PATHS_FILE\n\s+value: \/allowed-paths\/storage.conf\n/, '')), /StatefulSet\/ipfs-kubo kubo-init: KUBO_ALLOWED_PATHS_FILE is not set/)
+  // Items 13 and 14: a fetching gateway, a gateway on every interface, a Service onto the storage gateway.
+  t.regex(await found(prod.replace(/KUBO_GATEWAY_NO_FETCH: "true"/, 'KUBO_GATEWAY_NO_FETCH: "false"')), /KUBO_GATEWAY_NO_FETCH is false/)
+  t.regex(await found(prod.replace('KUBO_GATEWAY_ADDR: /ip4/127.0.0.1/tcp/8080', 'KUBO_GATEWAY_ADDR: /ip4/0.0.0.0/tcp/8080')), /KUBO_GATEWAY_ADDR=\/ip4\/0\.0\.0\.0\/tcp\/8080 listens on every interface/)
+  t.regex(await found(prod + '\n---\napiVersion: v1\nkind: Service\nmetadata: {name: leak}\nspec:\n  selector: {app.kubernetes.io/name: ipfs-kubo}\n  ports: [{port: 8080}]\n'), /Service\/leak: a Service exposes the storage tier's gateway/)
+  // Item 15: the preloader on every interface, an image neither pinned by digest nor explained.
+  t.regex(await found(prod.replace('value: $(POD_IP):9464', 'value: 0.0.0.0:9464')), /ipfs-csi-preloader preloader: listens on 0\.0\.0\.0:9464/)
+  t.regex(await found(prod.replace('image: nginxinc/nginx-unprivileged:1.27.4-alpine', 'image: example.org/unknown:1.0')), /image example\.org\/unknown:1\.0 is not pinned by digest/)
+  t.notRegex(await found(prod.replace('image: nginxinc/nginx-unprivileged:1.27.4-alpine', 'image: example.org/unknown@sha256:' + 'a'.repeat(64))), /unknown/)
 })
