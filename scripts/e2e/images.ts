@@ -220,6 +220,9 @@ export async function buildAndImportImages (opts: BuildOptions): Promise<void> {
   const base = dir('base'); baseLayer(base)
   const runtime = dir('node-runtime'); const app = dir('app'); projectLayers(repo, runtime, app)
   const kubo = dir('kubo'); putDynamic(kubo, path.join(tools, 'ipfs'), '/usr/local/bin/ipfs')
+  // The manifests probe Kubo's loopback gateway with `wget` (busybox's in the upstream image);
+  // Debian's static busybox wget crashes, so GNU wget sits before it in PATH.
+  putDynamic(kubo, '/usr/bin/wget')
   const cluster = dir('cluster')
   for (const b of ['ipfs-cluster-service', 'ipfs-cluster-ctl']) putDynamic(cluster, path.join(tools, b), `/usr/local/bin/${b}`)
   const nginx = dir('nginx'); nginxLayer(nginx)
