@@ -3,77 +3,46 @@
 // fetch has a deadline, so a frozen or dead Kubo turns into an error, never a hung reader.
 // Runs of consecutive leaves come in one `cat` request (fetchRun): one HTTP request per block was
 // the limit of sequential reads. Each leaf cut from that stream is still hashed against its CID.
-import http from 'node:http'
-import https from 'node:https'
-import v8 from 'node:v8'
-import vm from 'node:vm'
 import { LRUCache } from 'lru-cache'
 import type { CID } from 'multiformats/cid'
-import * as dagPb from '@ipld/dag-pb'
 import { CsiError, Code, toCsiError } from '../driver/errors.js'
 import type { Logger } from '../driver/logger.js'
-import { rawPost } from './raw-http-stream.js'
+import type { Kubo } from '../driver/kubo.js'
 import { IDENTITY, cidProblem, checkCid, verifyBlock } from './verify-block.js'
 import type { LocalBlockstore } from './local-blockstore.js'
 import { BlockBufferPool } from './block-buffer-pool.js'
+import type { BlockReader, RunLeaf } from './block-reader.js'
+import { StreamGc } from './stream-gc.js'
+import { TimeoutMemo } from './timeout-memo.js'
+import { blockOf } from './unixfs-leaf.js'
+import { CODEC_DAG_PB, CODEC_RAW } from './unixfs-node.js'
 
 /** Kubo refuses blocks over 2 MiB on the network; anything much larger is not a block. */
 const MAX_BLOCK_BYTES = 4 * 1024 * 1024
-/** Parallel HTTP requests to Kubo; the rest queue in the agent (their deadline keeps running). */
-const MAX_SOCKETS = 16
 /** Largest leaf fetched through a run; Kubo's chunkers stay at or below 1 MiB by default. */
 export const MAX_RUN_LEAF = 1024 * 1024
 /** Bytes asked for in one run request: big enough to amortise the request, small enough to stream early. */
 export const RUN_BYTES = 8 * 1024 * 1024
-const CODEC_RAW = 0x55
-const CODEC_DAG_PB = 0x70
 
 /** Free leaf buffers kept for reuse (and, separately, ones waiting for older reads to end). */
 const POOL_IDLE_BYTES = 32 * 1024 * 1024
 
-/** A leaf of a file node: its CID, size, and offset within that node's file bytes. */
-export interface RunLeaf { cid: CID, size: number, offset: number }
-
-/**
- * Streaming allocates a buffer per run that becomes garbage soon after; V8 collects external
- * memory lazily, so a 1 GiB stream grew the process by hundreds of MiB of dead buffers. A full
- * collection every STREAM_GC_BYTES of streamed data (a few ms each) keeps the RSS flat.
- */
-const STREAM_GC_BYTES = 128 * 1024 * 1024
-let collectGarbage: (() => void) | undefined
-function gcNudge (): void {
-  if (collectGarbage === undefined) {
-    try {
-      v8.setFlagsFromString('--expose-gc')
-      collectGarbage = vm.runInNewContext('gc') as () => void
-    } catch {
-      collectGarbage = () => {}
-    }
-  }
-  collectGarbage()
-}
 
 interface Deferred { resolve: (b: Uint8Array) => void, reject: (e: unknown) => void }
 
 export interface BlockFetcherInit {
-  kuboApi: string
-  headers: Record<string, string>
+  /** The Kubo client blocks come from (its maxSockets bounds parallel block requests). */
+  kubo: Kubo
   /** Deadline of one block fetch, from the moment it is asked for. */
   timeoutMs: number
   cacheBytes: number
   log: Logger
-  /** Parallel HTTP requests to Kubo (default MAX_SOCKETS); the preloader sizes it to its concurrency. */
-  maxSockets?: number
   /** The node Kubo's flatfs blockstore: blocks this node has are read from disk, not through the API. */
   localBlocks?: LocalBlockstore
 }
 
-export class BlockFetcher {
-  private readonly base: URL
-  private readonly basePath: string
-  private readonly agent: http.Agent
-  private readonly request: typeof http.request
-  private readonly headers: Record<string, string>
+export class BlockFetcher implements BlockReader {
+  private readonly kubo: Kubo
   private readonly timeoutMs: number
   private readonly log: Logger
   private readonly local: LocalBlockstore | undefined
@@ -83,28 +52,20 @@ export class BlockFetcher {
   /** Cached blocks known to be file leaves: only their buffers go back to the pool. */
   private readonly leaves = new Set<string>()
   private readonly inflight = new Map<string, Promise<Uint8Array>>()
-  /** Blocks whose fetch just hit its deadline → until when a new ask fails at once. */
-  private readonly recentTimeouts = new Map<string, number>()
-  private readonly timeoutMemoMs: number
+  /** Blocks whose fetch just hit its deadline fail at once for a moment (see timeout-memo.ts). */
+  private readonly recentTimeouts: TimeoutMemo
   private closed = false
   private warnedForeignStore = false
-  /** Run bytes asked for since the last gcNudge. */
-  private streamed = 0
+  private readonly gc = new StreamGc()
   /** Counters for tests and debug logs. */
   readonly stats = { fetched: 0, cacheHits: 0, joined: 0, failed: 0, runs: 0, runLeaves: 0, runFallbacks: 0, localHits: 0, localBad: 0 }
 
   constructor (init: BlockFetcherInit) {
-    this.base = new URL(init.kuboApi)
-    this.basePath = this.base.pathname.replace(/\/$/, '')
-    const isHttps = this.base.protocol === 'https:'
-    const maxSockets = init.maxSockets ?? MAX_SOCKETS
-    this.agent = isHttps ? new https.Agent({ keepAlive: true, maxSockets }) : new http.Agent({ keepAlive: true, maxSockets })
-    this.request = isHttps ? https.request : http.request
-    this.headers = { ...init.headers, 'content-length': '0' }
+    this.kubo = init.kubo
     this.timeoutMs = init.timeoutMs
     this.log = init.log
     this.local = init.localBlocks
-    this.timeoutMemoMs = Math.min(1000, init.timeoutMs)
+    this.recentTimeouts = new TimeoutMemo(Math.min(1000, init.timeoutMs))
     // lru-cache needs maxSize ≥ 1; a block larger than the whole cache is simply not kept.
     this.cache = new LRUCache<string, Uint8Array>({
       maxSize: Math.max(1, init.cacheBytes),
@@ -133,11 +94,7 @@ export class BlockFetcher {
     if (p === undefined) {
       // The kernel retries a failed readahead page with a second read of the same range at once;
       // without this memo one read(2) against a frozen Kubo would take twice the deadline.
-      const until = this.recentTimeouts.get(key)
-      if (until !== undefined) {
-        if (Date.now() < until) throw new CsiError(Code.DEADLINE_EXCEEDED, `kubo block/get ${key}: no answer within ${this.timeoutMs} ms moments ago; not asking again yet`)
-        this.recentTimeouts.delete(key)
-      }
+      if (this.recentTimeouts.has(key)) throw new CsiError(Code.DEADLINE_EXCEEDED, `kubo block/get ${key}: no answer within ${this.timeoutMs} ms moments ago; not asking again yet`)
       p = this.fetchVerified(cid, key, ifRoom).finally(() => this.inflight.delete(key))
       this.inflight.set(key, p)
     } else {
@@ -198,13 +155,11 @@ export class BlockFetcher {
       run = []
       runBytes = 0
     }
-    const now = Date.now()
     for (const l of leaves) {
       const key = l.cid.toString()
       const usable = l.cid.multihash.code !== IDENTITY && cidProblem(l.cid) === undefined &&
         (l.cid.code === CODEC_RAW || l.cid.code === CODEC_DAG_PB) && l.size > 0 && l.size <= MAX_RUN_LEAF
-      const memo = this.recentTimeouts.get(key)
-      if (!usable || this.cache.has(key) || this.inflight.has(key) || (memo !== undefined && now < memo)) { flush(); continue }
+      if (!usable || this.cache.has(key) || this.inflight.has(key) || this.recentTimeouts.has(key)) { flush(); continue }
       const last = run[run.length - 1]
       if (last !== undefined && (last.offset + last.size !== l.offset || runBytes + l.size > RUN_BYTES)) flush()
       run.push(l)
@@ -228,8 +183,7 @@ export class BlockFetcher {
 
   private startRun (parent: CID, run: RunLeaf[]): void {
     const waiters = this.claim(run)
-    this.streamed += run.reduce((sum, l) => sum + l.size, 0)
-    if (this.streamed >= STREAM_GC_BYTES) { this.streamed = 0; setImmediate(gcNudge) }
+    this.gc.streamed(run.reduce((sum, l) => sum + l.size, 0))
     if (this.local === undefined) { this.streamRun(parent, run, waiters); return }
     // Leaves on this node's disk are read from there (all at once: the fs thread pool bounds
     // them). A leaf the node lacks is fetched by Kubo (`block/stat` makes it get the block over
@@ -248,7 +202,7 @@ export class BlockFetcher {
     const key = cid.toString()
     const deadline = Date.now() + this.timeoutMs
     try {
-      await this.httpCall('block/stat', key, deadline)
+      await this.kuboCall('block/stat', key, deadline)
       const bytes = await this.readLocal(cid, sizeHint)
       if (bytes !== undefined) return bytes
       if (!this.warnedForeignStore) {
@@ -259,7 +213,7 @@ export class BlockFetcher {
     } catch (err) {
       if (err instanceof CsiError && err.code === Code.DEADLINE_EXCEEDED) {
         this.stats.failed++
-        this.rememberTimeout(key)
+        this.recentTimeouts.remember(key)
         throw err
       }
     }
@@ -316,7 +270,7 @@ export class BlockFetcher {
         if (timedOut) {
           const l = run[i] as RunLeaf
           this.stats.failed++
-          this.rememberTimeout(l.cid.toString())
+          this.recentTimeouts.remember(l.cid.toString())
           ;(waiters[i] as Deferred).reject(new CsiError(Code.DEADLINE_EXCEEDED, `kubo cat of ${l.cid.toString()}: no data within ${this.timeoutMs} ms`))
         } else {
           this.fallback(i, run, waiters)
@@ -324,7 +278,6 @@ export class BlockFetcher {
       }
       done = run.length
     }
-    const target = { protocol: this.base.protocol, hostname: this.base.hostname.replace(/^\[|\]$/g, ''), port: this.base.port, path: `${this.basePath}/api/v0/cat?arg=${encodeURIComponent(parent.toString())}&offset=${first.offset}&length=${total}&progress=false` }
     let settled = false
     let timer: NodeJS.Timeout | undefined
     const finish = (err?: unknown): void => {
@@ -368,34 +321,7 @@ export class BlockFetcher {
       }
       if (at < to) finish(new CsiError(Code.UNAVAILABLE, 'cat sent more bytes than asked for'))
     }
-    const ended = (streamErr: string | undefined): void => {
-      finish(streamErr !== undefined && streamErr !== '' ? new CsiError(Code.UNAVAILABLE, `kubo cat: ${streamErr}`) : undefined)
-    }
-    let req: { destroy: () => void } | undefined
-    if (this.base.protocol === 'http:') {
-      req = rawPost({
-        host: target.hostname,
-        port: Number(target.port === '' ? 80 : target.port),
-        path: target.path,
-        headers: this.headers,
-        onData: consume,
-        onEnd: (err, status, trailers) => {
-          if (err !== undefined) finish(err)
-          else if (status !== 200) finish(new CsiError(Code.UNAVAILABLE, `kubo cat: HTTP ${status}`))
-          else ended(trailers['x-stream-error'])
-        }
-      })
-    } else {
-      const r = this.request({ ...target, method: 'POST', agent: this.agent, headers: this.headers }, (res) => {
-        if (res.statusCode !== 200) { res.resume(); finish(new CsiError(Code.UNAVAILABLE, `kubo cat: HTTP ${res.statusCode ?? '?'}`)); return }
-        res.on('data', (c: Buffer) => consume(c, 0, c.length))
-        res.on('error', (err) => finish(err))
-        res.on('end', () => ended(res.trailers['x-stream-error']))
-      })
-      r.on('error', (err) => finish(err))
-      r.end()
-      req = r
-    }
+    const req = this.kubo.stream('cat', { arg: parent.toString(), offset: first.offset, length: total, progress: false }, { onData: consume, onEnd: (err) => finish(err) })
   }
 
   /** Fetches leaf i of a run on its own (block/get, own deadline) and settles its waiter. */
@@ -408,7 +334,6 @@ export class BlockFetcher {
 
   close (): void {
     this.closed = true
-    this.agent.destroy()
     this.cache.clear()
   }
 
@@ -428,14 +353,7 @@ export class BlockFetcher {
   private async fetchVerifiedRemote (cid: CID, key: string, ifRoom = false): Promise<Uint8Array> {
     const deadline = Date.now() + this.timeoutMs
     try {
-      let bytes: Uint8Array
-      try {
-        bytes = await this.httpCall('block/get', key, deadline)
-      } catch (err) {
-        // A keep-alive socket Kubo closed while idle fails at once; one retry on a fresh socket.
-        if ((err as { retryable?: boolean }).retryable !== true || Date.now() >= deadline) throw err
-        bytes = await this.httpCall('block/get', key, deadline)
-      }
+      const bytes = await this.kuboCall('block/get', key, deadline)
       try {
         verifyBlock(cid, bytes)
       } catch (err) {
@@ -447,110 +365,26 @@ export class BlockFetcher {
       return bytes
     } catch (err) {
       this.stats.failed++
-      if (err instanceof CsiError && err.code === Code.DEADLINE_EXCEEDED) this.rememberTimeout(key)
+      if (err instanceof CsiError && err.code === Code.DEADLINE_EXCEEDED) this.recentTimeouts.remember(key)
       throw err
     }
   }
 
-  /** A block whose fetch just hit its deadline: asks for it fail at once for a moment (bounded memo). */
-  private rememberTimeout (key: string): void {
-    if (this.recentTimeouts.size > 10_000) this.recentTimeouts.clear()
-    this.recentTimeouts.set(key, Date.now() + this.timeoutMemoMs)
-  }
-
-  /** POSTs `block/get` (the block's bytes) or `block/stat` (Kubo fetches it; a small JSON answer). */
-  private async httpCall (endpoint: 'block/get' | 'block/stat', key: string, deadline: number): Promise<Uint8Array> {
+  /**
+   * `block/get` (the block's bytes) or `block/stat` (Kubo fetches it; a small JSON answer). To a
+   * reader, any failure but a deadline or a refused token is "Kubo cannot give us the block now":
+   * UNAVAILABLE (EIO), even when Kubo says "not found" (ENOENT would claim the file is gone).
+   */
+  private async kuboCall (endpoint: 'block/get' | 'block/stat', key: string, deadline: number): Promise<Uint8Array> {
     if (this.closed) throw new CsiError(Code.UNAVAILABLE, 'block fetcher is closed')
-    // Plain request options rather than a URL object per block: this runs for every leaf read.
-    const target = { protocol: this.base.protocol, hostname: this.base.hostname.replace(/^\[|\]$/g, ''), port: this.base.port, path: `${this.basePath}/api/v0/${endpoint}?arg=${encodeURIComponent(key)}` }
-    return await new Promise<Uint8Array>((resolve, reject) => {
-      let settled = false
-      const fail = (err: CsiError): void => {
-        if (settled) return
-        settled = true
-        clearTimeout(timer)
-        req.destroy()
-        reject(err)
-      }
-      const req = this.request({ ...target, method: 'POST', agent: this.agent, headers: this.headers }, (res) => {
-        const chunks: Buffer[] = []
-        let total = 0
-        res.on('data', (c: Buffer) => {
-          total += c.length
-          if (total > MAX_BLOCK_BYTES && res.statusCode === 200) fail(new CsiError(Code.DATA_LOSS, `kubo ${endpoint} ${key}: block is larger than ${MAX_BLOCK_BYTES} bytes`))
-          else chunks.push(c)
-        })
-        res.on('error', (err) => fail(wrap(key, err)))
-        res.on('end', () => {
-          if (settled) return
-          const body = Buffer.concat(chunks)
-          if (res.statusCode !== 200) {
-            let msg = body.toString('utf8')
-            try { msg = JSON.parse(msg).Message ?? msg } catch {}
-            const code = res.statusCode === 401 || res.statusCode === 403 ? Code.PERMISSION_DENIED : Code.UNAVAILABLE
-            fail(new CsiError(code, `kubo ${endpoint} ${key}: HTTP ${res.statusCode ?? '?'}: ${msg.trim().slice(0, 300)}`))
-            return
-          }
-          const streamErr = res.trailers['x-stream-error']
-          if (streamErr !== undefined && streamErr !== '') { fail(new CsiError(Code.UNAVAILABLE, `kubo ${endpoint} ${key}: ${streamErr}`)); return }
-          settled = true
-          clearTimeout(timer)
-          resolve(new Uint8Array(body.buffer, body.byteOffset, body.byteLength))
-        })
-      })
-      const timer = setTimeout(() => fail(new CsiError(Code.DEADLINE_EXCEEDED, `kubo ${endpoint} ${key}: no answer within ${this.timeoutMs} ms`)), Math.max(0, deadline - Date.now()))
-      req.on('error', (err: NodeJS.ErrnoException) => {
-        const e = wrap(key, err)
-        if (req.reusedSocket && (err.code === 'ECONNRESET' || err.code === 'EPIPE')) (e as { retryable?: boolean }).retryable = true
-        fail(e)
-      })
-      req.end()
-    })
+    try {
+      return await this.kubo.small(endpoint, key, deadline, MAX_BLOCK_BYTES)
+    } catch (err) {
+      const e = toCsiError(err)
+      if (e.code === Code.DEADLINE_EXCEEDED || e.code === Code.PERMISSION_DENIED || e.code === Code.DATA_LOSS) throw e
+      throw new CsiError(Code.UNAVAILABLE, e.message, { cause: err })
+    }
   }
-}
-
-/**
- * The block a leaf's file bytes came from: a raw leaf is its bytes; a dag-pb leaf is rebuilt the
- * way Kubo writes one (UnixFS file node holding the data, no links). If the rebuilt block does not
- * hash to the CID, the caller fetches the real block instead.
- */
-function blockOf (cid: CID, bytes: Buffer): Uint8Array {
-  const u8 = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-  if (cid.code === CODEC_RAW) return u8
-  return dagPb.encode({ Data: unixfsFileLeaf(u8), Links: [] })
-}
-
-/**
- * The UnixFS `Data` message of a file leaf as Kubo (and ipfs-unixfs) write it: Type = File (field
- * 1), Data (field 2), filesize (field 3). Written here because loading ipfs-unixfs for these three
- * fields cost every FUSE server ~70 ms of start-up; a mismatch only means a block/get fallback.
- */
-export function unixfsFileLeaf (data: Uint8Array): Uint8Array {
-  const len = varint(data.byteLength)
-  const dataField = data.byteLength > 0 ? 1 + len.length + data.byteLength : 0 // empty Data is left out
-  const out = new Uint8Array(2 + dataField + 1 + len.length)
-  let at = 0
-  out[at++] = 0x08; out[at++] = 0x02
-  if (dataField > 0) {
-    out[at++] = 0x12; out.set(len, at); at += len.length
-    out.set(data, at); at += data.byteLength
-  }
-  out[at++] = 0x18; out.set(len, at)
-  return out
-}
-
-function varint (n: number): Uint8Array {
-  const bytes: number[] = []
-  while (n >= 0x80) { bytes.push((n % 0x80) | 0x80); n = Math.floor(n / 0x80) }
-  bytes.push(n)
-  return Uint8Array.from(bytes)
-}
-
-function wrap (key: string, err: unknown): CsiError {
-  const e = toCsiError(err)
-  // Anything that is not a deadline is "Kubo cannot give us the block now": UNAVAILABLE → EIO.
-  const code = e.code === Code.DEADLINE_EXCEEDED ? e.code : Code.UNAVAILABLE
-  return new CsiError(code, `kubo block/get ${key}: ${e.message}`, { cause: err })
 }
 
 /** Waits for `p` unless `signal` fires first; the shared fetch itself goes on for other waiters. */

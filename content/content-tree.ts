@@ -5,7 +5,8 @@ import { LRUCache } from 'lru-cache'
 import type { CID } from 'multiformats/cid'
 import { CsiError, Code, Errno, FsError } from '../driver/errors.js'
 import type { Logger } from '../driver/logger.js'
-import { MAX_RUN_LEAF, type BlockFetcher, type RunLeaf } from './block-fetcher.js'
+import { MAX_RUN_LEAF } from './block-fetcher.js'
+import type { BlockReader, RunLeaf } from './block-reader.js'
 import { decodeNode, type PbLink, type UnixfsNode } from './unixfs-node.js'
 import { MURMUR3_X64_64, bucketIndex, bucketPrefix, hamtHash, prefixWidth } from './hamt.js'
 import { ContentLimitError, DEFAULT_LIMITS, entryWeight, maxHamtLevels, type ContentLimits } from './limits.js'
@@ -26,7 +27,7 @@ export interface Listing {
 }
 
 export interface ContentTreeInit {
-  fetcher: BlockFetcher
+  fetcher: BlockReader
   log: Logger
   /** Safety limits (see limits.ts); defaults for anything left out. */
   limits?: Partial<ContentLimits>
@@ -36,7 +37,7 @@ export interface ContentTreeInit {
 interface ListingBudget { entries: number, bytes: number, visited: Set<string> }
 
 export class ContentTree {
-  private readonly fetcher: BlockFetcher
+  private readonly fetcher: BlockReader
   private readonly log: Logger
   /** Decoded nodes that have links (directories, shards, file roots): re-decoding them per read is waste. */
   private readonly nodes = new LRUCache<string, UnixfsNode>({ max: 20_000, maxSize: 64 * 1024 * 1024, sizeCalculation: (n) => nodeWeight(n) })
@@ -287,7 +288,7 @@ export class ContentTree {
         const inner = this.nodes.get(child.cid.toString())
         if (inner !== undefined && inner.kind === 'file') walk(inner, cStart)
         // A leaf straddling `start` was not wholly inside the previous range: it goes now.
-        else if (cEnd <= end) this.fetcher.evict?.(child.cid)
+        else if (cEnd <= end) this.fetcher.evict(child.cid)
       }
     }
     walk(file, 0)
@@ -301,7 +302,7 @@ export class ContentTree {
     // the node() calls below then join those fetches.
     // Only read-ahead batches (out === undefined): a read fetches exactly the leaves it touches,
     // and Kubo's reader behind `cat` may prefetch past the range it is asked for.
-    if (out === undefined && nodeCid !== undefined && typeof this.fetcher.fetchRun === 'function' && node.children.length > 0) {
+    if (out === undefined && nodeCid !== undefined && node.children.length > 0) {
       const run: RunLeaf[] = []
       for (const { child, cStart } of childrenIn(node, nodeOff, start, end)) {
         if (child.size <= MAX_RUN_LEAF && !this.nodes.has(child.cid.toString())) run.push({ cid: child.cid, size: child.size, offset: cStart - nodeOff })

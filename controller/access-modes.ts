@@ -5,7 +5,6 @@ import { invalid } from '../driver/errors.js'
 
 export const READER_MODES = ['SINGLE_NODE_READER_ONLY', 'MULTI_NODE_READER_ONLY'] as const
 export const SINGLE_NODE_WRITER_MODES = ['SINGLE_NODE_WRITER', 'SINGLE_NODE_SINGLE_WRITER', 'SINGLE_NODE_MULTI_WRITER'] as const
-const MULTI_NODE_WRITER_MODES = ['MULTI_NODE_SINGLE_WRITER', 'MULTI_NODE_MULTI_WRITER']
 
 export interface CapabilityLike {
   mount?: { fs_type?: string, mount_flags?: string[] } | null
@@ -19,11 +18,6 @@ function modeName (cap: CapabilityLike): string {
   const m = cap.access_mode?.mode
   const names = ['UNKNOWN', 'SINGLE_NODE_WRITER', 'SINGLE_NODE_READER_ONLY', 'MULTI_NODE_READER_ONLY', 'MULTI_NODE_SINGLE_WRITER', 'MULTI_NODE_MULTI_WRITER', 'SINGLE_NODE_SINGLE_WRITER', 'SINGLE_NODE_MULTI_WRITER']
   return typeof m === 'number' ? (names[m] ?? 'UNKNOWN') : (m ?? 'UNKNOWN')
-}
-
-export const isWriterMode = (cap: CapabilityLike): boolean => {
-  const m = modeName(cap)
-  return (SINGLE_NODE_WRITER_MODES as readonly string[]).includes(m) || MULTI_NODE_WRITER_MODES.includes(m)
 }
 
 /** Why one capability is not supported for this kind of volume, or undefined when it is. */

@@ -1,7 +1,7 @@
 // Content volumes and snapshots replicated through IPFS Cluster (when --cluster-api is set).
 //
 // How Cluster pins and the Kubo records relate:
-// - The record (controller/records.ts) still lives in the controller's Kubo, pinned there under
+// - The record (driver/volume-records.ts) still lives in the controller's Kubo, pinned there under
 //   the object's pin name: it stays the commit point, and ListVolumes/DeleteVolume/snapshots find
 //   objects exactly as without a Cluster. The controller's --kubo-api should be one of the
 //   Cluster's own Kubos, so the record pin's copy of the content is one of the replicas.

@@ -38,7 +38,7 @@ export async function statContent (kubo: Kubo, cid: CID, signal: AbortSignal): P
   try {
     st = await kubo.postJson<FilesStat>('files/stat', { arg: `/ipfs/${cid.toString()}` }, signal)
   } catch (err) {
-    if (err instanceof CsiError && /not unixfs|unrecognized|not supported/i.test(err.message)) throw invalid(`content ${cid.toString()} is not a UnixFS file or directory`)
+    if (err instanceof CsiError && err.reason === 'not-unixfs') throw invalid(`content ${cid.toString()} is not a UnixFS file or directory`)
     throw err
   }
   if (st.Type !== 'file' && st.Type !== 'directory') throw invalid(`content ${cid.toString()} is a ${st.Type}, not a UnixFS file or directory`)
@@ -63,7 +63,7 @@ export async function mfsExists (kubo: Kubo, mfsPath: string, signal: AbortSigna
     await kubo.postJson('files/stat', { arg: mfsPath }, signal)
     return true
   } catch (err) {
-    if (err instanceof CsiError && /does not exist/i.test(err.message)) return false
+    if (err instanceof CsiError && err.reason === 'not-found') return false
     throw err
   }
 }
@@ -73,7 +73,7 @@ export async function mfsRemove (kubo: Kubo, mfsPath: string, signal: AbortSigna
   try {
     await kubo.post('files/rm', { arg: mfsPath, recursive: true, force: true }, signal)
   } catch (err) {
-    if (!(err instanceof CsiError && /does not exist/i.test(err.message))) throw err
+    if (!(err instanceof CsiError && err.reason === 'not-found')) throw err
   }
   if (await mfsExists(kubo, mfsPath, signal)) throw new CsiError(Code.INTERNAL, `could not remove MFS ${mfsPath}`)
 }

@@ -39,6 +39,8 @@ export const CTX = {
   cid: 'cid',
   path: 'path',
   ipns: 'ipns',
+  /** `name[:tag|version]` of the API's model index (inline volumes, static PVs), resolved at stage. */
+  model: 'model',
   capacity: 'ipfs.csi.dev/capacity',
   ephemeral: 'csi.storage.k8s.io/ephemeral'
 } as const

@@ -23,29 +23,41 @@ export const Code = {
 } as const
 export type Code = (typeof Code)[keyof typeof Code]
 
+/**
+ * Finer causes than a gRPC code, for callers that must tell them apart (an MFS `mkdir` over an
+ * existing name is EEXIST, a missing pin on unpin is success). Set where the cause is known
+ * (driver/kubo-errors.ts for Kubo's answers) so nothing else reads error text.
+ */
+export type Reason = 'not-found' | 'not-pinned' | 'exists' | 'not-directory' | 'is-directory' | 'not-empty' | 'not-unixfs'
+
 export class CsiError extends Error {
   readonly code: Code
-  constructor (code: Code, message: string, options?: { cause?: unknown }) {
+  readonly reason: Reason | undefined
+  constructor (code: Code, message: string, options?: { cause?: unknown, reason?: Reason }) {
     super(message, options)
     this.name = 'CsiError'
     this.code = code
+    this.reason = options?.reason
   }
 }
 
 export const invalid = (msg: string): CsiError => new CsiError(Code.INVALID_ARGUMENT, msg)
 export const notFound = (msg: string): CsiError => new CsiError(Code.NOT_FOUND, msg)
 
-/** Turns anything thrown (Kubo HTTP errors, aborts, socket errors) into a CsiError. */
+/** Network failures of node:http, node:net and fetch (undici), by their error code. */
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EPIPE', 'EAI_AGAIN', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'UND_ERR_CONNECT_TIMEOUT'])
+
+/** Turns anything thrown (aborts, socket errors, bugs) into a CsiError, by error name and code only. */
 export function toCsiError (err: unknown): CsiError {
   if (err instanceof CsiError) return err
-  const e = err as { name?: string, code?: string, message?: string, cause?: { code?: string } }
+  const e = err as { name?: string, code?: string, message?: string, cause?: { code?: string, name?: string } }
   const msg = e?.message ?? String(err)
-  if (e?.name === 'TimeoutError' || e?.name === 'AbortError' || /aborted|timed? ?out/i.test(msg)) {
+  if (e?.name === 'TimeoutError' || e?.name === 'AbortError' || e?.cause?.name === 'TimeoutError' || e?.cause?.name === 'AbortError') {
     return new CsiError(Code.DEADLINE_EXCEEDED, `Kubo call did not finish in time: ${msg}`, { cause: err })
   }
   const sys = e?.code ?? e?.cause?.code
-  if (sys === 'ECONNREFUSED' || sys === 'ECONNRESET' || sys === 'EHOSTUNREACH' || sys === 'ENOTFOUND' || /fetch failed|ECONNREFUSED/.test(msg)) {
-    return new CsiError(Code.UNAVAILABLE, `Kubo is unreachable: ${msg}`, { cause: err })
+  if (sys !== undefined && UNREACHABLE.has(sys)) {
+    return new CsiError(Code.UNAVAILABLE, `Kubo is unreachable: ${msg}${e?.cause?.code !== undefined ? ` (${e.cause.code})` : ''}`, { cause: err })
   }
   return new CsiError(Code.INTERNAL, msg, { cause: err })
 }

@@ -75,7 +75,7 @@ export class RecordStore {
     try {
       await this.kubo.post('pin/rm', { arg: cid.toString(), recursive: true }, signal)
     } catch (err) {
-      if (/not pinned/i.test((err as Error).message)) return
+      if (err instanceof CsiError && err.reason === 'not-pinned') return
       throw err
     }
   }

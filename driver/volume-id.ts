@@ -7,8 +7,6 @@
 import { createHash } from 'node:crypto'
 import { CID } from 'multiformats/cid'
 import { MFS_VOLUMES_DIR, PIN_PREFIX } from './constants.js'
-import { invalid } from './errors.js'
-import { parseCid } from './content-ref.js'
 
 export type VolumeKind = 'content' | 'writable'
 
@@ -28,12 +26,6 @@ export function madeVolumeKind (id: string): VolumeKind | undefined {
   const m = MADE_ID.exec(id)
   if (m == null) return undefined
   return m[1] === 'c' ? 'content' : 'writable'
-}
-
-export function parseSnapshotId (id: string): CID {
-  const m = SNAP_ID.exec(id ?? '')
-  if (m == null) throw invalid(`snapshot id ${JSON.stringify(id)} is not one of ours (s-<hash>-<cid>)`)
-  return parseCid(m[1] as string, 'snapshot id')
 }
 
 export const isSnapshotId = (id: string): boolean => SNAP_ID.test(id ?? '')

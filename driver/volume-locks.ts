@@ -13,5 +13,4 @@ export class VolumeLocks {
     }
   }
 
-  isHeld (key: string): boolean { return this.held.has(key) }
 }

@@ -10,6 +10,7 @@ import type { CID } from 'multiformats/cid'
 import { CsiError, Code, toCsiError } from '../driver/errors.js'
 import { parseCid } from '../driver/content-ref.js'
 import type { Kubo } from '../driver/kubo.js'
+import { kuboError, kuboMessage } from '../driver/kubo-errors.js'
 
 /** The empty UnixFS directory `ipfs init` pins in every repo: not a published DAG. */
 const EMPTY_DIR = 'QmUNLLsPACCz1vLxQVkXqqLX5R1X345qqfHbsf67hvA3Nn'
@@ -101,7 +102,7 @@ export class GatewayPublisher {
       await gw.post('pin/rm', { arg: cid.toString(), recursive: true }, signal)
     } catch (err) {
       // Already unpublished there: nothing to do (unpublish is idempotent).
-      if (err instanceof CsiError && /not pinned/i.test(err.message)) return
+      if (err instanceof CsiError && err.reason === 'not-pinned') return
       throw err
     }
   }
@@ -121,8 +122,8 @@ export class GatewayPublisher {
       throw new CsiError(toCsiError(err).code, `storage dag/export ${cid.toString()}: ${toCsiError(err).message}`, { cause: err })
     }
     if (!exported.ok || exported.body === null) {
-      const msg = await kuboMessage(exported)
-      throw new CsiError(exported.status === 403 ? Code.PERMISSION_DENIED : /not found|could not resolve/i.test(msg) ? Code.NOT_FOUND : Code.UNAVAILABLE, `storage dag/export ${cid.toString()}: ${msg}`)
+      const e = kuboError(`dag/export ${cid.toString()} (storage)`, exported.status, kuboMessage(await exported.text().catch(() => '')))
+      throw e.code === Code.PERMISSION_DENIED || e.code === Code.NOT_FOUND ? e : new CsiError(Code.UNAVAILABLE, e.message)
     }
     const boundary = `ipfs-csi-${randomBytes(12).toString('hex')}`
     const enc = new TextEncoder()
@@ -157,7 +158,10 @@ export class GatewayPublisher {
       throw new CsiError(toCsiError(err).code, `gateway dag/import ${cid.toString()}: ${toCsiError(err).message}`, { cause: err })
     }
     const text = await imported.text()
-    if (!imported.ok) throw new CsiError(imported.status === 403 ? Code.PERMISSION_DENIED : Code.UNAVAILABLE, `gateway dag/import ${cid.toString()}: ${messageOf(text)}`)
+    if (!imported.ok) {
+      const e = kuboError(`dag/import ${cid.toString()} (gateway)`, imported.status, kuboMessage(text))
+      throw e.code === Code.PERMISSION_DENIED ? e : new CsiError(Code.UNAVAILABLE, e.message)
+    }
     for (const line of text.split('\n').filter(l => l.trim() !== '')) {
       const r = JSON.parse(line) as { Root?: { PinErrorMsg?: string }, Message?: string, Type?: string }
       if (r.Type === 'error') throw new CsiError(Code.UNAVAILABLE, `gateway dag/import ${cid.toString()}: ${r.Message ?? 'error'}`)
@@ -173,12 +177,4 @@ async function collectGarbage (gw: Kubo, signal: AbortSignal): Promise<void> {
   const text = new TextDecoder().decode(await gw.post('repo/gc', { quiet: true, 'stream-errors': true }, signal))
   const errors = text.split('\n').filter(l => l.trim() !== '').map(l => (JSON.parse(l) as { Error?: string }).Error).filter(e => e !== undefined && e !== '')
   if (errors.length > 0) throw new CsiError(Code.UNAVAILABLE, `repo/gc: ${errors.slice(0, 3).join('; ')}`)
-}
-
-async function kuboMessage (res: Response): Promise<string> {
-  return messageOf(await res.text().catch(() => ''))
-}
-
-function messageOf (text: string): string {
-  try { return (JSON.parse(text) as { Message?: string }).Message ?? text.trim() } catch { return text.trim().slice(0, 300) }
 }

@@ -149,12 +149,13 @@ export async function launcherRequest (socketPath: string, request: Record<strin
   })
 }
 
-/** Maps a FUSE server's dying words (last log lines) to the CSI code that fits best. */
-export function codeForServerFailure (logTail: string): Code {
-  if (/no link named|not found|does not exist|ENOENT/i.test(logTail)) return Code.NOT_FOUND
-  if (/timed? ?out|deadline|aborted|TimeoutError/i.test(logTail)) return Code.DEADLINE_EXCEEDED
-  if (/ECONNREFUSED|unreachable|fetch failed/i.test(logTail)) return Code.UNAVAILABLE
-  return Code.INTERNAL
+/**
+ * The CSI code of a FUSE server that exited before mounting: the code it wrote into its status
+ * file (see fuse-server.ts), INTERNAL when it wrote none (it crashed, or was killed).
+ */
+export function serverFailureCode (status: unknown): Code {
+  const code = (status as { failed?: { code?: unknown } } | null)?.failed?.code
+  return typeof code === 'number' && Number.isInteger(code) && code > 0 && code <= 16 ? code as Code : Code.INTERNAL
 }
 
 export async function logTail (logPath: string, lines = 5): Promise<string> {
@@ -194,11 +195,12 @@ export async function waitMounted (opts: { server: StartedServer, statusPath: st
     for (let delay = 25; ; delay = Math.min(delay * 2, 250)) {
       if (exit !== undefined) {
         const tail = await logTail(logPath)
-        throw new CsiError(codeForServerFailure(tail), `FUSE server exited before mounting (code ${exit.code ?? exit.signal ?? '?'}): ${tail.slice(-800)}`)
+        const failed = await readFile(statusPath, 'utf8').then(t => JSON.parse(t) as unknown, () => undefined)
+        throw new CsiError(serverFailureCode(failed), `FUSE server exited before mounting (code ${exit.code ?? exit.signal ?? '?'}): ${tail.slice(-800)}`)
       }
       try {
-        const status = JSON.parse(await readFile(statusPath, 'utf8')) as { pid?: number }
-        if (status.pid === server.pid && findMount(await readMountTable(), mountpoint) !== undefined) { server.stopWatching?.(); return }
+        const status = JSON.parse(await readFile(statusPath, 'utf8')) as { pid?: number, failed?: unknown }
+        if (status.pid === server.pid && status.failed === undefined && findMount(await readMountTable(), mountpoint) !== undefined) { server.stopWatching?.(); return }
       } catch {}
       if (signal?.aborted === true) throw new CsiError(Code.DEADLINE_EXCEEDED, `mount of ${mountpoint} was abandoned: ${String((signal.reason as Error)?.message ?? signal.reason)}`)
       if (Date.now() > deadline) throw new CsiError(Code.DEADLINE_EXCEEDED, `FUSE server did not mount ${mountpoint} within ${Math.round(timeoutMs / 1000)} s (content unreachable?): ${(await logTail(logPath, 2)).slice(-400)}`)

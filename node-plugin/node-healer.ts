@@ -6,9 +6,7 @@ import { readFile, rm } from 'node:fs/promises'
 import path from 'node:path'
 import type { Logger } from '../driver/logger.js'
 import type { VolumeLocks } from '../driver/volume-locks.js'
-import { isOurFuseMount, findMount, readMountTable } from './mount-table.js'
-import { fuseUnmount } from './mount-ops.js'
-import { findServerPids, stopFuseServer } from './fuse-process.js'
+import { isOurFuseMount, findMount } from './mount-table.js'
 import type { NodeVolumes } from './node-volumes.js'
 import type { VolumeState } from './volume-state.js'
 
@@ -102,15 +100,15 @@ export class NodeHealer {
     let mountpoint: string | undefined
     try { mountpoint = (JSON.parse(await readFile(specPath, 'utf8')) as { mountpoint?: string }).mountpoint } catch {}
     // The server may have died before writing its status: look for it by its spec path.
-    for (const pid of await findServerPids(specPath)) await stopFuseServer(pid, specPath, 2000)
+    for (const pid of await this.volumes.launcher.findPids(specPath)) await this.volumes.launcher.stop(pid, specPath, 2000)
     if (mountpoint !== undefined) {
-      const m = findMount(await readMountTable(), mountpoint)
-      if (m !== undefined && isOurFuseMount(m)) await fuseUnmount(mountpoint)
+      const m = findMount(await this.volumes.mounter.table(), mountpoint)
+      if (m !== undefined && isOurFuseMount(m)) await this.volumes.mounter.fuseUnmount(mountpoint)
     }
     // Never delete recursively through a live mount (an inline volume mounts inside its dir).
-    const inside = (await readMountTable()).filter(e => e.mountPoint.startsWith(dir + '/'))
-    for (const m of inside) await fuseUnmount(m.mountPoint)
-    if ((await readMountTable()).some(e => e.mountPoint.startsWith(dir + '/'))) throw new Error(`not removing ${dir}: something is still mounted inside`)
+    const inside = (await this.volumes.mounter.table()).filter(e => e.mountPoint.startsWith(dir + '/'))
+    for (const m of inside) await this.volumes.mounter.fuseUnmount(m.mountPoint)
+    if ((await this.volumes.mounter.table()).some(e => e.mountPoint.startsWith(dir + '/'))) throw new Error(`not removing ${dir}: something is still mounted inside`)
     await rm(dir, { recursive: true, force: true })
     this.log.warn('removed half-staged volume directory', { dir, mountpoint })
   }

@@ -11,18 +11,26 @@ import type { Logger } from '../driver/logger.js'
 import { checkPathUnder } from '../driver/paths.js'
 import { formatContentRef } from '../driver/content-ref.js'
 import type { FuseSpec } from './fuse/fuse-spec.js'
-import { findMount, isOurFuseMount, readMountTable } from './mount-table.js'
-import { bindMount, fuseUnmount, probeFs, unmount, type FsUsage } from './mount-ops.js'
-import { findServerPids, isFuseServer, removeStatus, spawnFuseServer, stopFuseServer, waitMounted } from './fuse-process.js'
+import { findMount, isOurFuseMount } from './mount-table.js'
+import type { FsUsage } from './mount-ops.js'
+import { removeStatus } from './fuse-process.js'
+import { systemMounter, type Mounter } from './mounter.js'
+import { processLauncher, type FuseLauncher } from './fuse-launcher.js'
 import { VolumeStateStore, type VolumeState } from './volume-state.js'
 import { StagedPins, otherUserFrom } from './staged-pins.js'
 import { RecordStore, findVolume } from '../driver/record-store.js'
+import { ApiRecords } from '../api/records.js'
+import { ModelRecords } from '../api/models/model-index.js'
 import { checkCapability, checkVolumeId, describeSource, isEphemeral, READER_ONLY_MODES, volumeSourceOf, type CapabilityLike, type VolumeSource } from './volume-source.js'
 
 export interface NodeVolumesDeps {
   log: Logger
   kubo: Kubo
   config: ServeConfig
+  /** Binds, unmounts, the mount table (default: the kernel). */
+  mounter?: Mounter
+  /** FUSE server processes (default: real ones, through config.fuseLauncher). */
+  launcher?: FuseLauncher
 }
 
 export interface NodeVolumesOptions {
@@ -76,6 +84,8 @@ export class NodeVolumes {
   private readonly stopGraceMs: number
   private readonly probeTimeoutMs: number
   private readonly stagedPins: StagedPins
+  readonly mounter: Mounter
+  readonly launcher: FuseLauncher
 
   constructor (deps: NodeVolumesDeps, options: NodeVolumesOptions = {}) {
     this.log = deps.log
@@ -89,6 +99,8 @@ export class NodeVolumes {
     this.stopGraceMs = options.stopGraceMs ?? 10_000
     this.probeTimeoutMs = options.probeTimeoutMs ?? 5000
     this.stagedPins = new StagedPins(deps.kubo, deps.log, otherUserFrom(this.store))
+    this.mounter = deps.mounter ?? systemMounter
+    this.launcher = deps.launcher ?? processLauncher(deps.config.fuseLauncher ?? 'local')
   }
 
   // ---- stage / unstage -------------------------------------------------------------------
@@ -129,8 +141,8 @@ export class NodeVolumes {
       return
     }
     // Not staged here (by our records). A FUSE mount of ours left at the path is still removed.
-    const m = findMount(await readMountTable(), stagingPath)
-    if (m !== undefined && isOurFuseMount(m)) await fuseUnmount(stagingPath)
+    const m = findMount(await this.mounter.table(), stagingPath)
+    if (m !== undefined && isOurFuseMount(m)) await this.mounter.fuseUnmount(stagingPath)
   }
 
   // ---- publish / unpublish ---------------------------------------------------------------
@@ -153,7 +165,7 @@ export class NodeVolumes {
     const known = state.targets[targetPath]
     if (known !== undefined) {
       if (known.readOnly !== readOnly) throw new CsiError(Code.ALREADY_EXISTS, `volume ${volumeId} is already published at ${targetPath} ${known.readOnly ? 'read-only' : 'read-write'}`)
-      if (findMount(await readMountTable(), targetPath) !== undefined) return
+      if (findMount(await this.mounter.table(), targetPath) !== undefined) return
       this.log.warn('published target lost its mount, binding again', { volumeId, targetPath })
     }
     // SINGLE_NODE_SINGLE_WRITER: one pod (one target) at a time, as the CSI spec defines it.
@@ -188,7 +200,7 @@ export class NodeVolumes {
       if (existing.targets[targetPath] === undefined) throw new CsiError(Code.ALREADY_EXISTS, `inline volume ${volumeId} is already published at ${Object.keys(existing.targets).join(', ')}`)
       let state = existing
       if ((await this.health(state)).dead) state = await this.heal(state, signal)
-      if (findMount(await readMountTable(), targetPath) === undefined) await this.bindTarget(state.stagingPath, targetPath, true)
+      if (findMount(await this.mounter.table(), targetPath) === undefined) await this.bindTarget(state.stagingPath, targetPath, true)
       return
     }
     const mnt = this.store.ephemeralMountPath(volumeId)
@@ -248,12 +260,12 @@ export class NodeVolumes {
    */
   async health (state: VolumeState, probePath = state.stagingPath): Promise<VolumeHealth> {
     const status = await this.store.readStatus(state.volumeId)
-    if (status === undefined || !(await isFuseServer(status.pid, this.store.specPath(state.volumeId)))) {
+    if (status === undefined || !(await this.launcher.isRunning(status.pid, this.store.specPath(state.volumeId)))) {
       return { dead: true, problem: `FUSE server of volume ${state.volumeId} is not running` }
     }
-    const table = await readMountTable()
+    const table = await this.mounter.table()
     if (findMount(table, state.stagingPath) === undefined) return { dead: true, problem: `${state.stagingPath} is not mounted` }
-    const probe = await probeFs(probePath, this.probeTimeoutMs)
+    const probe = await this.mounter.probe(probePath, this.probeTimeoutMs)
     if (probe.ok) return { dead: false, usage: probe.usage }
     if (probe.reason === 'notconn') return { dead: true, problem: probe.message }
     // A slow answer (Kubo busy) is reported, not "healed": killing a live server would not help.
@@ -289,7 +301,7 @@ export class NodeVolumes {
     const signal = AbortSignal.any([callSignal, AbortSignal.timeout(this.mountTimeoutMs)])
     const started = Date.now()
     // Whatever is left at the path from an earlier life (a dead FUSE mount of ours) goes first.
-    const stale = findMount(await readMountTable(), mountpoint)
+    const stale = findMount(await this.mounter.table(), mountpoint)
     if (stale !== undefined) {
       if (!isOurFuseMount(stale)) throw new CsiError(Code.FAILED_PRECONDITION, `${mountpoint} already has a ${stale.fsType} mount that is not ours`)
       await this.detachFuse(mountpoint)
@@ -327,12 +339,12 @@ export class NodeVolumes {
     const statusPath = this.store.statusPath(volumeId)
     const logPath = this.store.logPath(volumeId)
     await removeStatus(statusPath)
-    const server = await spawnFuseServer(specPath, logPath, { launcher: this.config.fuseLauncher, signal })
+    const server = await this.launcher.start(specPath, logPath, signal)
     try {
-      await waitMounted({ server, statusPath, mountpoint, logPath, timeoutMs, signal })
+      await this.launcher.waitMounted({ server, statusPath, mountpoint, logPath, timeoutMs, signal })
     } catch (err) {
       // Nothing half-mounted: kill the server (it has no SIGTERM handler before mounting) and detach.
-      try { process.kill(server.pid, 'SIGKILL') } catch {}
+      this.launcher.kill(server)
       await Promise.race([server.exited, new Promise(resolve => setTimeout(resolve, 5000))])
       await this.detachFuse(mountpoint).catch(() => {})
       await removeStatus(statusPath)
@@ -378,7 +390,14 @@ export class NodeVolumes {
 
   /** cid + path (or an IPNS name) → the CID of the directory or file served as the root. */
   private async resolveRoot (source: Extract<VolumeSource, { kind: 'content' }>, signal: AbortSignal): Promise<string> {
-    const p = source.ref !== undefined ? `/ipfs/${formatContentRef(source.ref)}` : [source.ipns, ...source.path].join('/')
+    let modelRoot: string | undefined
+    if (source.model !== undefined) {
+      // The model index lives in the storage tier's Kubo (records the node token may read).
+      const found = await new ModelRecords(new ApiRecords(this.storageKubo)).resolve(source.model.name, source.model.ref, signal)
+      if (found === undefined) throw new CsiError(Code.NOT_FOUND, `model ${source.model.name}:${source.model.ref} is not in the model index`)
+      modelRoot = `/ipfs/${found.m.cid.toString()}`
+    }
+    const p = source.ref !== undefined ? `/ipfs/${formatContentRef(source.ref)}` : [modelRoot ?? source.ipns, ...source.path].join('/')
     let root: string
     if (source.ref !== undefined && source.ref.path.length === 0) {
       root = source.ref.cid.toString()
@@ -402,7 +421,7 @@ export class NodeVolumes {
     } catch (err) {
       const e = err as CsiError
       if (e.code === Code.NOT_FOUND) throw new CsiError(Code.NOT_FOUND, `${notFoundMsg}: ${e.message}`)
-      if (e.code === Code.INTERNAL && /context deadline exceeded|timeout/i.test(e.message)) throw new CsiError(Code.DEADLINE_EXCEEDED, `${notFoundMsg} within ${timeoutMs} ms (is it provided on the network?): ${e.message}`)
+      if (e.code === Code.DEADLINE_EXCEEDED) throw new CsiError(Code.DEADLINE_EXCEEDED, `${notFoundMsg} within ${timeoutMs} ms (is it provided on the network?): ${e.message}`)
       throw err
     }
   }
@@ -412,9 +431,9 @@ export class NodeVolumes {
     // A writable server flushes to MFS on SIGTERM: give it at least a Kubo deadline to finish.
     const graceMs = Math.max(this.stopGraceMs, this.config.kuboTimeoutMs)
     const status = await this.store.readStatus(volumeId)
-    if (status !== undefined) await stopFuseServer(status.pid, specPath, graceMs)
+    if (status !== undefined) await this.launcher.stop(status.pid, specPath, graceMs)
     // A server that never wrote (or lost) its status file is found by its spec path.
-    for (const pid of await findServerPids(specPath)) await stopFuseServer(pid, specPath, graceMs)
+    for (const pid of await this.launcher.findPids(specPath)) await this.launcher.stop(pid, specPath, graceMs)
   }
 
   /** Stops the server, detaches its mount, removes the volume's state directory. */
@@ -431,7 +450,7 @@ export class NodeVolumes {
    */
   private async removeState (volumeId: string): Promise<void> {
     const dir = this.store.dirOf(volumeId)
-    const inside = (): Promise<string[]> => readMountTable().then(t => t.filter(e => e.mountPoint.startsWith(dir + '/')).map(e => e.mountPoint))
+    const inside = (): Promise<string[]> => this.mounter.table().then(t => t.filter(e => e.mountPoint.startsWith(dir + '/')).map(e => e.mountPoint))
     for (const p of await inside()) await this.detachFuse(p)
     const left = await inside()
     if (left.length > 0) throw new CsiError(Code.INTERNAL, `not removing ${dir}: ${left.join(', ')} still mounted`)
@@ -441,26 +460,26 @@ export class NodeVolumes {
   /** fusermount -uz until nothing of ours is left at `p` (stacked dead mounts included). */
   private async detachFuse (p: string): Promise<void> {
     for (let i = 0; i < 4; i++) {
-      const m = findMount(await readMountTable(), p)
+      const m = findMount(await this.mounter.table(), p)
       if (m === undefined) return
-      await fuseUnmount(p)
+      await this.mounter.fuseUnmount(p)
     }
-    if (findMount(await readMountTable(), p) !== undefined) throw new CsiError(Code.INTERNAL, `${p} is still mounted after fusermount -uz`)
+    if (findMount(await this.mounter.table(), p) !== undefined) throw new CsiError(Code.INTERNAL, `${p} is still mounted after fusermount -uz`)
   }
 
   private async bindTarget (src: string, target: string, readOnly: boolean): Promise<void> {
     await mkdir(target, { recursive: true, mode: 0o750 })
     // A stale mount at the target (e.g. a bind of a dead FUSE mount) would hide the new bind.
     await this.unbindTarget(target, false)
-    await bindMount(src, target, readOnly)
+    await this.mounter.bind(src, target, readOnly)
   }
 
   /** Unmounts everything stacked at `target`, lazily when busy; optionally removes the dir. */
   private async unbindTarget (target: string, removeDir = true): Promise<void> {
-    let mounted = findMount(await readMountTable(), target) !== undefined
+    let mounted = findMount(await this.mounter.table(), target) !== undefined
     for (let i = 0; i < 4 && mounted; i++) {
-      await unmount(target)
-      mounted = findMount(await readMountTable(), target) !== undefined
+      await this.mounter.unmount(target)
+      mounted = findMount(await this.mounter.table(), target) !== undefined
     }
     if (mounted) throw new CsiError(Code.INTERNAL, `${target} is still mounted after umount -l`)
     if (!removeDir) return

@@ -15,6 +15,7 @@
 // its pin renamed to ours (Kubo's last name wins), and a node plugin restart does not resume an
 // unfinished background pin (the next stage of that volume does).
 import { readFile } from 'node:fs/promises'
+import { CsiError } from '../driver/errors.js'
 import type { Kubo } from '../driver/kubo.js'
 import type { Logger } from '../driver/logger.js'
 import type { VolumeStateStore } from './volume-state.js'
@@ -54,7 +55,7 @@ export class StagedPins {
       const v = Object.values(res?.Keys ?? {})[0]
       return v === undefined ? undefined : v.Name ?? ''
     } catch (err) {
-      if (/not pinned/i.test((err as Error).message)) return undefined
+      if (err instanceof CsiError && err.reason === 'not-pinned') return undefined
       throw err
     }
   }
@@ -99,8 +100,8 @@ export class StagedPins {
           this.log.info('staged pin handed over', { volumeId, to: other, root: cid })
           continue
         }
-        await this.kubo.post('pin/rm', { arg: cid, recursive: true }, AbortSignal.timeout(SHORT_MS), SHORT_MS).catch((err: Error) => {
-          if (!/not pinned/i.test(err.message)) throw err
+        await this.kubo.post('pin/rm', { arg: cid, recursive: true }, AbortSignal.timeout(SHORT_MS), SHORT_MS).catch((err: unknown) => {
+          if (!(err instanceof CsiError && err.reason === 'not-pinned')) throw err
         })
         this.log.info('staged pin released', { volumeId, root: cid })
       }

@@ -5,11 +5,14 @@ import { CTX, DEFAULTS } from '../driver/constants.js'
 import { invalid } from '../driver/errors.js'
 import { formatContentRef, looksLikeContentHandle, parseContentHandle, parseCid, parseIpnsName, parsePath, type ContentRef } from '../driver/content-ref.js'
 import { madeVolumeKind, mfsPathOf } from '../driver/volume-id.js'
+import { parseModelRef } from '../api/models/model-index.js'
 
 export type VolumeSource =
-  | { kind: 'content', ref: ContentRef, ipns?: undefined }
+  | { kind: 'content', ref: ContentRef, ipns?: undefined, model?: undefined }
   /** An IPNS name not yet resolved (static PV attributes); resolved at stage time. */
-  | { kind: 'content', ipns: string, path: string[], ref?: undefined }
+  | { kind: 'content', ipns: string, path: string[], ref?: undefined, model?: undefined }
+  /** A model of the API's index (`name[:tag|version]`), resolved at stage/publish time. */
+  | { kind: 'content', model: { name: string, ref: string }, path: string[], ref?: undefined, ipns?: undefined }
   | { kind: 'writable', mfsPath: string, capacityBytes: number }
 
 // Generous but safe: ids appear in state files, logs and FUSE fsnames, never in a shell.
@@ -57,9 +60,11 @@ export function volumeSourceOf (volumeId: string, ctx: Record<string, string> | 
   }
   const ipns = c[CTX.ipns]
   if (ipns !== undefined && ipns !== '') return { kind: 'content', ipns: parseIpnsName(ipns), path: parsePath(pathStr, 'volume context path') }
+  const model = c[CTX.model]
+  if (model !== undefined && model !== '') return { kind: 'content', model: parseModelRef(model), path: parsePath(pathStr, 'volume context path') }
   if (pathStr !== undefined && pathStr !== '') throw invalid('volume context path is given without a cid')
   if (looksLikeContentHandle(id) || id.startsWith('/')) return { kind: 'content', ref: parseContentHandle(id) }
-  if (isEphemeral(c)) throw invalid(`inline ephemeral volume needs a ${CTX.cid} (or ${CTX.ipns}) volume attribute`)
+  if (isEphemeral(c)) throw invalid(`inline ephemeral volume needs a ${CTX.cid} (or ${CTX.ipns} or ${CTX.model}) volume attribute`)
   throw invalid(`volume ${JSON.stringify(id)} is neither a content handle (<cid>[/path], /ipfs/<cid>[/path]) nor has a ${CTX.cid} in its volume context`)
 }
 
@@ -67,6 +72,7 @@ export function volumeSourceOf (volumeId: string, ctx: Record<string, string> | 
 export function describeSource (s: VolumeSource): string {
   if (s.kind === 'writable') return `mfs:${s.mfsPath}`
   if (s.ref !== undefined) return `/ipfs/${formatContentRef(s.ref)}`
+  if (s.model !== undefined) return [`model:${s.model.name}:${s.model.ref}`, ...s.path].join('/')
   return [s.ipns, ...s.path].join('/')
 }
 

@@ -95,7 +95,7 @@ export async function preloadCommand (argv: string[]): Promise<number> {
 async function serveCommand (argv: string[]): Promise<number> {
   const config = parsePreloadServe(argv)
   const log = createLogger(config.logLevel, 'preloader')
-  const kubo = new Kubo({ url: config.kuboApi, ...(config.kuboApiTokenFile !== undefined ? { tokenFile: config.kuboApiTokenFile } : {}), timeoutMs: config.kuboTimeoutMs })
+  const kubo = new Kubo({ url: config.kuboApi, ...(config.kuboApiTokenFile !== undefined ? { tokenFile: config.kuboApiTokenFile } : {}), timeoutMs: config.kuboTimeoutMs, maxSockets: config.concurrency })
   const preloader = new Preloader({ kubo, nodeName: config.nodeName, labels: config.labels, concurrency: config.concurrency, log, kuboTimeoutMs: config.kuboTimeoutMs })
   const server = await startStatusServer({ host: config.host, port: config.port, preloader, log, kuboReachable: cachedCheck(async () => await kubo.reachable(), HEALTH_CHECK_MAX_AGE_MS) })
   const watcher = new DesiredWatcher({

@@ -90,7 +90,7 @@ export class Preloader {
     this.log = init.log
     this.queue = new PQueue({ concurrency: init.concurrency })
     // The verified block reader the mounts use; no cache: each block is read once per walk.
-    this.fetcher = new BlockFetcher({ kuboApi: init.kubo.url, headers: init.kubo.headers, timeoutMs: init.kuboTimeoutMs, cacheBytes: 0, log: init.log, maxSockets: init.concurrency })
+    this.fetcher = new BlockFetcher({ kubo: init.kubo, timeoutMs: init.kuboTimeoutMs, cacheBytes: 0, log: init.log })
   }
 
   /** Applies a new desired state (entries for other nodes are ignored). */
@@ -317,7 +317,7 @@ export class Preloader {
       const k = res.Keys?.[cid]
       return k === undefined ? undefined : (k.Name ?? '')
     } catch (err) {
-      if (/not pinned/i.test((err as Error).message)) return undefined
+      if (err instanceof CsiError && err.reason === 'not-pinned') return undefined
       throw err
     }
   }

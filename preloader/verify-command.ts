@@ -50,7 +50,7 @@ export async function verifyCommand (argv: string[]): Promise<number> {
   const log = createLogger(logLevel === 'warn' ? 'error' : logLevel, 'verify')
   if (logLevel === 'warn') log.silent = true
   const kubo = new Kubo({ url: kuboApi, ...(tokenFile !== undefined ? { tokenFile } : {}), timeoutMs })
-  const fetcher = new BlockFetcher({ kuboApi, headers: kubo.headers, timeoutMs, cacheBytes: 64 * 1024 * 1024, log })
+  const fetcher = new BlockFetcher({ kubo, timeoutMs, cacheBytes: 64 * 1024 * 1024, log })
   const tree = new ContentTree({ fetcher, log })
   let report: VerifyReport
   try {

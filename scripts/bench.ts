@@ -22,6 +22,7 @@ import { ContentMount, isMounted } from '../test/helpers/content-mount.js'
 import { DriverProcess } from '../test/helpers/driver-process.js'
 import { ROOT } from '../test/helpers/repo.js'
 import { benchGateway } from './bench-gateway.js'
+import { benchApi } from './bench-api.js'
 
 const execFileP = promisify(execFile)
 const MiB = 1024 * 1024
@@ -41,7 +42,7 @@ const REMOTE_CAP_MS = 120_000
 const RESULTS = path.join(ROOT, 'bench', 'results')
 /**
  * BENCH_ONLY=1,3,6 runs only those figure groups (1 covers 1, 2 and 7; `ra` is the read_ahead_kb
- * sweep; 8 is Kubo's own mount; gw is the public gateway). A partial run prints its table but never replaces latest.json.
+ * sweep; 8 is Kubo's own mount; gw is the public gateway; api is the API). A partial run prints its table but never replaces latest.json.
  */
 const ONLY = (process.env.BENCH_ONLY ?? '').split(',').map(x => x.trim()).filter(x => x !== '')
 const want = (group: string): boolean => ONLY.length === 0 || ONLY.includes(group)
@@ -518,6 +519,10 @@ async function main (): Promise<number> {
       log('9. the public gateway (nginx, warm cache) vs a bare Kubo gateway')
       const gw = await benchGateway(work, QUICK ? { fileMiB: 16, downloads: 32, ranges: 400, clients: 8 } : { fileMiB: 64, downloads: 64, ranges: 1000, clients: 8 }, log)
       for (const f of gw) addFigure({ ...f, note: undefined })
+    }
+    if (want('api')) {
+      log('10. the API at a fixed request rate vs the Kubo call it is built on')
+      for (const f of await benchApi(work, QUICK ? { pins: 50, rate: 50, seconds: 10 } : { pins: 200, rate: 100, seconds: 30 }, log)) addFigure({ ...f, note: undefined })
     }
     if (want('8')) {
       const kdir = path.join(work, 'kubo-mount')

@@ -97,7 +97,14 @@ function urlKeys (url: string, caFile: string | undefined, cooldownMs: number): 
     inflight ??= (async () => {
       try {
         lastFetch = Date.now()
-        const { status, text } = await fetchText(url, caFile, AbortSignal.timeout(10_000))
+        let got
+        try {
+          got = await fetchText(url, caFile, AbortSignal.timeout(10_000))
+        } catch (err) {
+          // The issuer is unreachable (or its certificate untrusted): our outage, not the caller's fault.
+          throw new CsiError(Code.UNAVAILABLE, `JWKS ${url} is unreachable: ${(err as Error).message}`)
+        }
+        const { status, text } = got
         if (status !== 200) throw new CsiError(Code.UNAVAILABLE, `JWKS ${url} answered ${status}`)
         cur = createLocalJWKSet(parseJwks(text, url))
         return true

@@ -145,7 +145,7 @@ export class ModelIndex {
   private readonly locks = new Map<string, Promise<unknown>>()
 
   constructor (private readonly d: { records: ApiRecords, log: Logger, timeoutMs: number, limits?: WalkLimits }) {
-    this.fetcher = new BlockFetcher({ kuboApi: d.records.kubo.url, headers: d.records.kubo.headers, timeoutMs: d.timeoutMs, cacheBytes: 32 * 1024 * 1024, log: d.log })
+    this.fetcher = new BlockFetcher({ kubo: d.records.kubo, timeoutMs: d.timeoutMs, cacheBytes: 32 * 1024 * 1024, log: d.log })
     this.tree = new ContentTree({ fetcher: this.fetcher, log: d.log })
     this.lookups = new ModelRecords(d.records)
   }

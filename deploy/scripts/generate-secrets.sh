@@ -64,7 +64,7 @@ psk=$(hex 32)
 swarm_key=$(printf '/key/swarm/psk/1.0.0/\n/base16/\n%s\n' "$psk")
 swarm_key_b64=$(printf '%s\n' "$swarm_key" | base64 | tr -d '\n')
 tok() { b64 "$(hex 32)"; }
-t_controller=$(tok); t_node=$(tok); t_cluster=$(tok); t_publisher=$(tok)
+t_controller=$(tok); t_node=$(tok); t_cluster=$(tok); t_publisher=$(tok); t_api=$(tok)
 t_node_local=$(tok); t_preloader=$(tok); t_gw_publisher=$(tok)
 cluster_secret=$(tok)
 basic_auth=$(b64 "ipfs-csi:$(hex 24)")
@@ -107,6 +107,7 @@ data:
   node: $t_node
   cluster: $t_cluster
   publisher: $t_publisher
+  api: $t_api
 ---
 apiVersion: v1
 kind: Secret

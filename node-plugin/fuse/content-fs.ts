@@ -89,7 +89,7 @@ export async function createContentFs (spec: FuseSpec, deps: ContentFsDeps): Pro
       log.warn('cannot read the local blockstore; reading every block through the Kubo API', { dir: spec.kuboBlocksDir, error: (err as Error).message })
     }
   }
-  const fetcher = new BlockFetcher({ kuboApi: kubo.url, headers: kubo.headers, timeoutMs: spec.readTimeoutMs, cacheBytes: spec.blockCacheBytes, log, ...(localBlocks !== undefined ? { localBlocks } : {}) })
+  const fetcher = new BlockFetcher({ kubo, timeoutMs: spec.readTimeoutMs, cacheBytes: spec.blockCacheBytes, log, ...(localBlocks !== undefined ? { localBlocks } : {}) })
   const tree = new ContentTree({ fetcher, log })
   let rootNode: UnixfsNode
   try {

@@ -9,6 +9,7 @@ import Fuse from 'fuse-native'
 import type { Logger } from '../../driver/logger.js'
 import { createLightLogger } from '../../driver/light-logger.js'
 import { Kubo } from '../../driver/kubo.js'
+import { toCsiError } from '../../driver/errors.js'
 import type { FuseSpec } from './fuse-spec.js'
 import { toFuseOps, type FsInstance } from './fuse-ops.js'
 
@@ -102,8 +103,17 @@ export async function fuseServerCommand (argv: string[]): Promise<number> {
   const spec = validateSpec(JSON.parse(await readFile(values.spec, 'utf8')))
   // Not winston: loading it was ~100 ms of every FUSE server's start-up (see light-logger.ts).
   const log = createLightLogger(spec.logLevel, 'fuse-server').child({ volumeId: spec.volumeId })
-  const running = await startFuse(spec, log)
   const status = statusPathOf(values.spec)
+  let running: RunningFuse
+  try {
+    running = await startFuse(spec, log)
+  } catch (err) {
+    // The node service reads why from here (a code, not our log text) to answer the stage.
+    const e = toCsiError(err)
+    await writeFile(`${status}.tmp`, JSON.stringify({ pid: process.pid, failed: { code: e.code, message: e.message.slice(0, 300) } }))
+    await rename(`${status}.tmp`, status)
+    throw err
+  }
   await writeFile(`${status}.tmp`, JSON.stringify({ pid: process.pid, mountpoint: spec.mountpoint, mountedAt: new Date().toISOString() }))
   await rename(`${status}.tmp`, status)
   await runUntilSignalled(running, log)

@@ -155,7 +155,7 @@ function buildSpec (args: MountArgs, rootCid: CID): FuseSpec {
 
 /** The CID to serve, or an exit code: 2 for content that does not exist as given, 1 for Kubo trouble. */
 async function resolveRoot (args: MountArgs, kubo: Kubo, log: Logger): Promise<CID | number> {
-  const fetcher = new BlockFetcher({ kuboApi: kubo.url, headers: kubo.headers, timeoutMs: args.readTimeoutMs, cacheBytes: 16 * 1024 * 1024, log })
+  const fetcher = new BlockFetcher({ kubo, timeoutMs: args.readTimeoutMs, cacheBytes: 16 * 1024 * 1024, log })
   try {
     return (await resolvePath(new ContentTree({ fetcher, log }), args.cid, args.path)).cid
   } catch (err) {

@@ -139,6 +139,22 @@ export class GatewayNginx {
     })
   }
 
+  /** Like get, but counts the body instead of keeping it (benchmarks): returns status and bytes. */
+  async count (p: string, o: { host?: string, headers?: Record<string, string> } = {}): Promise<{ status: number, bytes: number }> {
+    const host = o.host ?? this.domain
+    return await new Promise((resolve, reject) => {
+      const req = https.request({ host, servername: host, port: this.port, path: p, agent: this.agent, headers: { host: `${host}:${this.port}`, ...o.headers }, timeout: 60_000 }, (res) => {
+        let bytes = 0
+        res.on('data', (c: Buffer) => { bytes += c.length })
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, bytes }))
+        res.on('error', reject)
+      })
+      req.on('timeout', () => req.destroy(new Error(`request ${host}${p} timed out`)))
+      req.on('error', reject)
+      req.end()
+    })
+  }
+
   contentHost (cid: string): string { return `${cid}.ipfs.${this.domain}` }
 
   async stop (): Promise<void> {

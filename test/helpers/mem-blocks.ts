@@ -6,9 +6,10 @@ import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import * as raw from 'multiformats/codecs/raw'
 import { Code, CsiError } from '../../driver/errors.js'
+import type { BlockReader } from '../../content/block-reader.js'
 import { bucketIndex, bucketPrefix, hamtHash } from '../../content/hamt.js'
 
-export class MemStore {
+export class MemStore implements BlockReader {
   readonly blocks = new Map<string, Uint8Array>()
   gets = 0
   async get (cid: CID): Promise<Uint8Array> {
@@ -27,6 +28,8 @@ export class MemStore {
   // The buffer-pool hooks of BlockFetcher: nothing here is pooled; uses must pair up.
   openUses = 0
   markLeaf (): void {}
+  fetchRun (): void {}
+  evict (): void {}
   beginUse (): number { return ++this.openUses }
   endUse (): void { this.openUses-- }
 

@@ -7,6 +7,9 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { KuboDaemon } from '../helpers/kubo-daemon.js'
 import { DriverProcess } from '../helpers/driver-process.js'
+import { cleanupMounts } from '../helpers/cleanup-mounts.js'
+import { CTX } from '../../driver/constants.js'
+import { readFile } from 'node:fs/promises'
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import { CLI } from '../helpers/repo.js'
@@ -154,4 +157,24 @@ test.serial('a StorageClass with model: name:tag gets the CID the tag points at,
     await driver.stop()
     await rm(driver.dir, { recursive: true, force: true })
   }
+})
+
+test.serial('an inline ephemeral volume with model: name:tag mounts the version the tag names (resolved at publish)', async (t) => {
+  const driver = await DriverProcess.start({ kuboApi: kubo.apiUrl, mode: 'node', name: 'api-models-node', extraArgs: ['--heal-interval-ms', '0'] })
+  t.teardown(async () => {
+    await cleanupMounts(driver.dir)
+    await driver.stop()
+    await rm(driver.dir, { recursive: true, force: true })
+  })
+  // prod points at 1.0 (set above): its weights directory, mounted read-only, byte for byte.
+  const id = 'csi-model-inline-1'
+  const tp = driver.targetPath('pod-model', id)
+  const req = { volume_id: id, target_path: tp, volume_capability: mountCap('SINGLE_NODE_WRITER'), readonly: false, volume_context: { [CTX.ephemeral]: 'true', [CTX.model]: 'llama:prod', [CTX.path]: 'weights', 'csi.storage.k8s.io/pod.name': 'pod-model' } }
+  await driver.csi.node.NodePublishVolume(req)
+  t.true((await readFile(path.join(tp, 'model-00001.safetensors'))).equals(files['llama-v1/weights/model-00001.safetensors'] as Buffer))
+  await driver.csi.node.NodeUnpublishVolume({ volume_id: id, target_path: tp })
+  const missing = { ...req, volume_id: 'csi-model-inline-2', target_path: driver.targetPath('pod-model-2', 'csi-model-inline-2'), volume_context: { ...req.volume_context, [CTX.model]: 'llama:no-such-tag' } }
+  t.is(await codeOf(driver.csi.node.NodePublishVolume(missing)), Code.NOT_FOUND)
+  const bad = { ...missing, volume_context: { ...req.volume_context, [CTX.model]: 'Not A Model' } }
+  t.is(await codeOf(driver.csi.node.NodePublishVolume(bad)), Code.INVALID_ARGUMENT)
 })

@@ -3,7 +3,7 @@
 // test/sanity/skips.json and in the README table, so a new skip cannot slip in unexplained.
 import test from 'ava'
 import { execFile } from 'node:child_process'
-import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import { KuboDaemon } from '../helpers/kubo-daemon.js'
@@ -20,6 +20,8 @@ test('csi-sanity passes against the driver and a real Kubo', async (t) => {
   t.teardown(async () => { await driver.stop() })
   await mkdir(RESULTS_DIR, { recursive: true })
   const junit = path.join(RESULTS_DIR, 'csi-sanity.xml')
+  // A report left by an earlier run must never be read as this run's.
+  await rm(junit, { force: true })
   // csi-sanity creates (and removes) the two leaf dirs itself; their parents are kubelet's.
   const stagingDir = path.join(driver.kubeletDir, 'plugins/sanity/staging')
   const mountDir = path.join(driver.kubeletDir, 'pods/sanity/mount')
@@ -37,21 +39,26 @@ test('csi-sanity passes against the driver and a real Kubo', async (t) => {
     '--ginkgo.timeout=20m'
   ]
   let output = ''
+  let exitCode: number | string = 0
   try {
     const r = await execFileP(CSI_SANITY_BIN, args, { maxBuffer: 64 * 1024 * 1024, timeout: 20 * 60_000 })
     output = r.stdout + r.stderr
   } catch (err) {
-    const e = err as { stdout?: string, stderr?: string }
+    const e = err as { stdout?: string, stderr?: string, code?: number | string, signal?: string }
     output = (e.stdout ?? '') + (e.stderr ?? '')
+    exitCode = e.code ?? e.signal ?? 'unknown'
   }
   await writeFile(logFile('csi-sanity-output'), output)
-  const report = parseJunit(await readFile(junit, 'utf8'))
+  const xml = await readFile(junit, 'utf8').catch(() => undefined)
+  if (xml === undefined) t.fail(`csi-sanity wrote no report (exit ${exitCode}); output in ${logFile('csi-sanity-output')}:\n${output.slice(-2000)}`)
+  const report = parseJunit(xml ?? '')
   const failed = report.filter(c => c.status === 'failed')
   const passed = report.filter(c => c.status === 'passed')
   const skipped = report.filter(c => c.status === 'skipped')
   t.log(`csi-sanity: ${passed.length} passed, ${failed.length} failed, ${skipped.length} skipped`)
   for (const f of failed) t.log(`FAILED: ${f.name}\n${f.message.slice(0, 2000)}`)
   t.deepEqual(failed.map(f => f.name), [])
+  t.is(exitCode, 0, `csi-sanity exited with ${exitCode}`)
   t.true(passed.length >= 60, `only ${passed.length} specs passed`)
 
   const documented = JSON.parse(await readFile(path.join(ROOT, 'test/sanity/skips.json'), 'utf8')) as Record<string, string>

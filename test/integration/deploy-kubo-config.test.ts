@@ -5,22 +5,19 @@
 // API.Authorizations (no token / a wrong token refused, each client's token accepted), gateway
 // settings (NoFetch, custom headers), GC and routing settings.
 import test from 'ava'
-import { execFile, spawn, type ChildProcess } from 'node:child_process'
-import { createWriteStream, existsSync } from 'node:fs'
+import { execFile, type ChildProcess } from 'node:child_process'
+import { existsSync } from 'node:fs'
 import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises'
-import net from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import { parseAllDocuments } from 'yaml'
-import { IPFS_BIN, ROOT, TOOLS_BIN, logFile } from '../helpers/repo.js'
+import { ROOT, TOOLS_BIN } from '../helpers/repo.js'
 import { stopProcess } from '../helpers/stop-process.js'
-
 import { freePort } from '../helpers/free-port.js'
-import { allowedPathsFile, baseSettings, initEnv, readAllowedPaths, rpcAs, runKuboInit, startDeployedKubo, writeSecretDir } from '../helpers/deploy-kubo.js'
+import { KUBO_INIT as INIT, allowedPathsFile, baseSettings, initEnv, readAllowedPaths, rpcAs, runKuboInit, startDeployedKubo, writeSecretDir } from '../helpers/deploy-kubo.js'
 import { randomBytes } from 'node:crypto'
 const execFileP = promisify(execFile)
-const INIT = path.join(ROOT, 'deploy', 'base', 'kubo', 'kubo-init.sh')
 const GENERATE = path.join(ROOT, 'deploy', 'scripts', 'generate-secrets.sh')
 const sleep = async (ms: number): Promise<void> => await new Promise(resolve => setTimeout(resolve, ms))
 
@@ -36,50 +33,16 @@ async function generateSecrets (): Promise<Secrets> {
 
 interface Node { name: string, repo: string, swarmPort: number, env: NodeJS.ProcessEnv, child?: ChildProcess, stdout: string, api: string, gateway: string }
 
-async function writeDir (dir: string, files: Record<string, string>): Promise<void> {
-  await mkdir(dir, { recursive: true })
-  // Kubernetes secret volumes hold ..data links beside the keys: the script must skip them.
-  await mkdir(path.join(dir, '..data'), { recursive: true })
-  for (const [k, v] of Object.entries(files)) await writeFile(path.join(dir, k), v, { mode: 0o400 })
-}
-
-async function runInit (env: NodeJS.ProcessEnv): Promise<{ code: number, out: string }> {
-  try {
-    const { stdout, stderr } = await execFileP('sh', [INIT], { env, timeout: 120_000 })
-    return { code: 0, out: stdout + stderr }
-  } catch (err) {
-    const e = err as { code?: number, stdout?: string, stderr?: string }
-    return { code: typeof e.code === 'number' ? e.code : -1, out: `${e.stdout ?? ''}${e.stderr ?? ''}` }
-  }
-}
-
 async function startDaemon (n: Node): Promise<void> {
-  const log = createWriteStream(logFile(`deploy-kubo-${n.name}`), { flags: 'a' })
   // As the StatefulSet's kubo container: args daemon --migrate=true --enable-gc, pnet forced.
-  const child = spawn(IPFS_BIN, ['daemon', '--migrate=true', '--enable-gc'], { env: { ...n.env, LIBP2P_FORCE_PNET: '1' }, stdio: ['ignore', 'pipe', 'pipe'] })
-  n.child = child
-  n.stdout = ''
-  child.stdout.on('data', (d: Buffer) => { n.stdout += d.toString(); log.write(d) })
-  child.stderr.on('data', (d: Buffer) => { n.stdout += d.toString(); log.write(d) })
-  const deadline = Date.now() + 90_000
-  while (!/Daemon is ready/.test(n.stdout)) {
-    if (child.exitCode !== null) throw new Error(`kubo ${n.name} exited ${child.exitCode}:\n${n.stdout}`)
-    if (Date.now() > deadline) throw new Error(`kubo ${n.name} not ready in 90 s:\n${n.stdout}`)
-    await sleep(100)
-  }
-  const api = /\/ip4\/([\d.]+)\/tcp\/(\d+)/.exec(await readFile(path.join(n.repo, 'api'), 'utf8'))
-  const gw = /Gateway server listening on \/ip4\/([\d.]+)\/tcp\/(\d+)/.exec(n.stdout)
-  if (api == null || gw == null) throw new Error(`no API or gateway address:\n${n.stdout}`)
-  n.api = `http://${api[1]}:${api[2]}`
-  n.gateway = `http://${gw[1]}:${gw[2]}`
+  const k = await startDeployedKubo(n.name, { ...n.env, LIBP2P_FORCE_PNET: '1' }, ['daemon', '--migrate=true', '--enable-gc'])
+  n.child = k.child
+  n.stdout = k.output
+  n.api = k.api
+  n.gateway = k.gateway
 }
 
-async function rpc (n: Node, cmd: string, token?: string, body?: Uint8Array): Promise<Response> {
-  const headers: Record<string, string> = token !== undefined ? { Authorization: `Bearer ${token}` } : {}
-  let payload: FormData | undefined
-  if (body !== undefined) { payload = new FormData(); payload.append('file', new Blob([body])) }
-  return await fetch(`${n.api}/api/v0/${cmd}`, { method: 'POST', headers, body: payload, signal: AbortSignal.timeout(60_000) })
-}
+const rpc = async (n: Node, cmd: string, token?: string, body?: Uint8Array): Promise<Response> => await rpcAs(n.api, cmd, token, body)
 
 test('kubo-init.sh configures a private, authenticated, peered Kubo that a real daemon accepts', async (t) => {
   const dir = await mkdtemp(path.join(tmpdir(), 'ipfs-csi-deploy-kubo-'))
@@ -90,15 +53,15 @@ test('kubo-init.sh configures a private, authenticated, peered Kubo that a real 
   })
   const secrets = await generateSecrets()
   t.regex(secrets.swarmKey, /^\/key\/swarm\/psk\/1\.0\.0\/\n\/base16\/\n[0-9a-f]{64}\n$/)
-  t.deepEqual(Object.keys(secrets.tokens).sort(), ['cluster', 'controller', 'node', 'publisher'])
+  t.deepEqual(Object.keys(secrets.tokens).sort(), ['api', 'cluster', 'controller', 'node', 'publisher'])
   t.deepEqual(Object.keys(secrets.nodeTokens).sort(), ['node', 'preloader'])
   t.deepEqual(Object.keys(secrets.gatewayTokens), ['publisher'])
   const all = [...Object.values(secrets.tokens), ...Object.values(secrets.nodeTokens), ...Object.values(secrets.gatewayTokens)]
   t.is(new Set(all).size, all.length, 'one distinct token per client per Kubo')
   for (const tok of all) t.regex(tok, /^[0-9a-f]{64}$/)
-  await writeDir(path.join(dir, 'swarm'), { 'swarm.key': secrets.swarmKey })
-  await writeDir(path.join(dir, 'tokens'), { controller: secrets.tokens.controller, node: secrets.tokens.node, cluster: secrets.tokens.cluster })
-  await writeDir(path.join(dir, 'identity'), secrets.identities)
+  await writeSecretDir(path.join(dir, 'swarm'), { 'swarm.key': secrets.swarmKey })
+  await writeSecretDir(path.join(dir, 'tokens'), { controller: secrets.tokens.controller, node: secrets.tokens.node, cluster: secrets.tokens.cluster })
+  await writeSecretDir(path.join(dir, 'identity'), secrets.identities)
 
   for (const name of ['ipfs-kubo-0', 'ipfs-kubo-1']) {
     nodes.push({ name, repo: path.join(dir, name), swarmPort: await freePort(), env: {}, stdout: '', api: '', gateway: '' })
@@ -129,10 +92,10 @@ test('kubo-init.sh configures a private, authenticated, peered Kubo that a real 
       KUBO_GATEWAY_NO_FETCH: i === 1 ? 'true' : 'false',
       KUBO_GATEWAY_HEADERS: '{"X-Content-Type-Options": ["nosniff"]}'
     }
-    const r = await runInit(n.env)
+    const r = await runKuboInit(n.env)
     t.is(r.code, 0, r.out)
     // Re-running (every pod start) keeps the repo and its identity.
-    const again = await runInit(n.env)
+    const again = await runKuboInit(n.env)
     t.is(again.code, 0, again.out)
     const cfg = JSON.parse(await readFile(path.join(n.repo, 'config'), 'utf8'))
     t.is(cfg.Identity.PeerID, secrets.identities[`${n.name}.peerid`])
@@ -205,10 +168,10 @@ test('kubo-init.sh refuses unsafe input with a clear message', async (t) => {
   const dir = await mkdtemp(path.join(tmpdir(), 'ipfs-csi-deploy-kubo-bad-'))
   t.teardown(async () => await rm(dir, { recursive: true, force: true }))
   const key = '/key/swarm/psk/1.0.0/\n/base16/\n' + 'ab'.repeat(32) + '\n'
-  await writeDir(path.join(dir, 'swarm'), { 'swarm.key': key })
-  await writeDir(path.join(dir, 'tokens'), { controller: 'short' })
-  await writeDir(path.join(dir, 'good-tokens'), { controller: 'a'.repeat(40) })
-  await writeDir(path.join(dir, 'stranger-tokens'), { stranger: 'a'.repeat(40) })
+  await writeSecretDir(path.join(dir, 'swarm'), { 'swarm.key': key })
+  await writeSecretDir(path.join(dir, 'tokens'), { controller: 'short' })
+  await writeSecretDir(path.join(dir, 'good-tokens'), { controller: 'a'.repeat(40) })
+  await writeSecretDir(path.join(dir, 'stranger-tokens'), { stranger: 'a'.repeat(40) })
   await writeFile(path.join(dir, 'not-a-key'), 'hello\n')
   await writeFile(path.join(dir, 'wild.conf'), 'controller: id *\n')
   await writeFile(path.join(dir, 'empty.conf'), 'controller:\n')
@@ -227,7 +190,7 @@ test('kubo-init.sh refuses unsafe input with a clear message', async (t) => {
     [{ ...base, KUBO_TOKENS_DIR: path.join(dir, 'good-tokens'), KUBO_PEERS_FILE: path.join(dir, 'not-a-key') }, /bad peer address: hello/]
   ]
   for (const [env, want] of cases) {
-    const r = await runInit(env)
+    const r = await runKuboInit(env)
     t.not(r.code, 0, `${want.source} should fail`)
     t.regex(r.out, want)
   }
@@ -241,7 +204,8 @@ const SCOPES: Record<'storage' | 'node' | 'gateway', Record<string, { allowed: s
     controller: { allowed: ['pin/rm', 'files/rm', 'block/put'], refused: ['repo/gc', 'config', 'config/replace', 'shutdown', 'dag/export', 'swarm/connect'] },
     node: { allowed: ['files/rm', 'add'], refused: ['pin/rm', 'pin/add', 'repo/gc', 'config', 'shutdown', 'block/put'] },
     cluster: { allowed: ['pin/rm', 'config/show', 'swarm/connect'], refused: ['repo/gc', 'config', 'config/replace', 'shutdown', 'files/rm'] },
-    publisher: { allowed: ['dag/export'], refused: ['pin/rm', 'repo/gc', 'config', 'shutdown', 'files/rm', 'dag/import', 'block/get', 'cat'] }
+    publisher: { allowed: ['dag/export'], refused: ['pin/rm', 'repo/gc', 'config', 'shutdown', 'files/rm', 'dag/import', 'block/get', 'cat'] },
+    api: { allowed: ['pin/add', 'pin/rm', 'block/put', 'swarm/connect'], refused: ['repo/gc', 'config', 'config/replace', 'shutdown', 'files/rm', 'files/write', 'dag/export', 'add'] }
   },
   node: {
     node: { allowed: ['repo/gc', 'pin/rm', 'block/get'], refused: ['config', 'shutdown', 'files/rm', 'files/write'] },

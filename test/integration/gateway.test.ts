@@ -108,6 +108,12 @@ test.serial('published content is on every gateway Kubo, nothing else is, and th
     t.is(cfg.Gateway.NoFetch, true)
     t.deepEqual(cfg.Addresses.Swarm, [])
     t.is(cfg.Gateway.ExposeRoutingAPI, false)
+    // The limits are set on purpose (from the base settings); `ipfs config` refuses a key Kubo
+    // v0.43 does not know, so kubo-init.sh would have failed on one.
+    t.is(cfg.Gateway.MaxConcurrentRequests, 256)
+    t.is(cfg.Gateway.RetrievalTimeout, '20s')
+    t.is(cfg.Gateway.MaxRangeRequestFileSize, '0')
+    t.deepEqual(cfg.Gateway.PublicGateways[DOMAIN], { UseSubdomains: true, Paths: ['/ipfs'], NoDNSLink: true, InlineDNSLink: false })
   }
 })
 

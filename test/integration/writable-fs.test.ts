@@ -386,7 +386,7 @@ test('with Kubo not answering, operations fail with EIO within the bound instead
   frozen.resume()
 })
 
-test('write and read throughput of a 64 MiB file (measured, reported in the log)', async (t) => {
+test('a 64 MiB file written through the mount reads back byte-exact through Kubo and through a fresh mount (timings logged; speed targets live in make bench)', async (t) => {
   const mfs = await newMfsDir()
   const src = path.join(await mkdtemp(path.join(tmpdir(), 'ipfs-csi-wfs-src-')), 'src.bin')
   t.teardown(async () => await rm(path.dirname(src), { recursive: true, force: true }))
@@ -402,7 +402,6 @@ test('write and read throughput of a 64 MiB file (measured, reported in the log)
   const back = await kubo.cliBytes(['files', 'read', `${mfs}/big.bin`])
   t.log(`ipfs files read of it: ${Date.now() - t0} ms`)
   t.is(sha(back), sha(data))
-  t.true(mibps > 0)
   t.is(await s.stop(), 0)
   // Reading it back through a fresh server (nothing in any cache of ours or the kernel's).
   const s2 = await WritableServer.start(t, kubo, mfs, { name: 'throughput-read' })

@@ -2,14 +2,16 @@
 // and key rotation works for a JWKS file and a JWKS URL.
 import test from 'ava'
 import http from 'node:http'
+import https from 'node:https'
 import type { AddressInfo } from 'node:net'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { SignJWT, UnsecuredJWT, base64url } from 'jose'
 import { createTokenVerifier, type TokenVerifier } from '../../api/auth/service-account-token.js'
 import { Code, CsiError } from '../../driver/errors.js'
 import { toHttpFailure } from '../../api/http/http-error.js'
+import { makeTestCa } from '../helpers/gateway-nginx.js'
 import { AUDIENCE, ISSUER, saToken, signingKey, writeJwks, type SigningKey } from '../helpers/api-process.js'
 
 let dir: string
@@ -192,6 +194,27 @@ test('a TokenReview that does not authenticate, or lacks the audience, is 401; a
     t.is(reviews, n, 'the second check of the same token is answered from the cache')
     t.is(((await t.throwsAsync(v.verify('not.a.jwt!', signal))) as CsiError).code, Code.UNAUTHENTICATED)
     t.is(reviews, n, 'a non-JWT never reaches the API server')
+  } finally {
+    server.close()
+  }
+})
+
+test('JWKS over https with --oidc-ca-file: the cluster CA is trusted; without it the issuer is unavailable (503), not a 401', async (t) => {
+  const ca = await makeTestCa(await mkdtemp(path.join(dir, 'ca-')), 'localhost')
+  const server = https.createServer({ cert: await readFile(ca.cert), key: await readFile(ca.key) }, (_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' })
+    res.end(JSON.stringify({ keys: [key1.jwk] }))
+  })
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  const url = `https://localhost:${(server.address() as AddressInfo).port}/openid/v1/jwks`
+  await writeFile(path.join(dir, 'cluster-ca.crt'), ca.caCert)
+  try {
+    const v = createTokenVerifier({ kind: 'jwks-url', issuer: ISSUER, audience: AUDIENCE, jwksUrl: url, caFile: path.join(dir, 'cluster-ca.crt') })
+    t.is((await v.verify(await saToken(key1), signal)).name, 'trainer')
+    const untrusted = createTokenVerifier({ kind: 'jwks-url', issuer: ISSUER, audience: AUDIENCE, jwksUrl: url })
+    const err = await t.throwsAsync(untrusted.verify(await saToken(key1), signal))
+    t.is((err as CsiError).code, Code.UNAVAILABLE)
+    t.is(toHttpFailure(err).status, 503)
   } finally {
     server.close()
   }

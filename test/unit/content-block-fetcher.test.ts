@@ -10,6 +10,10 @@ import * as Digest from 'multiformats/hashes/digest'
 import * as raw from 'multiformats/codecs/raw'
 import { Code, CsiError } from '../../driver/errors.js'
 import { createLogger } from '../../driver/logger.js'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { Kubo } from '../../driver/kubo.js'
 import { BlockFetcher } from '../../content/block-fetcher.js'
 
 interface FakeKubo {
@@ -70,7 +74,11 @@ const log = createLogger('error')
 
 async function setup (t: any, opts: { timeoutMs?: number, cacheBytes?: number } = {}): Promise<{ kubo: FakeKubo, f: BlockFetcher }> {
   const kubo = await fakeKubo()
-  const f = new BlockFetcher({ kuboApi: kubo.url, headers: { authorization: 'Bearer test-token' }, timeoutMs: opts.timeoutMs ?? 5000, cacheBytes: opts.cacheBytes ?? 1024 * 1024, log })
+  const dir = await mkdtemp(path.join(tmpdir(), 'ipfs-csi-fetcher-'))
+  await writeFile(path.join(dir, 'token'), 'test-token\n')
+  const client = new Kubo({ url: kubo.url, tokenFile: path.join(dir, 'token'), timeoutMs: 5000 })
+  t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
+  const f = new BlockFetcher({ kubo: client, timeoutMs: opts.timeoutMs ?? 5000, cacheBytes: opts.cacheBytes ?? 1024 * 1024, log })
   t.teardown(async () => { f.close(); await kubo.close() })
   return { kubo, f }
 }
@@ -186,7 +194,7 @@ test('Kubo not listening fails fast with UNAVAILABLE', async (t) => {
   const kubo = await fakeKubo()
   const url = kubo.url
   await kubo.close()
-  const f = new BlockFetcher({ kuboApi: url, headers: {}, timeoutMs: 10_000, cacheBytes: 1000, log })
+  const f = new BlockFetcher({ kubo: new Kubo({ url, timeoutMs: 10_000 }), timeoutMs: 10_000, cacheBytes: 1000, log })
   t.teardown(() => f.close())
   const started = Date.now()
   const err = await t.throwsAsync(f.get((await block('x')).cid)) as CsiError

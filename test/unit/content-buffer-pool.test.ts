@@ -13,6 +13,7 @@ import { sha256 } from 'multiformats/hashes/sha2'
 import * as raw from 'multiformats/codecs/raw'
 import { createLogger } from '../../driver/logger.js'
 import { BlockBufferPool, MIN_POOLED_BYTES } from '../../content/block-buffer-pool.js'
+import { Kubo } from '../../driver/kubo.js'
 import { BlockFetcher } from '../../content/block-fetcher.js'
 import { ContentTree } from '../../content/content-tree.js'
 import { LocalBlockstore } from '../../content/local-blockstore.js'
@@ -112,7 +113,7 @@ test('a read holding a view of an evicted leaf gets the right bytes while other 
 
   const kubo = await slowKubo((leaves[2] as { bytes: Uint8Array }).bytes)
   t.teardown(kubo.close)
-  const fetcher = new BlockFetcher({ kuboApi: kubo.url, headers: {}, timeoutMs: 10_000, cacheBytes: 4 * SIZE, log: createLogger('error'), localBlocks: store })
+  const fetcher = new BlockFetcher({ kubo: new Kubo({ url: kubo.url, timeoutMs: 10_000 }), timeoutMs: 10_000, cacheBytes: 4 * SIZE, log: createLogger('error'), localBlocks: store })
   t.teardown(() => fetcher.close())
   const tree = new ContentTree({ fetcher, log: createLogger('error') })
   const root = await tree.node(rootCid)

@@ -7,7 +7,6 @@ import { UnixFS } from 'ipfs-unixfs'
 import type { CID } from 'multiformats/cid'
 import { Errno, toErrno } from '../../driver/errors.js'
 import type { Logger } from '../../driver/logger.js'
-import type { BlockFetcher } from '../../content/block-fetcher.js'
 import { ContentTree } from '../../content/content-tree.js'
 import { bucketPrefix } from '../../content/hamt.js'
 import { MemStore, buildHamt } from '../helpers/mem-blocks.js'
@@ -24,7 +23,7 @@ function recordingLog (): { log: Logger, lines: Logged[] } {
 
 function treeOf (s: MemStore, log: Logger, limits: Record<string, number> = {}): ContentTree {
   // Built as a variable, not a literal: the limits are the subject under test.
-  const init = { fetcher: s as unknown as BlockFetcher, log, limits }
+  const init = { fetcher: s, log, limits }
   return new ContentTree(init)
 }
 

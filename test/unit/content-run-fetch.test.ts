@@ -12,7 +12,9 @@ import { sha256 } from 'multiformats/hashes/sha2'
 import * as raw from 'multiformats/codecs/raw'
 import { Code, CsiError } from '../../driver/errors.js'
 import { createLogger } from '../../driver/logger.js'
-import { BlockFetcher, type RunLeaf } from '../../content/block-fetcher.js'
+import { Kubo } from '../../driver/kubo.js'
+import { BlockFetcher } from '../../content/block-fetcher.js'
+import type { RunLeaf } from '../../content/block-reader.js'
 
 interface Leaf { cid: CID, block: Uint8Array, data: Uint8Array }
 
@@ -93,7 +95,7 @@ async function setup (t: any, leaves: Leaf[], timeoutMs = 5000): Promise<{ kubo:
   const kubo = await fakeKubo()
   kubo.file = Buffer.concat(leaves.map(l => l.data))
   for (const l of leaves) kubo.blocks.set(l.cid.toString(), l.block)
-  const f = new BlockFetcher({ kuboApi: kubo.url, headers: {}, timeoutMs, cacheBytes: 64 * 1024 * 1024, log })
+  const f = new BlockFetcher({ kubo: new Kubo({ url: kubo.url, timeoutMs: 10_000 }), timeoutMs, cacheBytes: 64 * 1024 * 1024, log })
   t.teardown(async () => { f.close(); await kubo.close() })
   let off = 0
   const run = leaves.map((l) => { const r = { cid: l.cid, size: l.data.byteLength, offset: off }; off += l.data.byteLength; return r })
@@ -158,7 +160,7 @@ test('a cat that never answers fails its leaves at the deadline (DEADLINE_EXCEED
 
 test('a dag-pb leaf rebuilt by hand is byte-identical to ipfs-unixfs marshal (any length)', async (t) => {
   const { UnixFS } = await import('ipfs-unixfs')
-  const { unixfsFileLeaf } = await import('../../content/block-fetcher.js')
+  const { unixfsFileLeaf } = await import('../../content/unixfs-leaf.js')
   for (const n of [0, 1, 127, 128, 300, 16_383, 16_384, 262_144, 1_048_576]) {
     const data = new Uint8Array(n).map((_, i) => i * 7)
     t.deepEqual(unixfsFileLeaf(data), new UnixFS({ type: 'file', data }).marshal(), `length ${n}`)

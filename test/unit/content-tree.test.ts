@@ -8,13 +8,12 @@ import { sha256 } from 'multiformats/hashes/sha2'
 import * as raw from 'multiformats/codecs/raw'
 import { Code, CsiError, Errno, FsError } from '../../driver/errors.js'
 import { createLogger } from '../../driver/logger.js'
-import type { BlockFetcher } from '../../content/block-fetcher.js'
 import { MemStore, buildHamt } from '../helpers/mem-blocks.js'
 import { ContentTree, isValidName } from '../../content/content-tree.js'
 import { bucketIndex, bucketPrefix, hamtHash } from '../../content/hamt.js'
 
 function tree (store: MemStore): ContentTree {
-  return new ContentTree({ fetcher: store as unknown as BlockFetcher, log: createLogger('error') })
+  return new ContentTree({ fetcher: store, log: createLogger('error') })
 }
 
 const bytes = (n: number, seed: number): Uint8Array => Uint8Array.from({ length: n }, (_v, i) => (i * 31 + seed) & 0xff)

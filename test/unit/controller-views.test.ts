@@ -10,7 +10,7 @@ const content = CID.parse('bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy5
 test('a content volume tells the node its kind and the fixed CID, nothing else', (t) => {
   const rec: VolumeRecord = { v: 1, type: 'volume', kind: 'content', id: 'c-0123456789abcdef01234567', name: 'n', createdAt: 1, capacityBytes: 500, sizeBytes: 500, content, params: { cid: 'x', path: 'a' } }
   t.deepEqual(volumeContext(rec), { [CTX.kind]: 'content', [CTX.cid]: content.toString() })
-  t.deepEqual(volumeView(rec), { volume_id: rec.id, capacity_bytes: '500', volume_context: volumeContext(rec), content_source: null })
+  t.deepEqual(volumeView(rec), { volume_id: rec.id, capacity_bytes: '500', volume_context: { [CTX.kind]: 'content', [CTX.cid]: content.toString() }, content_source: null })
 })
 
 test('a writable volume carries its capacity; the content source is echoed', (t) => {

@@ -136,13 +136,13 @@ test('Kubo: private network everywhere, 3 replicas on distinct nodes with PVCs, 
   t.is(find(dev, 'StatefulSet', 'ipfs-kubo').spec.replicas, 1)
 })
 
-test('NetworkPolicies: default deny; Kubo RPC and Cluster API only from driver and preloader pods', async (t) => {
+test('NetworkPolicies: default deny; Kubo RPC and Cluster API only from driver, preloader and API pods', async (t) => {
   const pols = (await objects('production')).filter(x => x.kind === 'NetworkPolicy')
   const deny = pols.find(p => p.metadata.name === 'default-deny-ingress') as Obj
   t.deepEqual(deny.spec.podSelector, {})
   t.deepEqual(deny.spec.policyTypes, ['Ingress'])
   t.is(deny.spec.ingress, undefined)
-  const allowed = new Set(['ipfs-csi-controller', 'ipfs-csi-node', 'ipfs-csi-preloader'])
+  const allowed = new Set(['ipfs-csi-controller', 'ipfs-csi-node', 'ipfs-csi-preloader', 'ipfs-csi-api'])
   let rpcRules = 0
   for (const p of pols) {
     for (const rule of p.spec.ingress ?? []) {

@@ -8,7 +8,7 @@ import path from 'node:path'
 import { ROOT } from '../helpers/repo.js'
 import { readAllowedPaths } from '../helpers/deploy-kubo.js'
 
-const CALL = /\.(?:post|postJson|kuboCall|httpCall|raw|json)(?:<[^>]*>)?\(\s*'([a-z]+(?:\/[a-z-]+)*)'/g
+const CALL = /\.(?:post|postJson|stream|kuboCall|httpCall|raw|json)(?:<[^>]*>)?\(\s*'([a-z]+(?:\/[a-z-]+)*)'/g
 const URL_LITERAL = /\/api\/v0\/([a-z]+(?:\/[a-z-]+)*)\?/g
 
 async function sources (rel: string): Promise<string[]> {
@@ -36,7 +36,8 @@ const COMPONENTS: Array<{ name: string, code: string[], clients: Array<['storage
   { name: 'node plugin and FUSE servers', code: ['node-plugin', 'content'], clients: [['node', 'node'], ['storage', 'node']] },
   { name: 'writable volumes (storage MFS)', code: ['node-plugin/fuse/writable'], clients: [['storage', 'node']] },
   { name: 'preloader', code: ['preloader'], clients: [['node', 'preloader']] },
-  { name: 'gateway publisher', code: ['gateway'], clients: [['gateway', 'publisher'], ['storage', 'publisher']] }
+  { name: 'gateway publisher', code: ['gateway'], clients: [['gateway', 'publisher'], ['storage', 'publisher']] },
+  { name: 'API', code: ['api'], clients: [['storage', 'api']] }
 ]
 
 for (const c of COMPONENTS) {

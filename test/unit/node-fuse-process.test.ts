@@ -1,5 +1,5 @@
 import test, { type ExecutionContext } from 'ava'
-import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { Code, type CsiError } from '../../driver/errors.js'
@@ -30,12 +30,14 @@ async function writeStatus (statusPath: string, pid: number): Promise<void> {
 test('waitMounted returns once the status names the server and the mountpoint is mounted', async (t) => {
   const { statusPath, logPath } = await volumeDir(t)
   const server = fakeServer()
-  let written = 0
-  setTimeout(() => { void writeStatus(statusPath, server.pid).then(() => { written = Date.now() }) }, 300)
+  // Set when the write starts: the rename can wake the wait before the write's promise settles.
+  let writing = 0
+  setTimeout(() => { writing = Date.now(); void writeStatus(statusPath, server.pid) }, 300)
   await waitMounted({ server, statusPath, mountpoint: '/proc', logPath, timeoutMs: 30_000 })
-  t.true(written > 0, 'returned only after the status was written')
+  t.true(writing > 0, 'returned only after the status was written')
+  t.is((JSON.parse(await readFile(statusPath, 'utf8')) as { pid: number }).pid, server.pid)
   // Generous bound: the rename wakes the wait (inotify), the poll is only the fallback.
-  t.true(Date.now() - written < 5000)
+  t.true(Date.now() - writing < 5000)
 })
 
 test('waitMounted ignores a status of another pid and times out with DEADLINE_EXCEEDED', async (t) => {
@@ -46,14 +48,24 @@ test('waitMounted ignores a status of another pid and times out with DEADLINE_EX
   t.is((err as CsiError).code, Code.DEADLINE_EXCEEDED)
 })
 
-test('waitMounted reports a server that exits before mounting, with the code its log suggests', async (t) => {
+test('waitMounted reports a server that exits before mounting, with the code it wrote in its status', async (t) => {
+  const { statusPath, logPath } = await volumeDir(t)
+  await writeFile(logPath, 'Error: no link named "x" under bafy...\n')
+  const server = fakeServer()
+  await writeFile(statusPath, JSON.stringify({ pid: server.pid, failed: { code: Code.NOT_FOUND, message: 'no link named "x"' } }))
+  setTimeout(() => server.exit(), 200)
+  const err = await t.throwsAsync(waitMounted({ server, statusPath, mountpoint: '/proc', logPath, timeoutMs: 30_000 }))
+  t.is((err as CsiError).code, Code.NOT_FOUND)
+  t.regex((err as Error).message, /exited before mounting/)
+})
+
+test('a server that exits before mounting without a status is INTERNAL, whatever its log says', async (t) => {
   const { statusPath, logPath } = await volumeDir(t)
   await writeFile(logPath, 'Error: no link named "x" under bafy...\n')
   const server = fakeServer()
   setTimeout(() => server.exit(), 200)
   const err = await t.throwsAsync(waitMounted({ server, statusPath, mountpoint: '/proc', logPath, timeoutMs: 30_000 }))
-  t.is((err as CsiError).code, Code.NOT_FOUND)
-  t.regex((err as Error).message, /exited before mounting/)
+  t.is((err as CsiError).code, Code.INTERNAL)
 })
 
 test('waitMounted gives up when the caller aborts', async (t) => {

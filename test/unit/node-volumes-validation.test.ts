@@ -10,7 +10,7 @@ import { Kubo } from '../../driver/kubo.js'
 import { createLogger } from '../../driver/logger.js'
 import { parseServeConfig } from '../../driver/config.js'
 import { NodeVolumes } from '../../node-plugin/node-volumes.js'
-import { codeForServerFailure } from '../../node-plugin/fuse-process.js'
+import { serverFailureCode } from '../../node-plugin/fuse-process.js'
 
 const CID = 'bafybeiczsscdsbs7ffqz55asqdf3smv6klcw3gofszvwlyarci47bgf354'
 const RO = { mount: {}, access_mode: { mode: 'MULTI_NODE_READER_ONLY' } }
@@ -93,9 +93,11 @@ test('unpublish, unstage and stats validate and are idempotent when nothing is t
   t.is(await code(v.stats({ volume_id: CID, volume_path: sp }, signal)), Code.NOT_FOUND)
 })
 
-test('a FUSE server failure maps to the closest CSI code', (t) => {
-  t.is(codeForServerFailure('{"message":"no link named \\"x\\" under bafy"}'), Code.NOT_FOUND)
-  t.is(codeForServerFailure('TimeoutError: The operation was aborted due to timeout'), Code.DEADLINE_EXCEEDED)
-  t.is(codeForServerFailure('fetch failed ECONNREFUSED'), Code.UNAVAILABLE)
-  t.is(codeForServerFailure('fuse: mount failed'), Code.INTERNAL)
+test('a FUSE server failure maps to the code it reported, INTERNAL when it reported none', (t) => {
+  t.is(serverFailureCode({ pid: 10, failed: { code: Code.NOT_FOUND, message: 'no link named "x"' } }), Code.NOT_FOUND)
+  t.is(serverFailureCode({ pid: 10, failed: { code: Code.DEADLINE_EXCEEDED } }), Code.DEADLINE_EXCEEDED)
+  t.is(serverFailureCode({ pid: 10, failed: { code: 99 } }), Code.INTERNAL)
+  t.is(serverFailureCode({ pid: 10, failed: { code: '5' } }), Code.INTERNAL)
+  t.is(serverFailureCode({ pid: 10 }), Code.INTERNAL)
+  t.is(serverFailureCode(undefined), Code.INTERNAL)
 })

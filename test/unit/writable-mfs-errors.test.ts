@@ -1,21 +1,26 @@
 import test from 'ava'
-import { errnoOfMessage, toFsError } from '../../node-plugin/fuse/writable/mfs-errors.js'
+import { toFsError } from '../../node-plugin/fuse/writable/mfs-errors.js'
+import { kuboError } from '../../driver/kubo-errors.js'
 import { Code, CsiError, Errno } from '../../driver/errors.js'
 import { StatCache } from '../../node-plugin/fuse/writable/stat-cache.js'
 import { FsError } from '../../driver/errors.js'
 
-test('Kubo MFS messages map to errno', (t) => {
-  t.is(errnoOfMessage('file does not exist'), Errno.ENOENT)
-  t.is(errnoOfMessage('file already exists'), Errno.EEXIST)
-  t.is(errnoOfMessage('cp: cannot put node in path /a: directory already has entry by that name'), Errno.EEXIST)
-  t.is(errnoOfMessage('vol1 was not a directory'), Errno.ENOTDIR)
-  t.is(errnoOfMessage('cannot access a/b: Not a directory'), Errno.ENOTDIR)
-  t.is(errnoOfMessage('/vol1/sub was not a file'), Errno.EISDIR)
-  t.is(errnoOfMessage('something odd'), undefined)
+test('Kubo MFS answers map to errno through the one Kubo error parser', (t) => {
+  const errno = (msg: string): number => toFsError(kuboError('files/x', 500, msg), 'x').errno
+  t.is(errno('file does not exist'), Errno.ENOENT)
+  t.is(errno('file already exists'), Errno.EEXIST)
+  t.is(errno('cp: cannot put node in path /a: directory already has entry by that name'), Errno.EEXIST)
+  t.is(errno('vol1 was not a directory'), Errno.ENOTDIR)
+  t.is(errno('cannot access a/b: Not a directory'), Errno.ENOTDIR)
+  t.is(errno('/vol1/sub was not a file'), Errno.EISDIR)
+  t.is(errno('directory not empty'), Errno.ENOTEMPTY)
+  t.is(errno('something odd'), Errno.EIO)
+  t.is(toFsError(kuboError('files/stat', 403, ''), 'x').errno, Errno.EACCES)
 })
 
 test('only answers from Kubo are interpreted; timeouts and outages are EIO', (t) => {
-  t.is(toFsError(new CsiError(Code.INTERNAL, 'kubo files/mkdir: file already exists'), 'mkdir').errno, Errno.EEXIST)
+  t.is(toFsError(kuboError('files/mkdir', 500, 'file already exists'), 'mkdir').errno, Errno.EEXIST)
+  t.is(toFsError(new CsiError(Code.INTERNAL, 'kubo files/mkdir: file already exists'), 'mkdir').errno, Errno.EIO, 'an error without a Reason is not read')
   t.is(toFsError(new CsiError(Code.DEADLINE_EXCEEDED, 'did not finish: file does not exist'), 'stat').errno, Errno.EIO)
   t.is(toFsError(new CsiError(Code.UNAVAILABLE, 'Kubo is unreachable'), 'stat').errno, Errno.EIO)
   t.is(toFsError(new CsiError(Code.PERMISSION_DENIED, 'forbidden'), 'stat').errno, Errno.EACCES)

@@ -1,8 +1,8 @@
 // The MFS calls a writable volume needs, each with a deadline and errno-mapped failures.
 // Uploads stream a spill file from disk (fs.openAsBlob) so a large file never sits in memory.
 import { openAsBlob } from 'node:fs'
-import { Code, CsiError, toCsiError } from '../../../driver/errors.js'
-import type { Kubo } from '../../../driver/kubo.js'
+import { Code, CsiError } from '../../../driver/errors.js'
+import type { Kubo, KuboArgs, KuboBody } from '../../../driver/kubo.js'
 import { toFsError } from './mfs-errors.js'
 
 export interface MfsStat {
@@ -102,26 +102,16 @@ export class MfsClient {
   /** Adds a file from local disk, streamed; the deadline grows with its size. */
   async addFile (localPath: string, size: number): Promise<string> {
     const what = `add ${size} bytes`
-    const o = this.kubo.opts(undefined, transferDeadline(this.timeoutMs, size))
-    const qs = new URLSearchParams(Object.entries(ADD_PARAMS).map(([k, v]): [string, string] => [k, String(v)]))
+    let blob: Blob
     try {
-      const form = new FormData()
-      form.append('file', await openAsBlob(localPath), 'data')
-      const res = await fetch(`${this.kubo.url}/api/v0/add?${qs.toString()}`, { method: 'POST', headers: this.kubo.headers, body: form, signal: o.signal })
-      const buf = new Uint8Array(await res.arrayBuffer())
-      if (!res.ok) {
-        let msg = new TextDecoder().decode(buf)
-        try { msg = JSON.parse(msg).Message ?? msg } catch {}
-        throw new CsiError(res.status === 401 || res.status === 403 ? Code.PERMISSION_DENIED : Code.INTERNAL, `kubo add: ${msg.trim()}`)
-      }
-      return cidOf(buf)
+      blob = await openAsBlob(localPath)
     } catch (err) {
-      if (err instanceof CsiError) throw toFsError(err, what)
-      throw toFsError(toCsiError(err), what)
+      throw toFsError(err, what)
     }
+    return cidOf(await this.raw('add', ADD_PARAMS, what, transferDeadline(this.timeoutMs, size), { data: blob }))
   }
 
-  private async raw (endpoint: string, args: Record<string, string | string[] | boolean | number>, what: string, timeoutMs = this.timeoutMs, body?: { data: Uint8Array }): Promise<Uint8Array> {
+  private async raw (endpoint: string, args: KuboArgs, what: string, timeoutMs = this.timeoutMs, body?: KuboBody): Promise<Uint8Array> {
     try {
       return await this.kubo.post(endpoint, args, undefined, timeoutMs, body)
     } catch (err) {
@@ -129,7 +119,7 @@ export class MfsClient {
     }
   }
 
-  private async json (endpoint: string, args: Record<string, string | string[] | boolean | number>, what: string): Promise<any> {
+  private async json (endpoint: string, args: KuboArgs, what: string): Promise<any> {
     const text = new TextDecoder().decode(await this.raw(endpoint, args, what)).trim()
     try {
       return JSON.parse(text)

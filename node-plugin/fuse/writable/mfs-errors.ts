@@ -1,30 +1,22 @@
-// Kubo answers MFS failures with English messages only; this maps the ones a filesystem
-// must tell apart to errno. Anything else (timeouts, Kubo down, unknown) stays EIO.
-import { Code, CsiError, Errno, FsError, toCsiError } from '../../../driver/errors.js'
+// How a failed MFS call looks to a filesystem. Kubo's cause arrives as a Reason on the CsiError
+// (driver/kubo-errors.ts reads Kubo's answer once); anything without one (timeouts, Kubo down,
+// unknown failures) is EIO.
+import { Code, Errno, FsError, toCsiError, type Reason } from '../../../driver/errors.js'
 
-const RULES: Array<[RegExp, number]> = [
-  [/does not exist|no link named|not found/i, Errno.ENOENT],
-  [/already exists|already has entry/i, Errno.EEXIST],
-  [/not a directory/i, Errno.ENOTDIR],
-  [/was not a file|is a directory/i, Errno.EISDIR],
-  [/not empty/i, Errno.ENOTEMPTY]
-]
-
-/** Errno for a Kubo reply message, or undefined when it is not one we recognise. */
-export function errnoOfMessage (msg: string): number | undefined {
-  for (const [re, errno] of RULES) if (re.test(msg)) return errno
-  return undefined
+const ERRNO_BY_REASON: Partial<Record<Reason, number>> = {
+  'not-found': Errno.ENOENT,
+  exists: Errno.EEXIST,
+  'not-directory': Errno.ENOTDIR,
+  'is-directory': Errno.EISDIR,
+  'not-empty': Errno.ENOTEMPTY
 }
 
-/** Turns a failed MFS call into an FsError; only answers from Kubo itself are interpreted. */
+/** Turns a failed MFS call into an FsError. */
 export function toFsError (err: unknown, what: string): FsError {
   if (err instanceof FsError) return err
   const e = toCsiError(err)
-  const answered = e.code === Code.NOT_FOUND || e.code === Code.INTERNAL
-  const errno = answered ? errnoOfMessage(e.message) : undefined
+  const errno = e.reason !== undefined ? ERRNO_BY_REASON[e.reason] : undefined
   if (errno !== undefined) return new FsError(errno, `${what}: ${e.message}`)
   // Deadline, unreachable Kubo, permission problems with the API token, unknown failures.
   return new FsError(e.code === Code.PERMISSION_DENIED ? Errno.EACCES : Errno.EIO, `${what}: ${e.message}`)
 }
-
-export function isCsiError (err: unknown): err is CsiError { return err instanceof CsiError }

@@ -37,12 +37,6 @@ export function toMfs (root: string, fusePath: string): string {
   return segs.length === 0 ? root : `${root}/${segs.join('/')}`
 }
 
-/** Parent FUSE path ('/' for top-level names and for the root). */
-export function parentOf (fusePath: string): string {
-  const segs = segmentsOf(fusePath)
-  return '/' + segs.slice(0, -1).join('/')
-}
-
 /** True when `p` is `dir` or lies below it (both normalized FUSE paths). */
 export function isWithin (p: string, dir: string): boolean {
   if (dir === '/') return true
