@@ -18,11 +18,11 @@ TOOLS="$ROOT/.tools"
 mkdir -p "$TOOLS/bin"
 
 # --- Debian: containerd + runc (run by scripts/e2e/cluster.ts with its own root and socket), CNI
-# plugins (bridge, host-local), and what the local images are made of (busybox-static, tini, nc, nginx, wget) ---
-if ! command -v containerd >/dev/null || ! command -v runc >/dev/null || ! command -v ctr >/dev/null || [ ! -x /usr/lib/cni/bridge ] || [ ! -x /bin/busybox ] || [ ! -x /usr/bin/tini ] || [ ! -x /bin/nc.openbsd ] || [ ! -x /usr/sbin/nginx ] || [ ! -x /usr/bin/wget ]; then
-  log "installing containerd, runc, CNI plugins, busybox-static, tini, netcat-openbsd, nginx-light, wget"
+# plugins (bridge, host-local), and what the local images are made of (busybox-static, tini, nc, nginx, wget, redis) ---
+if ! command -v containerd >/dev/null || ! command -v runc >/dev/null || ! command -v ctr >/dev/null || [ ! -x /usr/lib/cni/bridge ] || [ ! -x /bin/busybox ] || [ ! -x /usr/bin/tini ] || [ ! -x /bin/nc.openbsd ] || [ ! -x /usr/sbin/nginx ] || [ ! -x /usr/bin/wget ] || [ ! -x /usr/bin/redis-server ]; then
+  log "installing containerd, runc, CNI plugins, busybox-static, tini, netcat-openbsd, nginx-light, wget, redis-server"
   retry 3 as_root apt-get update -qq
-  retry 3 as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq containerd runc containernetworking-plugins busybox-static tini netcat-openbsd nginx-light wget >/dev/null
+  retry 3 as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq containerd runc containernetworking-plugins busybox-static tini netcat-openbsd nginx-light wget redis-server >/dev/null
 fi
 
 # --- Kubernetes: control plane, kubelet, kubectl (host processes) ---

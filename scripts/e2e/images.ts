@@ -33,7 +33,7 @@ export const PROJECT_IMAGE = {
   workdir: '/opt/ipfs-csi',
   copies: ['package.json', 'node_modules', 'dist', 'proto/csi.proto', 'proto/pluginregistration.proto'],
   removedFromDist: ['dist/test', 'dist/scripts'],
-  packages: ['libfuse2', 'fuse', 'tini'],
+  packages: ['libfuse2', 'fuse', 'tini', 'redis-server'],
   cliLink: { from: '/usr/local/bin/ipfs-csi', to: '/opt/ipfs-csi/dist/driver/cli.js' },
   env: { NODE_ENV: 'production' },
   user: '65532:65532',
@@ -110,6 +110,8 @@ function projectLayers (repo: string, runtime: string, app: string): void {
   // The Dockerfile's Debian base brings util-linux and coreutils: the driver runs mount(8) (whose
   // `--bind -o ro` also remounts read-only; busybox's does not), umount(8) and stat(1).
   for (const tool of ['/usr/bin/mount', '/usr/bin/umount', '/usr/bin/stat']) putDynamic(runtime, tool)
+  // redis-server: the API's shared rate-limit store runs from this image (deploy/base/api).
+  putDynamic(runtime, '/usr/bin/redis-server')
   const dest = path.join(app, PROJECT_IMAGE.workdir.slice(1))
   mkdirSync(dest, { recursive: true })
   for (const c of PROJECT_IMAGE.copies) {
