@@ -4,7 +4,7 @@ export PATH := $(CURDIR)/.tools/bin:$(PATH)
 export GOTOOLCHAIN := local
 
 # sdk/: the OpenAPI document and the TypeScript types generated from it (commit the result).
-.PHONY: setup setup-e2e build typecheck test sdk test-unit test-integration sanity demo bench e2e e2e-down clean manifests validate-manifests
+.PHONY: setup setup-e2e build typecheck test sdk test-unit test-integration sanity demo bench e2e e2e-down clean manifests validate-manifests monitoring
 
 setup:
 	@bash scripts/setup.sh
@@ -60,6 +60,11 @@ e2e: setup-e2e
 # Tears down a cluster left by `node dist/scripts/e2e/run.js --keep` (or a killed run).
 e2e-down:
 	flock /tmp/ipfs-csi-e2e.lock node dist/scripts/e2e/cluster.js stop
+
+# deploy/components/monitoring/prometheusrule.yaml from deploy/monitoring/ipfs-csi.rules.yaml, then
+# the checks `make test` runs (promtool check + test rules, runbooks, dashboard PromQL).
+monitoring: setup
+	node dist/scripts/monitoring.js --write
 
 clean:
 	rm -rf dist test-results

@@ -1,6 +1,8 @@
 // `ipfs-csi api serve`: wires configuration, Kubo (and IPFS Cluster), authentication, the pin
 // service and the HTTP server.
 import { parseApiConfig, API_USAGE, type ApiConfig } from './config.js'
+import { createRegistry, HttpMetrics, registerKuboUp, renderRegistry } from '../driver/metrics.js'
+import { startMetricsServer } from '../driver/metrics-server.js'
 import { CLIENT_USAGE } from './client-command.js'
 import { createLogger, type Logger } from '../driver/logger.js'
 import { Kubo } from '../driver/kubo.js'
@@ -46,7 +48,11 @@ export async function startApi (config: ApiConfig, log: Logger): Promise<Running
   const limiter: RateLimiter = config.redisUrl !== undefined ? new RedisRateLimiter(config.redisUrl, log) : new MemoryRateLimiter()
   const shedder = new LoadShedder(config.limits.maxEventLoopLagMs)
   const g = guards(limiter, shedder, config.limits)
+  // --metrics-listen: request counts and latency by route and status (IpfsCsiApiErrors, IpfsCsiApiRateLimited).
+  const registry = config.metricsListen !== undefined ? createRegistry('api') : undefined
+  if (registry !== undefined) registerKuboUp(registry, kubo)
   const http = await startHttpServer({
+    ...(registry !== undefined ? { metrics: new HttpMetrics(registry, 'api') } : {}),
     host: config.host,
     port: config.port,
     routes: routes({ auth, tokens, pins, afterAuth: g.afterAuth, extra: (authed) => modelRoutes(models, authed, config.modelIndexTimeoutMs) }),
@@ -54,11 +60,15 @@ export async function startApi (config: ApiConfig, log: Logger): Promise<Running
     log,
     guard: g.beforeAuth
   })
+  const metricsServer = registry !== undefined && config.metricsListen !== undefined
+    ? await startMetricsServer({ listen: config.metricsListen, log, metrics: async () => await renderRegistry(registry) })
+    : undefined
   log.info('api serving', { url: http.url, kuboApi: config.kuboApi, clusterApi: config.clusterApi, auth: config.auth.kind })
   return {
     url: http.url,
     http,
     close: async () => {
+      await metricsServer?.close()
       pins?.stop()
       await http.close()
       models.close()

@@ -1,9 +1,12 @@
 // Typed configuration for `ipfs-csi api serve`, from flags then IPFS_CSI_* environment variables,
 // validated once at start-up with every problem reported together (as `serve` does).
 import path from 'node:path'
+import { parseListen, type ListenAddress } from '../driver/metrics-server.js'
 import { ConfigError, intOption, readFlags, validateKuboApi } from '../driver/config.js'
 
 export interface ApiConfig {
+  /** `--metrics-listen`: Prometheus metrics of this API process. */
+  metricsListen?: ListenAddress
   host: string
   port: number
   kuboApi: string
@@ -73,7 +76,8 @@ export const API_FLAGS = {
   'rate-limit-identity': { type: 'string', default: '600' },
   'rate-limit-ip': { type: 'string', default: '1200' },
   'max-event-loop-lag-ms': { type: 'string', default: '200' },
-  'log-level': { type: 'string', default: 'info' }
+  'log-level': { type: 'string', default: 'info' },
+  'metrics-listen': { type: 'string' }
 } as const
 
 export const API_USAGE = `usage: ipfs-csi api serve [flags]
@@ -102,6 +106,7 @@ behind Kubernetes service-account tokens. Every flag can also be set as IPFS_CSI
   --redis URL                     share rate limits between replicas (redis://HOST:PORT)
   --max-body-bytes N (65536)  --max-header-bytes N (16384)  --request-timeout-ms N (30000)
   --rate-limit-identity N (600/min)  --rate-limit-ip N (1200/min)  --max-event-loop-lag-ms N (200)
+  --metrics-listen HOST:PORT      Prometheus metrics (ipfs_csi_http_requests_total{server="api"}...)
   --log-level error|warn|info|debug`
 
 type FlagSpec = Parameters<typeof readFlags>[1]
@@ -138,6 +143,7 @@ export function parseApiConfig (argv: string[], env: NodeJS.ProcessEnv = process
   if (m == null || Number(m[2]) > 65535) problems.push(`--listen must be HOST:PORT (got ${JSON.stringify(listen)})`)
   else { host = (m[1] as string).replace(/^\[|\]$/g, ''); port = Number(m[2]) }
 
+  const metricsListen = parseListen(problems, v['metrics-listen'])
   const kuboApi = validateKuboApi(problems, v['kubo-api'])
   const kuboApiTokenFile = absFile(problems, 'kubo-api-token-file', v['kubo-api-token-file'])
   const kuboTimeoutMs = intOption(problems, 'kubo-timeout-ms', v['kubo-timeout-ms'], 100, 600_000)
@@ -201,6 +207,7 @@ export function parseApiConfig (argv: string[], env: NodeJS.ProcessEnv = process
   if (!['error', 'warn', 'info', 'debug'].includes(logLevel)) problems.push(`--log-level must be error, warn, info or debug (got ${JSON.stringify(logLevel)})`)
   if (problems.length > 0 || auth === undefined) throw new ConfigError(problems.length > 0 ? problems : ['no authentication configured'])
   return {
+    ...(metricsListen !== undefined ? { metricsListen } : {}),
     host,
     port,
     kuboApi,

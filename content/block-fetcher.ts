@@ -57,8 +57,12 @@ export class BlockFetcher implements BlockReader {
   private closed = false
   private warnedForeignStore = false
   private readonly gc = new StreamGc()
-  /** Counters for tests and debug logs. */
-  readonly stats = { fetched: 0, cacheHits: 0, joined: 0, failed: 0, runs: 0, runLeaves: 0, runFallbacks: 0, localHits: 0, localBad: 0 }
+  /**
+   * Counters for metrics (fuse-metrics.ts), tests and debug logs. fetched = localHits (disk,
+   * of which `bitswap` Kubo fetched first) + blocks through the API; misses: asks the cache
+   * could not answer; localBad/apiBad: blocks that failed verification.
+   */
+  readonly stats = { fetched: 0, cacheHits: 0, misses: 0, joined: 0, failed: 0, runs: 0, runLeaves: 0, runFallbacks: 0, localHits: 0, localBad: 0, bitswap: 0, apiBad: 0 }
 
   constructor (init: BlockFetcherInit) {
     this.kubo = init.kubo
@@ -90,6 +94,7 @@ export class BlockFetcher implements BlockReader {
     const key = cid.toString()
     const hit = this.cache.get(key)
     if (hit !== undefined) { this.stats.cacheHits++; return hit }
+    this.stats.misses++
     let p = this.inflight.get(key)
     if (p === undefined) {
       // The kernel retries a failed readahead page with a second read of the same range at once;
@@ -108,6 +113,10 @@ export class BlockFetcher implements BlockReader {
     if (cid.multihash.code === IDENTITY) return cid.multihash.digest
     return this.cache.get(cid.toString())
   }
+
+  /** Bytes in the block cache now, and its bound. */
+  get cacheBytes (): number { return this.cache.calculatedSize }
+  get cacheMaxBytes (): number { return this.cache.maxSize }
 
   /**
    * A dag-pb block was decoded as a file leaf: nothing long-lived keeps views of its bytes, so
@@ -204,7 +213,7 @@ export class BlockFetcher implements BlockReader {
     try {
       await this.kuboCall('block/stat', key, deadline)
       const bytes = await this.readLocal(cid, sizeHint)
-      if (bytes !== undefined) return bytes
+      if (bytes !== undefined) { this.stats.bitswap++; return bytes }
       if (!this.warnedForeignStore) {
         // Kubo has the block but the directory does not: it is some other repo's, or not flatfs.
         this.warnedForeignStore = true
@@ -261,6 +270,8 @@ export class BlockFetcher implements BlockReader {
         this.keep(key, block, false)
         ;(waiters[i] as Deferred).resolve(block)
       } else {
+        // A dag-pb leaf rebuilt differently is a wrong guess; a raw leaf is the block itself.
+        if (l.cid.code === CODEC_RAW) this.stats.apiBad++
         this.fallback(i, run, waiters)
       }
     }
@@ -357,6 +368,7 @@ export class BlockFetcher implements BlockReader {
       try {
         verifyBlock(cid, bytes)
       } catch (err) {
+        this.stats.apiBad++
         this.log.error('block failed verification, refusing to serve it', { cid: key, bytes: bytes.byteLength, error: (err as Error).message })
         throw err
       }

@@ -45,6 +45,8 @@ export class ContentTree {
   private readonly listings: LRUCache<string, Promise<Listing>>
   private readonly finished = new WeakMap<Promise<Listing>, Listing>()
   private readonly limits: ContentLimits
+  /** Leaf blocks readCached took straight from the block cache (BlockFetcher.get counts its own hits). */
+  cachedBlocks = 0
 
   constructor (init: ContentTreeInit) {
     this.fetcher = init.fetcher
@@ -245,7 +247,10 @@ export class ContentTree {
     if (file.kind !== 'file') return undefined
     const end = Math.min(file.size, pos + len)
     if (pos >= end) return 0
-    return this.copyCached(file, 0, pos, end, buf) ? end - pos : undefined
+    const before = this.cachedBlocks
+    if (this.copyCached(file, 0, pos, end, buf)) return end - pos
+    this.cachedBlocks = before // the async read that follows asks the fetcher (which counts) for them again
+    return undefined
   }
 
   private copyCached (node: UnixfsNode & { kind: 'file' }, nodeOff: number, start: number, end: number, buf: Buffer): boolean {
@@ -256,6 +261,7 @@ export class ContentTree {
       if (n === undefined) {
         const bytes = this.fetcher.peek(child.cid)
         if (bytes === undefined) return false
+        this.cachedBlocks++
         try {
           n = decodeNode(child.cid, bytes)
         } catch {

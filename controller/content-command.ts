@@ -8,6 +8,7 @@ import { Kubo } from '../driver/kubo.js'
 import { ConfigError, validateKuboApi } from '../driver/config.js'
 import { PIN_PREFIX } from '../driver/constants.js'
 import { ClusterClient, type ClusterPin, type GlobalPinInfo } from './cluster-client.js'
+import { Progress } from '../driver/progress.js'
 import { RecordStore } from '../driver/record-store.js'
 
 const USAGE = `usage: ipfs-csi content ls --kubo-api URL [--cluster-api URL] [--cluster-basic-auth-file FILE]
@@ -73,6 +74,8 @@ export interface ContentLsOptions {
   clusterApi?: string
   clusterBasicAuthFile?: string
   nodeKuboApis: string[]
+  /** Told what is being read: a stage name, and records read of how many (the slow part with many pins). */
+  onProgress?: (stage: string, done?: number, total?: number) => void
 }
 
 export async function contentLs (o: ContentLsOptions, signal: AbortSignal): Promise<ContentEntry[]> {
@@ -90,8 +93,11 @@ export async function contentLs (o: ContentLsOptions, signal: AbortSignal): Prom
   }
 
   // Records (and preloads) in the controller's Kubo.
-  for (const [cid, name] of await namedPins(kubo, signal)) {
-    if (!ours(name)) continue
+  o.onProgress?.('listing pins of the storage Kubo')
+  const recordPins = [...await namedPins(kubo, signal)].filter(([, name]) => ours(name))
+  let read = 0
+  for (const [cid, name] of recordPins) {
+    o.onProgress?.('reading records', read++, recordPins.length)
     const e = entry(name)
     if (e.kind === 'volume' || e.kind === 'snapshot') {
       e.record = true
@@ -110,6 +116,7 @@ export async function contentLs (o: ContentLsOptions, signal: AbortSignal): Prom
 
   // Cluster pins and their status on every peer.
   if (o.clusterApi !== undefined) {
+    o.onProgress?.('reading Cluster pins and their status')
     const cluster = new ClusterClient({ url: o.clusterApi, timeoutMs: CALL_MS, ...(o.clusterBasicAuthFile !== undefined ? { basicAuthFile: o.clusterBasicAuthFile } : {}) })
     const pins = new Map<string, ClusterPin>((await cluster.pins(signal)).map(p => [p.cid, p]))
     const status = new Map<string, GlobalPinInfo>((await cluster.statusAll(signal)).map(s => [s.cid, s]))
@@ -137,7 +144,8 @@ export async function contentLs (o: ContentLsOptions, signal: AbortSignal): Prom
 
   // Which node-local Kubos pin the content (staged or preloaded there); preloads live there too.
   const nodePins: Array<Map<string, string> | undefined> = []
-  for (const api of o.nodeKuboApis) {
+  for (const [i, api] of o.nodeKuboApis.entries()) {
+    o.onProgress?.('asking node Kubos what they pin', i, o.nodeKuboApis.length)
     try { nodePins.push(await namedPins(new Kubo({ url: api, timeoutMs: CALL_MS }), signal)) } catch (err) {
       if (signal.aborted) throw err
       nodePins.push(undefined)
@@ -212,7 +220,16 @@ export async function contentCommand (argv: string[]): Promise<number> {
   const authFile = (values['cluster-basic-auth-file'] as string | undefined) ?? env.IPFS_CSI_CLUSTER_BASIC_AUTH_FILE
   const nodeKuboApis = ((values['node-kubo-api'] as string[] | undefined) ?? []).map(u => validateKuboApi(problems, u, 'node-kubo-api'))
   if (problems.length > 0) throw new ConfigError(problems)
-  const entries = await contentLs({ kuboApi, ...(clusterApi !== undefined ? { clusterApi } : {}), ...(authFile !== undefined && authFile !== '' ? { clusterBasicAuthFile: authFile } : {}), nodeKuboApis }, AbortSignal.timeout(5 * 60_000))
+  const progress = new Progress()
+  let entries: ContentEntry[]
+  try {
+    entries = await contentLs({
+      kuboApi, ...(clusterApi !== undefined ? { clusterApi } : {}), ...(authFile !== undefined && authFile !== '' ? { clusterBasicAuthFile: authFile } : {}), nodeKuboApis,
+      onProgress: (stage, done, total) => progress.update(total !== undefined ? `${stage}: ${done ?? 0}/${total}` : stage, done === undefined || done === 0)
+    }, AbortSignal.timeout(5 * 60_000))
+  } finally {
+    progress.done()
+  }
   process.stdout.write(values.json === true ? JSON.stringify({ entries }, null, 2) + '\n' : formatContentLs(entries))
   return 0
 }

@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // `ipfs-csi`: one binary for the CSI services, the FUSE server, and the tools around them.
 import { ConfigError } from './config.js'
+import { DRIVER_VERSION } from './constants.js'
+import { helpFor } from './help.js'
 
 const USAGE = `usage: ipfs-csi <command> [flags]
 
@@ -17,10 +19,21 @@ commands:
   fuse-server --spec FILE                                      (internal) one volume's FUSE server
   fuse-host --socket PATH --state-dir DIR [--log-level L]       start FUSE servers for the node service
 
-Every serve flag can also be set as IPFS_CSI_<FLAG> (e.g. IPFS_CSI_KUBO_API).`
+Every serve flag can also be set as IPFS_CSI_<FLAG> (e.g. IPFS_CSI_KUBO_API).
+serve, mount, fuse-host, preload serve and api serve take --metrics-listen HOST:PORT (Prometheus).
+ipfs-csi <command> --help   every flag of a command        ipfs-csi --version   this build's version`
 
 async function main (argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv
+  if (cmd === '--version' || cmd === '-V' || cmd === 'version') {
+    console.log(`ipfs-csi ${DRIVER_VERSION}`)
+    return 0
+  }
+  // `<command> --help` anywhere in its arguments, before any flag is parsed or validated.
+  if (cmd !== undefined && (rest.includes('--help') || rest.includes('-h'))) {
+    const help = helpFor(cmd, rest[0])
+    if (help !== undefined) { console.log(help); return 0 }
+  }
   switch (cmd) {
     case 'serve': return await (await import('./serve.js')).serveCommand(rest)
     case 'mount': return await (await import('../node-plugin/fuse/mount-command.js')).mountCommand(rest)

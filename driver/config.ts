@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util'
 import path from 'node:path'
 import { DEFAULTS } from './constants.js'
 import { LocalBlockstore } from '../content/local-blockstore.js'
+import { parseListen, type ListenAddress } from './metrics-server.js'
 
 export type Mode = 'controller' | 'node' | 'all'
 
@@ -50,6 +51,8 @@ export interface ServeConfig {
    */
   registrationSocket?: string
   kubeletRegistrationPath?: string
+  /** `--metrics-listen HOST:PORT`: Prometheus metrics of this process (and, in node mode, of its FUSE servers). */
+  metricsListen?: ListenAddress
 }
 
 export class ConfigError extends Error {
@@ -85,7 +88,8 @@ export const SERVE_FLAGS = {
   'node-cache-max-bytes': { type: 'string' },
   'fuse-launcher': { type: 'string', default: 'local' },
   'registration-socket': { type: 'string' },
-  'kubelet-registration-path': { type: 'string' }
+  'kubelet-registration-path': { type: 'string' },
+  'metrics-listen': { type: 'string' }
 } as const
 
 type FlagSpec = Record<string, { type: 'string' | 'boolean', default?: string | boolean, multiple?: boolean, short?: string }>
@@ -212,10 +216,12 @@ export function parseServeConfig (argv: string[], env: NodeJS.ProcessEnv = proce
     problems.push(`--fuse-launcher must be local or unix:///abs/path.sock (got ${JSON.stringify(fuseLauncher)})`)
   }
   const registration = validateRegistration(problems, v['registration-socket'], v['kubelet-registration-path'], mode)
+  const metricsListen = parseListen(problems, v['metrics-listen'])
   if (problems.length > 0) throw new ConfigError(problems)
   return {
     fuseLauncher,
     ...registration,
+    ...(metricsListen !== undefined ? { metricsListen } : {}),
     ...(nodeCacheMaxBytes !== undefined ? { nodeCacheMaxBytes } : {}),
     storageKuboApi,
     ...(storageToken !== undefined ? { storageKuboApiTokenFile: storageToken } : {}),

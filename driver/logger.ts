@@ -15,10 +15,11 @@ const redactFormat = winston.format((info) => {
 export type Logger = winston.Logger
 
 export function createLogger (level: string = 'info', component = 'ipfs-csi'): Logger {
+  // Not defaultMeta: winston applies it over a child's fields, so child({ component }) was lost.
+  const componentFormat = winston.format((info) => { info.component ??= component; return info })
   return winston.createLogger({
     level,
-    defaultMeta: { component },
-    format: winston.format.combine(redactFormat(), winston.format.timestamp(), winston.format.errors({ stack: false }), winston.format.json()),
+    format: winston.format.combine(componentFormat(), redactFormat(), winston.format.timestamp(), winston.format.errors({ stack: false }), winston.format.json()),
     transports: [new winston.transports.Console({ stderrLevels: ['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly'] })]
   })
 }

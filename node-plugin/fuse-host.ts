@@ -11,12 +11,24 @@ import { ConfigError, readFlags } from '../driver/config.js'
 import { DEFAULTS } from '../driver/constants.js'
 import { createLogger, type Logger } from '../driver/logger.js'
 import { spawnLocalFuseServer } from './fuse-process.js'
+import { parseListen, startMetricsServer } from '../driver/metrics-server.js'
 
-const FLAGS = {
+export const FUSE_HOST_FLAGS = {
   socket: { type: 'string' },
   'state-dir': { type: 'string', default: DEFAULTS.stateDir },
-  'log-level': { type: 'string', default: DEFAULTS.logLevel }
+  'log-level': { type: 'string', default: DEFAULTS.logLevel },
+  'metrics-listen': { type: 'string' }
 } as const
+
+/** What the fuse-host counts (exported by fuseHostRegistry). */
+export class FuseHostCounts {
+  spawned = 0
+  refused = 0
+  failed = 0
+  /** Exits of FUSE servers it started: clean (0), error (other code), signal (killed). */
+  readonly exits = { clean: 0, error: 0, signal: 0 }
+  running = 0
+}
 
 /** A client that has not sent its request line by then is dropped. */
 const REQUEST_TIMEOUT_MS = 5000
@@ -76,8 +88,9 @@ export interface FuseHost {
 }
 
 /** Serves the launcher socket until closed. `stateDir` must be absolute. */
-export async function startFuseHost (opts: { socketPath: string, stateDir: string, log: Logger }): Promise<FuseHost> {
+export async function startFuseHost (opts: { socketPath: string, stateDir: string, log: Logger, counts?: FuseHostCounts }): Promise<FuseHost> {
   const { socketPath, stateDir, log } = opts
+  const counts = opts.counts ?? new FuseHostCounts()
   await mkdir(path.dirname(socketPath), { recursive: true, mode: 0o700 })
   // A socket left by an earlier run is removed; any other file there is not ours to delete.
   const old = await lstat(socketPath).catch(() => undefined)
@@ -85,7 +98,7 @@ export async function startFuseHost (opts: { socketPath: string, stateDir: strin
     if (!old.isSocket()) throw new Error(`${socketPath} exists and is not a socket`)
     await rm(socketPath, { force: true })
   }
-  const server = createServer({ allowHalfOpen: false }, (sock) => handle(sock, stateDir, log))
+  const server = createServer({ allowHalfOpen: false }, (sock) => handle(sock, stateDir, log, counts))
   server.maxConnections = MAX_CONNECTIONS
   // umask for the bind, so the socket is never accessible to others, not even briefly.
   const mask = process.umask(0o177)
@@ -109,7 +122,7 @@ export async function startFuseHost (opts: { socketPath: string, stateDir: strin
   }
 }
 
-function handle (sock: Socket, stateDir: string, log: Logger): void {
+function handle (sock: Socket, stateDir: string, log: Logger, counts: FuseHostCounts): void {
   let buf = ''
   let answered = false
   let gone = false
@@ -129,7 +142,7 @@ function handle (sock: Socket, stateDir: string, log: Logger): void {
       return
     }
     answered = true
-    void answer(buf.slice(0, nl), stateDir, log).then((r) => {
+    void answer(buf.slice(0, nl), stateDir, log, counts).then((r) => {
       // The client gave up (its deadline) before hearing the pid: nobody would track this
       // server, so it goes now rather than mounting behind the node service's back.
       if (gone && typeof r.pid === 'number') {
@@ -142,20 +155,25 @@ function handle (sock: Socket, stateDir: string, log: Logger): void {
   })
 }
 
-async function answer (line: string, stateDir: string, log: Logger): Promise<Record<string, unknown>> {
+async function answer (line: string, stateDir: string, log: Logger, counts: FuseHostCounts): Promise<Record<string, unknown>> {
   try {
     const req = parseRequest(line)
     if (req.op === 'ping') return { ok: true }
     await checkSpawnPaths(stateDir, req.specPath, req.logPath)
     const started = await spawnLocalFuseServer(req.specPath, req.logPath)
+    counts.spawned++
+    counts.running++
     log.info('started FUSE server', { pid: started.pid, spec: req.specPath })
     // node reaps its children (no zombies); the exit is logged for the operator.
-    void started.exited.then(({ code, signal }) => log.info('FUSE server exited', { pid: started.pid, spec: req.specPath, code, signal }))
+    void started.exited.then(({ code, signal }) => {
+      counts.running--
+      counts.exits[signal !== null ? 'signal' : code === 0 ? 'clean' : 'error']++
+      log.info('FUSE server exited', { pid: started.pid, spec: req.specPath, code, signal })
+    })
     return { pid: started.pid }
   } catch (err) {
     const message = (err as Error).message
-    if (err instanceof RequestError) log.warn('refused launcher request', { error: message })
-    else log.error('launcher request failed', { error: message })
+    if (err instanceof RequestError) { counts.refused++; log.warn('refused launcher request', { error: message }) } else { counts.failed++; log.error('launcher request failed', { error: message }) }
     return { error: message }
   }
 }
@@ -163,7 +181,7 @@ async function answer (line: string, stateDir: string, log: Logger): Promise<Rec
 export async function fuseHostCommand (argv: string[]): Promise<number> {
   let values
   try {
-    ({ values } = readFlags(argv, FLAGS as unknown as Parameters<typeof readFlags>[1]))
+    ({ values } = readFlags(argv, FUSE_HOST_FLAGS as unknown as Parameters<typeof readFlags>[1]))
   } catch (err) {
     throw new ConfigError([(err as Error).message])
   }
@@ -174,10 +192,17 @@ export async function fuseHostCommand (argv: string[]): Promise<number> {
   if (!path.isAbsolute(stateDir)) problems.push('--state-dir must be absolute')
   const logLevel = String(values['log-level'])
   if (!['error', 'warn', 'info', 'debug'].includes(logLevel)) problems.push(`--log-level must be error, warn, info or debug (got ${JSON.stringify(logLevel)})`)
+  const metricsListen = parseListen(problems, values['metrics-listen'])
   if (problems.length > 0) throw new ConfigError(problems)
   const log = createLogger(logLevel, 'fuse-host')
   await mkdir(path.join(stateDir, 'volumes'), { recursive: true, mode: 0o700 })
-  const host = await startFuseHost({ socketPath: socketPath as string, stateDir: path.resolve(stateDir), log })
+  const counts = new FuseHostCounts()
+  const host = await startFuseHost({ socketPath: socketPath as string, stateDir: path.resolve(stateDir), log, counts })
+  if (metricsListen !== undefined) {
+    const { fuseHostRegistry } = await import('./fuse-host-metrics.js')
+    const registry = fuseHostRegistry(counts)
+    await startMetricsServer({ listen: metricsListen, log, metrics: async () => ({ contentType: registry.contentType, body: await registry.metrics() }) })
+  }
   return await new Promise<number>((resolve) => {
     const stop = (sig: string): void => {
       // The FUSE servers are detached (own session) and stay up: a fuse-host restart outside

@@ -35,6 +35,11 @@ export class NodeCache {
   private timer?: NodeJS.Timeout
   private running?: Promise<EvictionResult>
   private readonly abort = new AbortController()
+  /** The repo size last measured (undefined until the first check) and GC runs, for metrics. */
+  lastRepoBytes: number | undefined
+  gcRuns = 0
+
+  get maxBytes (): number { return this.init.maxBytes }
 
   constructor (init: NodeCacheInit) {
     this.init = { intervalMs: 60_000, gcTimeoutMs: 10 * 60_000, ...init }
@@ -56,7 +61,8 @@ export class NodeCache {
 
   async repoSize (signal?: AbortSignal): Promise<number> {
     const st = await this.init.kubo.postJson<{ RepoSize?: number }>('repo/stat', { 'size-only': true }, signal ?? this.abort.signal)
-    return Number(st.RepoSize ?? 0)
+    this.lastRepoBytes = Number(st.RepoSize ?? 0)
+    return this.lastRepoBytes
   }
 
   /** One check; concurrent callers share a running pass. */
@@ -70,6 +76,7 @@ export class NodeCache {
     const sizeBefore = await this.repoSize(signal)
     if (sizeBefore <= this.init.maxBytes) return { sizeBefore, sizeAfter: sizeBefore, removed: 0, ran: false, protectedPins: 0 }
     this.init.log.info('node cache over its limit; collecting unpinned content', { repoBytes: sizeBefore, maxBytes: this.init.maxBytes })
+    this.gcRuns++
     // repo/gc streams one line per removed block; errors arrive as lines with an Error field.
     const body = new TextDecoder().decode(await this.init.kubo.post('repo/gc', { 'stream-errors': true }, signal, this.init.gcTimeoutMs))
     let removed = 0

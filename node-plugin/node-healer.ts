@@ -24,6 +24,8 @@ export class NodeHealer {
   private timer: NodeJS.Timeout | undefined
   private running: Promise<HealReport> | undefined
   private readonly ac = new AbortController()
+  /** Volumes healed (FUSE server gone, remounted) and heals that failed, for metrics. */
+  readonly counts = { healed: 0, failed: 0 }
 
   constructor (deps: { volumes: NodeVolumes, locks: VolumeLocks, log: Logger }) {
     this.volumes = deps.volumes
@@ -86,8 +88,10 @@ export class NodeHealer {
       if (this.ac.signal.aborted) return
       await this.volumes.heal(state, this.ac.signal)
       report.healed.push(id)
+      this.counts.healed++
     } catch (err) {
       report.failed.push(id)
+      this.counts.failed++
       this.log.error('heal failed (retried on the next pass)', { volumeId: id, error: (err as Error).message })
     } finally {
       release()

@@ -8,7 +8,10 @@ import type { Kubo } from '../driver/kubo.js'
 import type { Logger } from '../driver/logger.js'
 import type { VolumeLocks } from '../driver/volume-locks.js'
 import { unary, type RpcDeps } from '../driver/rpc-wrapper.js'
+import type { RpcMetrics } from '../driver/metrics.js'
 import { NodeVolumes, type NodeVolumesOptions } from './node-volumes.js'
+import type { Mounter } from './mounter.js'
+import type { FuseLauncher } from './fuse-launcher.js'
 import { NodeHealer } from './node-healer.js'
 import { NodeCache } from './node-cache.js'
 
@@ -20,6 +23,10 @@ export interface NodeServiceDeps {
   locks: VolumeLocks
   kubo: Kubo
   config: ServeConfig
+  metrics?: RpcMetrics
+  /** The node's seams (default: the kernel and real FUSE server processes). */
+  mounter?: Mounter
+  launcher?: FuseLauncher
 }
 
 export interface NodeServiceOptions extends NodeVolumesOptions {
@@ -32,6 +39,7 @@ const byVolumeId = (req: { volume_id?: string }): string | undefined => req.volu
 export class NodeService {
   readonly volumes: NodeVolumes
   readonly healer: NodeHealer
+  readonly log: Logger
   /** Present when --node-cache-max-bytes bounds the node Kubo's repo. */
   cache?: NodeCache
   private readonly deps: NodeServiceDeps
@@ -39,8 +47,9 @@ export class NodeService {
 
   constructor (deps: NodeServiceDeps, options: NodeServiceOptions = {}) {
     this.deps = deps
-    const log = deps.log.child({ service: 'node' })
-    this.volumes = new NodeVolumes({ log, kubo: deps.kubo, config: deps.config }, options)
+    const log = deps.log.child({ component: 'node' })
+    this.log = log
+    this.volumes = new NodeVolumes({ log, kubo: deps.kubo, config: deps.config, mounter: deps.mounter, launcher: deps.launcher }, options)
     this.healer = new NodeHealer({ volumes: this.volumes, locks: deps.locks, log })
     this.reconcileWaitMs = options.reconcileWaitMs ?? 20_000
   }
@@ -59,7 +68,7 @@ export class NodeService {
     clearTimeout(timer)
     this.healer.startTimer(this.deps.config.healIntervalMs)
     if (this.deps.config.nodeCacheMaxBytes !== undefined) {
-      this.cache = new NodeCache({ kubo: this.deps.kubo, maxBytes: this.deps.config.nodeCacheMaxBytes, log: log.child({ service: 'node-cache' }) })
+      this.cache = new NodeCache({ kubo: this.deps.kubo, maxBytes: this.deps.config.nodeCacheMaxBytes, log: log.child({ component: 'node-cache' }) })
       this.cache.start()
     }
   }
@@ -71,7 +80,7 @@ export class NodeService {
   }
 
   handlers (): NodeHandlers {
-    const deps: RpcDeps = { log: this.deps.log, locks: this.deps.locks }
+    const deps: RpcDeps = { log: this.deps.log, locks: this.deps.locks, ...(this.deps.metrics !== undefined ? { metrics: this.deps.metrics } : {}) }
     const v = this.volumes
     const nodeId = this.deps.config.nodeId
     return {

@@ -9,8 +9,9 @@ import { createLogger } from '../driver/logger.js'
 import { BlockFetcher } from '../content/block-fetcher.js'
 import { ContentTree } from '../content/content-tree.js'
 import { verifyDag, type VerifyReport } from './verify.js'
+import { humanBytes, Progress } from '../driver/progress.js'
 
-const FLAGS = {
+export const VERIFY_FLAGS = {
   'kubo-api': { type: 'string', default: DEFAULTS.kuboApi },
   'kubo-api-token-file': { type: 'string' },
   'timeout-ms': { type: 'string', default: String(DEFAULTS.kuboTimeoutMs) },
@@ -26,7 +27,7 @@ const USAGE = 'usage: ipfs-csi verify <cid> --kubo-api URL [--offline] [--json] 
 export async function verifyCommand (argv: string[]): Promise<number> {
   let read
   try {
-    read = readFlags(argv, FLAGS)
+    read = readFlags(argv, VERIFY_FLAGS)
   } catch (err) {
     throw new ConfigError([(err as Error).message, USAGE])
   }
@@ -52,11 +53,16 @@ export async function verifyCommand (argv: string[]): Promise<number> {
   const kubo = new Kubo({ url: kuboApi, ...(tokenFile !== undefined ? { tokenFile } : {}), timeoutMs })
   const fetcher = new BlockFetcher({ kubo, timeoutMs, cacheBytes: 64 * 1024 * 1024, log })
   const tree = new ContentTree({ fetcher, log })
+  const progress = new Progress()
   let report: VerifyReport
   try {
-    report = await verifyDag({ kubo, fetcher, tree, log, offline: v.offline === true, concurrency, timeoutMs }, cid, AbortSignal.timeout(totalTimeoutMs))
+    report = await verifyDag({
+      kubo, fetcher, tree, log, offline: v.offline === true, concurrency, timeoutMs,
+      onProgress: (p) => progress.update(`verifying ${cid?.toString() ?? ''}: ${p.blocks} blocks, ${humanBytes(p.bytes)} re-hashed, ${p.queued} queued`)
+    }, cid, AbortSignal.timeout(totalTimeoutMs))
   } finally {
     fetcher.close()
+    progress.done()
   }
   if (v.json === true) console.log(JSON.stringify(report, null, 2))
   else console.log(formatReport(report))

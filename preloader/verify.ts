@@ -37,6 +37,8 @@ export interface VerifyInit {
   offline: boolean
   concurrency: number
   timeoutMs: number
+  /** Called after each block is verified (blocks and bytes so far, blocks still queued). */
+  onProgress?: (p: { blocks: number, bytes: number, queued: number }) => void
 }
 
 export const SUMS_FILE = 'SHA256SUMS'
@@ -71,6 +73,7 @@ export async function verifyDag (init: VerifyInit, root: CID, signal: AbortSigna
       }
       report.blocks++
       report.bytes += bytes.byteLength
+      init.onProgress?.({ blocks: report.blocks, bytes: report.bytes, queued: queue.size + queue.pending })
       let links
       try {
         links = blockLinks(cid, bytes)

@@ -33,6 +33,15 @@ if ! ldconfig -p | grep -q 'libfuse\.so\.2' || ! command -v fusermount >/dev/nul
   retry 3 as_root apt-get update -qq
   retry 3 as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libfuse2 fuse >/dev/null
 fi
+# --- Debian prometheus: promtool for the rule and dashboard checks, a real Prometheus for the
+# monitoring integration test (which renders the dashboard with rsvg-convert from librsvg2-bin).
+# Only the binaries are used: the service the package may start is stopped.
+if ! command -v promtool >/dev/null || ! command -v prometheus >/dev/null || ! command -v rsvg-convert >/dev/null; then
+  log "installing prometheus (promtool) and librsvg2-bin"
+  retry 3 as_root apt-get update -qq
+  retry 3 as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus librsvg2-bin >/dev/null
+  if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then as_root systemctl disable --now prometheus >/dev/null 2>&1 || true; fi
+fi
 # --- Debian nginx and openssl: the public gateway's tests run the shipped nginx template ---
 if ! command -v /usr/sbin/nginx >/dev/null || ! command -v openssl >/dev/null; then
   log "installing nginx and openssl"

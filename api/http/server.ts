@@ -4,6 +4,7 @@ import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { CsiError, Code, invalid } from '../../driver/errors.js'
 import type { Logger } from '../../driver/logger.js'
+import type { HttpMetrics } from '../../driver/metrics.js'
 import { toHttpFailure } from './http-error.js'
 
 export interface Reply {
@@ -89,7 +90,7 @@ function send (res: http.ServerResponse, reply: Reply, extra: Record<string, str
  * Serves `routes` after `guard` (authentication-independent checks: load shedding, per-IP limits).
  * Unknown paths are 404, known paths with another method 405, every failure a Failure body.
  */
-export async function startHttpServer (o: { host: string, port: number, routes: Route[], limits: ServerLimits, log: Logger, guard?: (ctx: RequestContext) => Promise<void> }): Promise<HttpServer> {
+export async function startHttpServer (o: { host: string, port: number, routes: Route[], limits: ServerLimits, log: Logger, guard?: (ctx: RequestContext) => Promise<void>, metrics?: HttpMetrics }): Promise<HttpServer> {
   const server = http.createServer({
     maxHeaderSize: o.limits.maxHeaderBytes,
     requestTimeout: o.limits.requestTimeoutMs,
@@ -99,6 +100,9 @@ export async function startHttpServer (o: { host: string, port: number, routes: 
     keepAliveTimeout: 5_000
   }, (req, res) => {
     const started = Date.now()
+    // The matched route's pattern (a bounded set) labels the metrics, never the raw path.
+    let routeLabel = 'unmatched'
+    if (o.metrics !== undefined) res.once('finish', () => o.metrics?.observe(routeLabel, req.method ?? '', res.statusCode, (Date.now() - started) / 1000))
     const ac = new AbortController()
     let timer: NodeJS.Timeout | undefined
     const deadlineIn = (ms: number): void => {
@@ -130,6 +134,7 @@ export async function startHttpServer (o: { host: string, port: number, routes: 
       if (matches.length === 0) throw new CsiError(Code.NOT_FOUND, `no such endpoint ${url.pathname.slice(0, 128)}`)
       const route = matches.find(r => r.method === req.method)
       if (route === undefined) return { status: 405, headers: { allow: [...new Set(matches.map(r => r.method))].join(', ') }, body: { error: { reason: 'METHOD_NOT_ALLOWED', details: `${req.method ?? ''} is not allowed here` } } }
+      routeLabel = route.path.source
       if (route.timeoutMs !== undefined) deadlineIn(route.timeoutMs)
       const m = route.path.exec(url.pathname) as RegExpExecArray
       try {

@@ -21,6 +21,7 @@ import { BlockFetcher } from '../../content/block-fetcher.js'
 import { LocalBlockstore } from '../../content/local-blockstore.js'
 import { ContentTree, nodeWeight, race } from '../../content/content-tree.js'
 import type { UnixfsNode } from '../../content/unixfs-node.js'
+import type { ContentReadStats } from './fuse-metrics.js'
 import { safeSymlinkTarget } from './symlink-policy.js'
 
 const O_ACCMODE = 3
@@ -102,6 +103,18 @@ export async function createContentFs (spec: FuseSpec, deps: ContentFsDeps): Pro
   log.info('content filesystem ready', { rootCid: rootCid.toString(), kind: rootNode.kind })
   return {
     fs: fs.ops(),
+    stats: (): ContentReadStats => {
+      const f = fetcher.stats
+      const disk = localBlocks !== undefined ? f.localHits - f.bitswap : 0
+      return {
+        ...fs.handleStats(),
+        blocks: { cache: f.cacheHits + tree.cachedBlocks, disk, bitswap: f.bitswap, api: f.fetched - f.localHits },
+        cacheMisses: f.misses,
+        verificationFailures: { disk: f.localBad, api: f.apiBad },
+        cacheBytes: fetcher.cacheBytes,
+        cacheMaxBytes: fetcher.cacheMaxBytes
+      }
+    },
     close: async () => {
       fs.closed = true
       // Where the blocks came from (disk, API runs, single fetches): the first thing to check when a mount is slow.
@@ -128,6 +141,8 @@ export class ContentFs {
   private nextFd = 1
   private readonly wrapped: boolean
   private leafSize = DEFAULT_LEAF
+  /** Bytes read-ahead asked for, for metrics. */
+  private readAheadBytes = 0
 
   constructor (
     private readonly spec: FuseSpec,
@@ -171,6 +186,13 @@ export class ContentFs {
       write: rofs, create: rofs, truncate: rofs, ftruncate: rofs, unlink: rofs, mkdir: rofs, rmdir: rofs,
       rename: rofs, symlink: rofs, chmod: rofs, chown: rofs, utimens: rofs
     }
+  }
+
+  /** Open files, and the read-ahead they run now (summed windows), for metrics. */
+  handleStats (): { openHandles: number, readAheadWindowBytes: number, readAheadBytes: number } {
+    let window = 0
+    for (const h of this.handles.values()) window += h.window
+    return { openHandles: this.handles.size, readAheadWindowBytes: window, readAheadBytes: this.readAheadBytes }
   }
 
   private async withDeadline<T> (fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
@@ -227,6 +249,7 @@ export class ContentFs {
     const from = Math.max(end, h.warmedTo)
     const to = Math.min(file.size, end + h.window)
     h.warmedTo = to
+    this.readAheadBytes += to - from
     this.tree.warm(file, from, to, h.entry.cid).catch((err: Error) => this.log.debug('read-ahead failed', { error: err.message }))
   }
 

@@ -4,6 +4,8 @@
 //  - can never throw into fuse-native (an exception in one callback must not end the mount).
 import { Errno, toErrno } from '../../driver/errors.js'
 import type { Logger } from '../../driver/logger.js'
+import { eioCause, type FuseOpStats } from './op-stats.js'
+import type { ContentReadStats } from './fuse-metrics.js'
 
 export interface Stat {
   mode: number
@@ -65,6 +67,8 @@ export interface FsInstance {
   fs: AsyncFs
   /** Flushes pending writes (writable) and releases resources. */
   close: () => Promise<void>
+  /** Read-path counters at this moment (content volumes), for metrics. */
+  stats?: () => ContentReadStats
 }
 
 type Cb = (...args: any[]) => void
@@ -72,18 +76,31 @@ type Cb = (...args: any[]) => void
 /** Ops that return bytes through a single number argument (fuse-native convention). */
 const COUNT_OPS = new Set(['read', 'write'])
 
-export function toFuseOps (fs: AsyncFs, log: Logger, opTimeoutMs: number): Record<string, Function> {
+export function toFuseOps (fs: AsyncFs, log: Logger, opTimeoutMs: number, stats?: FuseOpStats): Record<string, Function> {
   const ops: Record<string, Function> = {}
   for (const name of Object.keys(fs) as Array<keyof AsyncFs>) {
     const impl = fs[name] as ((...a: any[]) => Promise<unknown>) | undefined
     if (typeof impl !== 'function') continue
+    const isRead = name === 'read'
+    const isWrite = name === 'write'
     ops[name] = (...args: any[]) => {
       const cb = args.pop() as Cb
+      const started = isRead && stats !== undefined ? performance.now() : 0
       let done = false
       const finish = (err: number, value?: unknown): void => {
         if (done) return
         done = true
         clearTimeout(timer)
+        if (stats !== undefined && err >= 0) {
+          if (isRead) {
+            stats.reads++
+            stats.readBytes += value as number
+            stats.readLatency.observe((performance.now() - started) / 1000)
+          } else if (isWrite) {
+            stats.writes++
+            stats.writeBytes += value as number
+          }
+        }
         try {
           if (COUNT_OPS.has(name)) cb(err < 0 ? err : (value as number))
           else if (err < 0) cb(err)
@@ -94,6 +111,7 @@ export function toFuseOps (fs: AsyncFs, log: Logger, opTimeoutMs: number): Recor
       }
       const timer = setTimeout(() => {
         log.warn('fuse op timed out', { op: name, path: args[0], ms: opTimeoutMs })
+        if (stats !== undefined && !done) stats.eio.timeout++
         finish(-Errno.EIO)
       }, opTimeoutMs)
       let p: Promise<unknown>
@@ -104,8 +122,13 @@ export function toFuseOps (fs: AsyncFs, log: Logger, opTimeoutMs: number): Recor
       }
       p.then((v) => finish(0, v), (e: unknown) => {
         const errno = toErrno(e)
-        if (errno === Errno.EIO) log.warn('fuse op failed', { op: name, path: args[0], error: (e as Error)?.message })
-        else log.debug('fuse op refused', { op: name, path: args[0], errno })
+        if (errno === Errno.EIO) {
+          if (stats !== undefined && !done) stats.eio[eioCause(e)]++
+          log.warn('fuse op failed', { op: name, path: args[0], error: (e as Error)?.message })
+        } else {
+          if (stats !== undefined && !done) stats.otherErrors++
+          log.debug('fuse op refused', { op: name, path: args[0], errno })
+        }
         finish(-errno)
       })
     }

@@ -1,7 +1,7 @@
 // One volume's FUSE server process (`ipfs-csi fuse-server --spec FILE`). It is started detached
 // by the node service (or in the foreground by `ipfs-csi mount`) and lives until unmounted, so
 // the gRPC server can restart without touching pods' mounts.
-import { readFile, writeFile, rename } from 'node:fs/promises'
+import { readFile, writeFile, rename, rm } from 'node:fs/promises'
 import { execFile } from 'node:child_process'
 import path from 'node:path'
 import { parseArgs, promisify } from 'node:util'
@@ -12,12 +12,16 @@ import { Kubo } from '../../driver/kubo.js'
 import { toCsiError } from '../../driver/errors.js'
 import type { FuseSpec } from './fuse-spec.js'
 import { toFuseOps, type FsInstance } from './fuse-ops.js'
+import { FuseOpStats } from './op-stats.js'
+import { serveFuseMetrics, type FuseMetricsSource } from './fuse-metrics.js'
 
 const execFileP = promisify(execFile)
 
 export interface RunningFuse {
   spec: FuseSpec
   unmount: () => Promise<void>
+  /** What fuse-metrics.ts turns into metrics when scraped. */
+  metrics: FuseMetricsSource
 }
 
 /** Content is immutable: long kernel caches are safe and make re-reads free. */
@@ -38,7 +42,8 @@ export async function startFuse (spec: FuseSpec, log: Logger): Promise<RunningFu
   // Our own bound (readTimeoutMs + slack for metadata) answers EIO first; fuse-native's timeout
   // is a backstop set on purpose just above it rather than its 15 s default.
   const opTimeoutMs = Math.max(spec.readTimeoutMs, spec.mode === 'writable' ? spec.kuboTimeoutMs : 0) + 500
-  const ops = toFuseOps(instance.fs, log, opTimeoutMs)
+  const opStats = new FuseOpStats()
+  const ops = toFuseOps(instance.fs, log, opTimeoutMs, opStats)
   const content = spec.mode === 'content'
   const fuse = new Fuse(spec.mountpoint, ops, {
     force: true,
@@ -52,8 +57,10 @@ export async function startFuse (spec: FuseSpec, log: Logger): Promise<RunningFu
   await new Promise<void>((resolve, reject) => fuse.mount((err: Error | null) => err != null ? reject(err) : resolve()))
   log.info('mounted', { mountpoint: spec.mountpoint, mode: spec.mode, volumeId: spec.volumeId })
   let unmounting: Promise<void> | undefined
+  const stats = instance.stats
   return {
     spec,
+    metrics: { mode: spec.mode, ops: opStats, ...(stats !== undefined ? { content: stats } : {}) },
     unmount: async () => {
       unmounting ??= (async () => {
         await instance.close().catch((err: Error) => log.error('close failed', { error: err.message }))
@@ -97,6 +104,31 @@ export function validateSpec (raw: unknown): FuseSpec {
 /** File next to the spec that the node service polls: written once the mount is live. */
 export const statusPathOf = (specPath: string): string => path.join(path.dirname(specPath), 'fuse-status.json')
 
+/** Unix socket next to the spec where the server answers /metrics and /metrics.json (node-plugin/fuse-metrics-collector.ts reads it). */
+export const metricsSocketOf = (specPath: string): string => path.join(path.dirname(specPath), 'metrics.sock')
+
+/** Longest unix socket path Linux takes (sun_path is 108 bytes with its NUL). */
+const MAX_SOCKET_PATH = 107
+
+/** Metrics are never worth a mount: any trouble here is logged and the mount goes on. */
+async function serveSocketMetrics (running: RunningFuse, socketPath: string, log: Logger): Promise<void> {
+  if (Buffer.byteLength(socketPath) > MAX_SOCKET_PATH) {
+    log.warn('state dir path too long for a metrics socket; this volume\'s metrics are not collected', { socket: socketPath })
+    return
+  }
+  try {
+    await rm(socketPath, { force: true })
+    const mask = process.umask(0o177) // root-only from the moment it exists
+    try {
+      await serveFuseMetrics(running.metrics, { path: socketPath }, log, { volumeId: running.spec.volumeId })
+    } finally {
+      process.umask(mask)
+    }
+  } catch (err) {
+    log.warn('cannot serve metrics on the volume\'s socket', { socket: socketPath, error: (err as Error).message })
+  }
+}
+
 export async function fuseServerCommand (argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: argv, options: { spec: { type: 'string' } }, strict: true })
   if (values.spec === undefined) throw new Error('fuse-server needs --spec FILE')
@@ -114,6 +146,7 @@ export async function fuseServerCommand (argv: string[]): Promise<number> {
     await rename(`${status}.tmp`, status)
     throw err
   }
+  await serveSocketMetrics(running, metricsSocketOf(values.spec), log)
   await writeFile(`${status}.tmp`, JSON.stringify({ pid: process.pid, mountpoint: spec.mountpoint, mountedAt: new Date().toISOString() }))
   await rename(`${status}.tmp`, status)
   await runUntilSignalled(running, log)

@@ -15,6 +15,8 @@ import { ContentTree } from '../../content/content-tree.js'
 import { resolvePath } from '../../content/resolve-path.js'
 import type { FuseSpec } from './fuse-spec.js'
 import { runUntilSignalled, startFuse } from './fuse-server.js'
+import { serveFuseMetrics } from './fuse-metrics.js'
+import { parseListen, type ListenAddress } from '../../driver/metrics-server.js'
 
 export const MOUNT_FLAGS = {
   'kubo-api': { type: 'string', default: DEFAULTS.kuboApi },
@@ -24,10 +26,11 @@ export const MOUNT_FLAGS = {
   'kubo-timeout-ms': { type: 'string', default: String(DEFAULTS.kuboTimeoutMs) },
   'block-cache-bytes': { type: 'string', default: String(DEFAULTS.blockCacheBytes) },
   'read-ahead-blocks': { type: 'string', default: String(DEFAULTS.readAheadBlocks) },
-  'log-level': { type: 'string', default: DEFAULTS.logLevel }
+  'log-level': { type: 'string', default: DEFAULTS.logLevel },
+  'metrics-listen': { type: 'string' }
 } as const
 
-const USAGE = 'usage: ipfs-csi mount <cid>[/path] <dir> [--kubo-api URL] [--kubo-api-token-file FILE] [--kubo-blocks-dir DIR] [--read-timeout-ms N] [--log-level L]'
+const USAGE = 'usage: ipfs-csi mount <cid>[/path] <dir> [--kubo-api URL] [--kubo-api-token-file FILE] [--kubo-blocks-dir DIR] [--read-timeout-ms N] [--metrics-listen HOST:PORT] [--log-level L]'
 
 export interface MountArgs {
   cid: CID
@@ -41,6 +44,8 @@ export interface MountArgs {
   blockCacheBytes: number
   readAheadBlocks: number
   logLevel: string
+  /** Where this mount's metrics are served (unset: nowhere). */
+  metricsListen?: ListenAddress
 }
 
 /** Validates everything before any Kubo call; throws ConfigError listing every problem. */
@@ -71,6 +76,7 @@ export function parseMountArgs (argv: string[], env: NodeJS.ProcessEnv = process
   const readAheadBlocks = intOption(problems, 'read-ahead-blocks', v['read-ahead-blocks'], 0, 256)
   const logLevel = String(v['log-level'])
   if (!['error', 'warn', 'info', 'debug'].includes(logLevel)) problems.push(`--log-level must be error, warn, info or debug (got ${JSON.stringify(logLevel)})`)
+  const metricsListen = parseListen(problems, v['metrics-listen'])
   if (read.positionals.length === 2 && dirArg === '') problems.push('mount directory is empty')
   if (problems.length > 0) throw new ConfigError([...problems, USAGE])
   return {
@@ -84,7 +90,8 @@ export function parseMountArgs (argv: string[], env: NodeJS.ProcessEnv = process
     kuboTimeoutMs,
     blockCacheBytes,
     readAheadBlocks,
-    logLevel
+    logLevel,
+    ...(metricsListen !== undefined ? { metricsListen } : {})
   }
 }
 
@@ -121,6 +128,12 @@ export async function mountCommand (argv: string[]): Promise<number> {
     if (typeof rootCid === 'number') return rootCid
     if (interrupted) return 1
     running = await startFuse(buildSpec(args, rootCid), log)
+    if (args.metricsListen !== undefined) {
+      // The mount is up: a port that cannot be bound is reported, and the mount stays.
+      await serveFuseMetrics(running.metrics, args.metricsListen, log).catch((err: Error) => {
+        console.error(`ipfs-csi mount: cannot serve metrics on ${args.metricsListen?.host ?? ''}:${args.metricsListen?.port ?? ''}: ${err.message}`)
+      })
+    }
     console.error(`ipfs-csi mount: ${[args.cid.toString(), ...args.path].join('/')} (${rootCid.toString()}) mounted at ${args.dir}; Ctrl-C to unmount`)
   } finally {
     process.off('SIGINT', onEarlySignal)

@@ -44,6 +44,11 @@ const O_RDONLY = 0
 const O_TRUNC = 0o1000
 const FILE_MODE = 0o644
 const DIR_MODE = 0o755
+/**
+ * setuid/setgid are never stored nor shown (as in content-fs): a tenant must not be able to
+ * leave a setuid file that another pod, or the node, would run with the owner's (root's) rights.
+ */
+const MODE_MASK = 0o1777
 /** Existing content is copied into a spill file in pieces this big (bounded memory). */
 const LOAD_CHUNK = 4 * 1024 * 1024
 const STAT_TTL_MS = 1000
@@ -176,7 +181,7 @@ export class WritableFs {
       if (st?.type === 'directory') throw new FsError(Errno.EISDIR, `${p} is a directory`)
       if (st === undefined) {
         // The file appears in MFS right away (empty), so it is listed and renamable like any other.
-        const perm = mode & 0o7777
+        const perm = mode & MODE_MASK
         const cid = await this.mfs.addBytes(new Uint8Array(0))
         const now = Date.now()
         await this.mutate(async () => {
@@ -279,7 +284,7 @@ export class WritableFs {
   async mkdir (fusePath: string, mode: number): Promise<void> {
     this.mutable()
     const p = normalize(fusePath)
-    const perm = mode & 0o7777
+    const perm = mode & MODE_MASK
     await this.mutate(async () => {
       await this.mfs.mkdir(this.mfsOf(p))
       if (perm !== DIR_MODE && perm !== 0) await this.mfs.chmod(this.mfsOf(p), perm)
@@ -336,7 +341,7 @@ export class WritableFs {
   async chmod (fusePath: string, mode: number): Promise<void> {
     this.mutable()
     const p = normalize(fusePath)
-    const perm = mode & 0o7777
+    const perm = mode & MODE_MASK
     const f = this.files.get(p)
     if (f !== undefined) f.mode = perm // kept by its next upload as well
     await this.mutate(async () => await this.mfs.chmod(this.mfsOf(p), perm))
@@ -545,7 +550,7 @@ export class WritableFs {
     const dir = s.type === 'directory'
     const mtime = new Date(s.mtimeMs ?? this.startedMs)
     return {
-      mode: s.type === 'symlink' ? S_IFLNK | 0o777 : (dir ? S_IFDIR : S_IFREG) | (s.mode ?? (dir ? DIR_MODE : FILE_MODE)),
+      mode: s.type === 'symlink' ? S_IFLNK | 0o777 : (dir ? S_IFDIR : S_IFREG) | ((s.mode ?? (dir ? DIR_MODE : FILE_MODE)) & MODE_MASK),
       size: dir ? 4096 : s.size,
       mtime,
       atime: mtime,

@@ -2,6 +2,7 @@
 // through a real redis-server (429, Retry-After, RateLimit headers); header, body and time limits;
 // load shedding when the event loop lags; and a bounded flood that the process survives.
 import test from 'ava'
+import { freePort } from '../helpers/free-port.js'
 import http from 'node:http'
 import net from 'node:net'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -20,6 +21,7 @@ let a: ApiProcess
 let b: ApiProcess
 let work: string
 let key: SigningKey
+let metricsPort = 0
 
 const IP_LIMIT = 60
 const ID_LIMIT = 10
@@ -32,7 +34,8 @@ test.before(async () => {
   await writeJwks(path.join(work, 'jwks.json'), [key])
   const args = ['--kubo-api', kubo.apiUrl, '--oidc-issuer', ISSUER, '--audience', AUDIENCE, '--oidc-jwks-file', path.join(work, 'jwks.json'),
     '--redis', redis.url, '--rate-limit-ip', String(IP_LIMIT), '--rate-limit-identity', String(ID_LIMIT), '--max-header-bytes', '8192', '--request-timeout-ms', '3000']
-  a = await ApiProcess.start(args)
+  metricsPort = await freePort()
+  a = await ApiProcess.start([...args, '--metrics-listen', `127.0.0.1:${metricsPort}`])
   b = await ApiProcess.start(args)
 })
 
@@ -58,6 +61,12 @@ test.serial('the per-identity limit is shared by both replicas through Redis: 42
     await last.arrayBuffer()
   }
   t.deepEqual(statuses, [...Array(ID_LIMIT).fill(200), 429, 429, 429], 'requests alternate between replicas, the count is one')
+  // Replica a's --metrics-listen counts its answers by route and code (what IpfsCsiApiRateLimited reads).
+  const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text()
+  const count = (code: number): number => metrics.split('\n').filter(l => l.startsWith('ipfs_csi_http_requests_total{') && l.includes('server="api"') && /route="[^"]*pins\$"/.test(l) && l.includes('method="GET"') && l.includes(`code="${code}"`)).reduce((n, l) => n + Number(l.split(' ').pop()), 0)
+  t.is(count(200), ID_LIMIT / 2)
+  t.true(count(429) >= 1)
+  t.regex(metrics, /ipfs_csi_http_request_duration_seconds_count\{server="api",route="[^"]+",method="GET"\} \d+/)
   const retry = Number(last?.headers.get('retry-after'))
   t.true(retry >= 1 && retry <= 60, `Retry-After ${String(retry)}`)
   t.is(last?.headers.get('ratelimit-remaining'), '0')

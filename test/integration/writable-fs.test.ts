@@ -411,3 +411,28 @@ test('a 64 MiB file written through the mount reads back byte-exact through Kubo
   t.is(sha(await readFile(s2.p('big.bin'))), sha(data))
   t.is(await s2.stop(), 0)
 })
+
+test('writable volumes never show or store setuid/setgid bits (create mode, chmod of an open file, mkdir -m, chmod)', async (t) => {
+  const mfs = await newMfsDir()
+  await kubo.cli(['files', 'mkdir', `${mfs}/seeded-dir`])
+  const s = await WritableServer.start(t, kubo, mfs, { name: 'modes' })
+  const SUID_SGID = 0o6000
+  // Files open for writing are stat'ed from the server's own record, not from MFS.
+  const created = await open(s.p('created'), 'w', 0o4755)
+  t.teardown(async () => await created.close().catch(() => {}))
+  t.is((await created.stat()).mode & 0o7777, 0o755, 'a file created with mode 04755 shows 0755')
+  await created.chmod(0o6711)
+  t.is((await stat(s.p('created'))).mode & 0o7777, 0o711, 'fchmod 06711 of an open file shows 0711')
+  await created.write('#!/bin/sh\n')
+  await created.close()
+  t.is((await stat(s.p('created'))).mode & SUID_SGID, 0, 'nor after close')
+  await writeFile(s.p('made'), 'x', { mode: 0o644 })
+  t.is((await sh(`chmod 4755 '${s.p('made')}'`)).code, 0)
+  t.is((await stat(s.p('made'))).mode & 0o7777, 0o755, 'chmod 4755 keeps the permission bits only')
+  t.is((await sh(`chmod 2755 '${s.p('seeded-dir')}' && mkdir -m 2770 '${s.p('newdir')}'`)).code, 0)
+  t.is((await stat(s.p('seeded-dir'))).mode & 0o7777, 0o755)
+  t.is((await stat(s.p('newdir'))).mode & 0o7777, 0o770)
+  // What is stored for the next mount is masked too, not only what stat shows.
+  t.is((await kubo.cli(['files', 'stat', '--format', '<mode-octal>', `${mfs}/created`])).trim(), '0711')
+  t.is(await s.stop(), 0)
+})
