@@ -2,6 +2,7 @@
 // signal combined with a timeout); basic-auth credentials come from a file and are never logged.
 import { readFileSync } from 'node:fs'
 import { CsiError, Code, toCsiError } from '../driver/errors.js'
+import { deadline } from '../driver/deadline.js'
 
 /** Per-peer status of one pin, as GET /pins/<cid> reports it. */
 export interface PeerPinStatus {
@@ -82,19 +83,20 @@ export class ClusterClient {
 
   /** One request; 404 → undefined; other failures → CsiError (UNAVAILABLE when unreachable). */
   async request (method: 'GET' | 'POST' | 'DELETE', p: string, signal?: AbortSignal, timeoutMs = this.timeoutMs): Promise<string | undefined> {
-    const deadline = AbortSignal.timeout(timeoutMs)
-    const s = signal !== undefined ? AbortSignal.any([signal, deadline]) : deadline
+    const limit = deadline(timeoutMs, signal)
     const what = `cluster ${method} ${p.split('?')[0] as string}`
     let res: Response
     let text: string
     try {
-      res = await fetch(this.url + p, { method, headers: this.#headers, signal: s })
+      res = await fetch(this.url + p, { method, headers: this.#headers, signal: limit.signal })
       text = await res.text()
     } catch (err) {
-      if (deadline.aborted && signal?.aborted !== true) throw new CsiError(Code.DEADLINE_EXCEEDED, `${what}: no answer in ${timeoutMs} ms`)
+      if (limit.signal.aborted && signal?.aborted !== true) throw new CsiError(Code.DEADLINE_EXCEEDED, `${what}: no answer in ${timeoutMs} ms`)
       const e = toCsiError(err)
       const code = e.code === Code.INTERNAL ? Code.UNAVAILABLE : e.code
       throw new CsiError(code, `${what}: ${e.message.replace(/^Kubo /, 'IPFS Cluster ')}`, { cause: err })
+    } finally {
+      limit.clear()
     }
     if (res.status === 404) return undefined
     if (!res.ok) {

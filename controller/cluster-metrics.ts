@@ -5,6 +5,7 @@
 // read, so a Cluster that stops answering is visible too.
 import { client, type Registry } from '../driver/metrics.js'
 import type { Logger } from '../driver/logger.js'
+import { deadline } from '../driver/deadline.js'
 import type { ClusterClient } from './cluster-client.js'
 import { pinnedPeers } from './cluster-pinner.js'
 
@@ -40,10 +41,11 @@ export function registerClusterMetrics (registry: Registry, cluster: ClusterClie
   let failures = 0
   const ac = new AbortController()
   const poll = (): void => {
-    readClusterHealth(cluster, AbortSignal.any([ac.signal, AbortSignal.timeout(20_000)])).then((h) => { health = h }, (err: Error) => {
+    const limit = deadline(20_000, ac.signal)
+    readClusterHealth(cluster, limit.signal).then((h) => { health = h }, (err: Error) => {
       failures++
       log.warn('cannot read the Cluster\'s peers and pin status for metrics', { error: err.message })
-    })
+    }).finally(limit.clear)
   }
   poll()
   const timer = setInterval(poll, POLL_MS)

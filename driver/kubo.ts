@@ -11,6 +11,7 @@ import http from 'node:http'
 import https from 'node:https'
 import { CsiError, Code, toCsiError } from './errors.js'
 import { kuboError, kuboMessage } from './kubo-errors.js'
+import { deadline } from './deadline.js'
 import { rawPost } from './raw-http-stream.js'
 
 export interface KuboInit {
@@ -64,15 +65,10 @@ export class Kubo {
     this.request = isHttps ? https.request : http.request
   }
 
-  /** The caller's signal combined with this call's deadline. */
-  private signalFor (signal: AbortSignal | undefined, timeoutMs: number): AbortSignal {
-    const deadline = AbortSignal.timeout(timeoutMs)
-    return signal !== undefined ? AbortSignal.any([signal, deadline]) : deadline
-  }
-
   /** An RPC POST; returns the response body. A failure is a CsiError carrying Kubo's cause. */
   async post (endpoint: string, args: KuboArgs, signal?: AbortSignal, timeoutMs = this.timeoutMs, body?: KuboBody): Promise<Uint8Array> {
-    let init: RequestInit = { method: 'POST', headers: this.headers, signal: this.signalFor(signal, timeoutMs) }
+    const limit = deadline(timeoutMs, signal)
+    let init: RequestInit = { method: 'POST', headers: this.headers, signal: limit.signal }
     if (body !== undefined) {
       const form = new FormData()
       form.append('file', body.data instanceof Blob ? body.data : new Blob([body.data]), body.name ?? 'data')
@@ -87,6 +83,8 @@ export class Kubo {
       if (err instanceof CsiError) throw err
       const e = toCsiError(err)
       throw new CsiError(e.code, `kubo ${endpoint}: ${e.message}`, { cause: err })
+    } finally {
+      limit.clear()
     }
   }
 

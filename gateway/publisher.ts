@@ -11,6 +11,7 @@ import { CsiError, Code, toCsiError } from '../driver/errors.js'
 import { parseCid } from '../driver/content-ref.js'
 import type { Kubo } from '../driver/kubo.js'
 import { kuboError, kuboMessage } from '../driver/kubo-errors.js'
+import { deadline } from '../driver/deadline.js'
 
 /** The empty UnixFS directory `ipfs init` pins in every repo: not a published DAG. */
 const EMPTY_DIR = 'QmUNLLsPACCz1vLxQVkXqqLX5R1X345qqfHbsf67hvA3Nn'
@@ -113,7 +114,16 @@ export class GatewayPublisher {
    * gateway, being offline, cannot pin its root and the import fails; the pin is checked after.
    */
   private async copy (cid: CID, gw: Kubo, signal: AbortSignal): Promise<void> {
-    const s = AbortSignal.any([signal, AbortSignal.timeout(this.init.copyTimeoutMs)])
+    const limit = deadline(this.init.copyTimeoutMs, signal)
+    try {
+      await this.copyWithin(cid, gw, signal, limit.signal)
+    } finally {
+      limit.clear()
+    }
+  }
+
+  /** `copy` with `s`, the signal that also carries the copy's deadline. */
+  private async copyWithin (cid: CID, gw: Kubo, signal: AbortSignal, s: AbortSignal): Promise<void> {
     const storage = this.init.storage
     let exported: Response
     try {

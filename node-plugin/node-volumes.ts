@@ -9,6 +9,7 @@ import { Code, CsiError, invalid } from '../driver/errors.js'
 import { Kubo } from '../driver/kubo.js'
 import type { Logger } from '../driver/logger.js'
 import { checkPathUnder } from '../driver/paths.js'
+import { deadline } from '../driver/deadline.js'
 import { formatContentRef } from '../driver/content-ref.js'
 import type { FuseSpec } from './fuse/fuse-spec.js'
 import { findMount, isOurFuseMount } from './mount-table.js'
@@ -298,7 +299,15 @@ export class NodeVolumes {
 
   /** Resolves the source, writes the spec, starts the FUSE server, records the state. */
   private async mountNew (volumeId: string, source: VolumeSource, mountpoint: string, readOnly: boolean, ephemeral: boolean, callSignal: AbortSignal): Promise<VolumeState> {
-    const signal = AbortSignal.any([callSignal, AbortSignal.timeout(this.mountTimeoutMs)])
+    const limit = deadline(this.mountTimeoutMs, callSignal)
+    try {
+      return await this.mountWithin(volumeId, source, mountpoint, readOnly, ephemeral, limit.signal)
+    } finally {
+      limit.clear()
+    }
+  }
+
+  private async mountWithin (volumeId: string, source: VolumeSource, mountpoint: string, readOnly: boolean, ephemeral: boolean, signal: AbortSignal): Promise<VolumeState> {
     const started = Date.now()
     // Whatever is left at the path from an earlier life (a dead FUSE mount of ours) goes first.
     const stale = findMount(await this.mounter.table(), mountpoint)

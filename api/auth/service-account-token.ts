@@ -8,6 +8,7 @@ import { createLocalJWKSet, jwtVerify, errors as joseErrors, type JSONWebKeySet,
 import { LRUCache } from 'lru-cache'
 import { unauthenticated } from '../http/http-error.js'
 import { CsiError, Code } from '../../driver/errors.js'
+import { deadline } from '../../driver/deadline.js'
 import type { AuthConfig } from '../config.js'
 
 /** Who a verified service-account token names. */
@@ -177,10 +178,13 @@ export class TokenReviewVerifier implements TokenVerifier {
     const own = (await readFile(this.o.tokenFile, 'utf8')).trim()
     const body = JSON.stringify({ apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token, audiences: [this.o.audience] } })
     let res
+    const limit = deadline(10_000, signal)
     try {
-      res = await fetchText(this.o.url, this.o.caFile, AbortSignal.any([signal, AbortSignal.timeout(10_000)]), { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${own}` }, body })
+      res = await fetchText(this.o.url, this.o.caFile, limit.signal, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${own}` }, body })
     } catch (err) {
       throw new CsiError(Code.UNAVAILABLE, `TokenReview is unreachable: ${(err as Error).message}`)
+    } finally {
+      limit.clear()
     }
     if (res.status !== 201 && res.status !== 200) throw new CsiError(Code.UNAVAILABLE, `TokenReview answered ${res.status}`)
     const st = (JSON.parse(res.text) as { status?: { authenticated?: boolean, error?: string, audiences?: string[], user?: { username?: string } } }).status

@@ -4,6 +4,7 @@
 import PQueue from 'p-queue'
 import type { CID } from 'multiformats/cid'
 import { CsiError, Code, toCsiError } from '../../driver/errors.js'
+import { deadline } from '../../driver/deadline.js'
 import type { Kubo } from '../../driver/kubo.js'
 import type { Logger } from '../../driver/logger.js'
 import type { ClusterClient, GlobalPinInfo } from '../../controller/cluster-client.js'
@@ -64,13 +65,8 @@ export class KuboPinBackend implements PinBackend {
 
   private async fetch (e: PinEntry, stop: AbortSignal): Promise<void> {
     const rec = e.record
-    // A plain timer, not AbortSignal.timeout inside AbortSignal.any: Node 20 may collect such a
-    // composed timeout signal during a long call, and the deadline would never fire.
-    const ac = new AbortController()
-    const timer = setTimeout(() => ac.abort(), this.d.pinTimeoutMs)
-    const onStop = (): void => ac.abort()
-    stop.addEventListener('abort', onStop, { once: true })
-    const signal = ac.signal
+    const limit = deadline(this.d.pinTimeoutMs, stop)
+    const signal = limit.signal
     try {
       // Provider hints: dial the origins first (best effort), as the spec asks of a delegate.
       await Promise.all(rec.origins.map(async (o) => await this.d.kubo.post('swarm/connect', { arg: o }, signal, ORIGIN_DIAL_MS).catch(() => {})))
@@ -88,8 +84,7 @@ export class KuboPinBackend implements PinBackend {
         this.d.log.error('recording a pin failure failed', { requestid: rec.id, error: (e2 as Error).message })
       })
     } finally {
-      clearTimeout(timer)
-      stop.removeEventListener('abort', onStop)
+      limit.clear()
     }
   }
 
