@@ -48,6 +48,13 @@ export interface ServeConfig {
   fuseMaxHeapMiB: number
   /** NodeGetInfo's max_volumes_per_node: what the scheduler places on this node (0: no limit). */
   maxVolumesPerNode: number
+  /**
+   * Node mode: kubelet plugin registration served by the driver itself (instead of the
+   * node-driver-registrar sidecar). registrationSocket is where the `Registration` service listens
+   * (in kubelet's plugins_registry), kubeletRegistrationPath the CSI socket as kubelet sees it.
+   */
+  registrationSocket?: string
+  kubeletRegistrationPath?: string
   /** `--metrics-listen HOST:PORT`: Prometheus metrics of this process (and, in node mode, of its FUSE servers). */
   metricsListen?: ListenAddress
 }
@@ -86,6 +93,8 @@ export const SERVE_FLAGS = {
   'fuse-launcher': { type: 'string', default: 'local' },
   'fuse-max-heap-mib': { type: 'string', default: String(DEFAULTS.fuseMaxHeapMiB) },
   'max-volumes-per-node': { type: 'string', default: '0' },
+  'registration-socket': { type: 'string' },
+  'kubelet-registration-path': { type: 'string' },
   'metrics-listen': { type: 'string' }
 } as const
 
@@ -144,6 +153,24 @@ export function validateKuboApi (problems: string[], raw: unknown, flag = 'kubo-
   }
 }
 
+/**
+ * `--registration-socket` and `--kubelet-registration-path` go together (both absolute socket
+ * paths), and only in node or all mode: kubelet registers node plugins only.
+ */
+function validateRegistration (problems: string[], socketRaw: unknown, kubeletPathRaw: unknown, mode: string): { registrationSocket?: string, kubeletRegistrationPath?: string } {
+  const socket = socketRaw === undefined || socketRaw === '' ? undefined : String(socketRaw)
+  const kubeletPath = kubeletPathRaw === undefined || kubeletPathRaw === '' ? undefined : String(kubeletPathRaw)
+  if (socket === undefined && kubeletPath === undefined) return {}
+  const before = problems.length
+  if (socket === undefined || kubeletPath === undefined) problems.push('--registration-socket and --kubelet-registration-path must be set together')
+  if (mode === 'controller') problems.push('--registration-socket is for node or all mode (kubelet registers node plugins)')
+  for (const [flag, p] of [['registration-socket', socket], ['kubelet-registration-path', kubeletPath]] as const) {
+    if (p !== undefined && (!path.isAbsolute(p) || !p.endsWith('.sock'))) problems.push(`--${flag} must be an absolute path to a .sock file (got ${JSON.stringify(p)})`)
+  }
+  if (problems.length > before || socket === undefined || kubeletPath === undefined) return {}
+  return { registrationSocket: path.resolve(socket), kubeletRegistrationPath: path.resolve(kubeletPath) }
+}
+
 export function parseServeConfig (argv: string[], env: NodeJS.ProcessEnv = process.env): ServeConfig {
   let read
   try {
@@ -194,6 +221,7 @@ export function parseServeConfig (argv: string[], env: NodeJS.ProcessEnv = proce
   if (fuseLauncher !== 'local' && !(fuseLauncher.startsWith('unix://') && path.isAbsolute(fuseLauncher.slice('unix://'.length)))) {
     problems.push(`--fuse-launcher must be local or unix:///abs/path.sock (got ${JSON.stringify(fuseLauncher)})`)
   }
+  const registration = validateRegistration(problems, v['registration-socket'], v['kubelet-registration-path'], mode)
   const metricsListen = parseListen(problems, v['metrics-listen'])
   const fuseMaxHeapMiB = intOption(problems, 'fuse-max-heap-mib', v['fuse-max-heap-mib'], FUSE_HEAP_MIB.min, FUSE_HEAP_MIB.max)
   const maxVolumesPerNode = intOption(problems, 'max-volumes-per-node', v['max-volumes-per-node'], 0, 100_000)
@@ -202,6 +230,7 @@ export function parseServeConfig (argv: string[], env: NodeJS.ProcessEnv = proce
     fuseLauncher,
     fuseMaxHeapMiB,
     maxVolumesPerNode,
+    ...registration,
     ...(metricsListen !== undefined ? { metricsListen } : {}),
     ...(nodeCacheMaxBytes !== undefined ? { nodeCacheMaxBytes } : {}),
     storageKuboApi,

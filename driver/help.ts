@@ -27,6 +27,8 @@ Runs the CSI services (Identity, and Controller and/or Node) on a unix socket. $
   --fuse-launcher local|unix:///SOCK  who starts FUSE servers: this process, or ipfs-csi fuse-host at SOCK
   --fuse-max-heap-mib N             V8 heap limit of each volume's FUSE server (default ${DEFAULTS.fuseMaxHeapMiB})
   --max-volumes-per-node N          max_volumes_per_node in NodeGetInfo (default 0: no limit)
+  --registration-socket SOCK        node mode: serve kubelet plugin registration on SOCK (in plugins_registry)
+  --kubelet-registration-path SOCK  the CSI socket as kubelet sees it on the host (with --registration-socket)
   --kubo-timeout-ms N               deadline of each Kubo call (default ${DEFAULTS.kuboTimeoutMs})
   --read-timeout-ms N               a FUSE read Kubo cannot serve in N ms gets EIO (default ${DEFAULTS.readTimeoutMs})
   --default-capacity-bytes N        capacity of a writable volume when the request names none

@@ -9,6 +9,7 @@ import { startGrpcServer, stopGrpcServer, type ServiceBinding } from './grpc-ser
 import { identityService } from './identity-service.js'
 import { controllerService } from '../controller/controller-service.js'
 import { NodeService } from '../node-plugin/node-service.js'
+import { KubeletRegistration } from './registration-service.js'
 import { NodeMetrics } from '../node-plugin/node-metrics.js'
 import { createRegistry, registerKuboUp, renderRegistry, RpcMetrics, type Registry } from './metrics.js'
 import { clusterPinnerFor } from '../controller/cluster-pinner.js'
@@ -55,11 +56,18 @@ export async function serve (config: ServeConfig, log: Logger): Promise<Served> 
     }
   }
   log.info('serving', { mode: config.mode, endpoint: config.endpoint, nodeId: config.nodeId, kuboApi: config.kuboApi, ...(metricsServer !== undefined ? { metrics: metricsServer.url } : {}) })
+  // Registered with kubelet only once the CSI socket answers.
+  let registration: KubeletRegistration | undefined
+  if (hasNode && config.registrationSocket !== undefined && config.kubeletRegistrationPath !== undefined) {
+    registration = new KubeletRegistration({ socketPath: config.registrationSocket, kubeletEndpoint: config.kubeletRegistrationPath, log })
+    await registration.start()
+  }
   return {
     server,
     registry,
     ...(metricsServer !== undefined ? { metricsServer } : {}),
     stop: async () => {
+      await registration?.stop()
       clusterMetrics?.stop()
       await metricsServer?.close()
       await stopGrpcServer(server)

@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
+KUBELET_API_MODULE=k8s.io/kubelet@v0.37.2   # pluginregistration/v1 api.proto (kubelet plugin registration)
 CSI_SPEC_VERSION=v1.12.0      # csi.proto; the last spec with the VOLUME_CONDITION node capability
 KUBO_VERSION=v0.43.0          # v0.43.1 pulls a go-libp2p fork the Go proxy refuses
 IPFS_CLUSTER_VERSION=v1.1.0   # must match tools/ipfs-cluster/go.mod
@@ -23,18 +24,8 @@ export GOTOOLCHAIN=local GOFLAGS=-mod=mod
 TOOLS="$ROOT/.tools"
 mkdir -p "$TOOLS/bin"
 
-log() { printf '[setup] %s\n' "$*" >&2; }
-
-retry() { # retry N cmd...: registries on a shared network fail now and then
-  local n=$1; shift; local i
-  for ((i = 1; i <= n; i++)); do
-    "$@" && return 0
-    log "attempt $i/$n failed: $*"; sleep $((i * 5))
-  done
-  return 1
-}
-
-as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+# shellcheck source=scripts/setup-lib.sh
+source scripts/setup-lib.sh
 
 # --- Debian packages: libfuse2 (fuse-native links it) and fuse (fusermount) ---
 if ! ldconfig -p | grep -q 'libfuse\.so\.2' || ! command -v fusermount >/dev/null; then
@@ -75,30 +66,15 @@ if [ "$(cat node_modules/.setup-stamp 2>/dev/null)" != "$lock_hash" ]; then
   echo "$lock_hash" > node_modules/.setup-stamp
 fi
 
-# --- Go-built tools, each cached under .tools/<name>-<version>-<key> ---
-# build_tool NAME VERSION KEY BUILD-COMMAND...: runs BUILD-COMMAND with GOBIN set to the cache dir.
-build_tool() {
-  local name=$1 version=$2 key=$3; shift 3
-  local dir="$TOOLS/$name-$version-$key"
-  if [ ! -f "$dir/.done" ]; then
-    log "building $name $version (first run only)"
-    rm -rf "$dir"; mkdir -p "$dir"
-    GOBIN="$dir" retry 3 "$@"
-    touch "$dir/.done"
-  fi
-  local f; for f in "$dir"/*; do ln -sfn "$f" "$TOOLS/bin/$(basename "$f")"; done
-}
-
+# --- Go-built tools, each cached under .tools/<name>-<version>-<key> (build_tool in setup-lib.sh) ---
 # Kubo: a tool module (tools/kubo) because Kubo's go.mod has exclude directives that
 # `go install module@version` refuses; its go.sum pins every dependency.
-kubo_key=$(cat tools/kubo/go.mod tools/kubo/go.sum | sha256sum | cut -c1-12)
-build_tool kubo "$KUBO_VERSION" "$kubo_key" \
+build_tool kubo "$KUBO_VERSION" "$(module_key tools/kubo)" \
   bash -c 'cd tools/kubo && go build -trimpath -o "$GOBIN/ipfs" github.com/ipfs/kubo/cmd/ipfs'
 
 # IPFS Cluster (ipfs-cluster-service, ipfs-cluster-ctl) for the many-nodes tests: one tool module
 # (tools/ipfs-cluster) so both binaries build from one go.sum. v1.1.0: newer ones are refused by the proxy.
-cluster_key=$(cat tools/ipfs-cluster/go.mod tools/ipfs-cluster/go.sum | sha256sum | cut -c1-12)
-build_tool ipfs-cluster "$IPFS_CLUSTER_VERSION" "$cluster_key" \
+build_tool ipfs-cluster "$IPFS_CLUSTER_VERSION" "$(module_key tools/ipfs-cluster)" \
   bash -c 'cd tools/ipfs-cluster && go build -trimpath -o "$GOBIN/" github.com/ipfs-cluster/ipfs-cluster/cmd/ipfs-cluster-service github.com/ipfs-cluster/ipfs-cluster/cmd/ipfs-cluster-ctl'
 
 build_tool csi-sanity "$CSI_SANITY_VERSION" direct \
@@ -172,6 +148,15 @@ if [ "$(cat proto/.spec-version 2>/dev/null)" != "$CSI_SPEC_VERSION" ] || [ ! -f
   npx proto-loader-gen-types --keepCase --longs=String --enums=String --defaults --oneofs \
     --grpcLib=@grpc/grpc-js --importFileExtension=.js --outDir=proto/gen proto/csi.proto >/dev/null
   echo "$CSI_SPEC_VERSION" > proto/.spec-version
+fi
+
+# --- kubelet's plugin-registration api.proto (the driver registers itself with kubelet) ---
+if [ "$(cat proto/.kubelet-api-module 2>/dev/null)" != "$KUBELET_API_MODULE" ] || [ ! -f proto/pluginregistration.proto ]; then
+  log "fetching pluginregistration api.proto from $KUBELET_API_MODULE"
+  kubelet_dir=$(retry 3 go mod download -json "$KUBELET_API_MODULE" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+  cp "$kubelet_dir/pkg/apis/pluginregistration/v1/api.proto" proto/pluginregistration.proto
+  chmod 644 proto/pluginregistration.proto
+  echo "$KUBELET_API_MODULE" > proto/.kubelet-api-module
 fi
 
 # --- TypeScript build ---

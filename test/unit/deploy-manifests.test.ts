@@ -21,8 +21,8 @@ const find = (objs: Obj[], kind: string, name: string): Obj => {
 const podSpec = (o: Obj): Obj => o.spec.template.spec
 const allContainers = (o: Obj): Obj[] => [...(podSpec(o).initContainers ?? []), ...podSpec(o).containers]
 
-test('both overlays exist and deploy/rendered is current (make manifests)', async (t) => {
-  t.deepEqual(await overlays(), ['dev', 'production'])
+test('the overlays exist and deploy/rendered is current (make manifests)', async (t) => {
+  t.deepEqual(await overlays(), ['dev', 'e2e', 'production'])
   t.deepEqual(await staleRendered(), [])
 })
 
@@ -75,7 +75,9 @@ test('only the mounting containers are privileged, and only they use Bidirection
         const mounting = o.metadata.name === 'ipfs-csi-node' && ['ipfs-csi', 'fuse-host'].includes(c.name)
         t.is(c.securityContext?.privileged === true, mounting, `${overlay} ${o.metadata.name}/${c.name} privileged`)
         const bidi = (c.volumeMounts ?? []).filter((m: Obj) => m.mountPropagation === 'Bidirectional').map((m: Obj) => m.mountPath).sort()
-        t.deepEqual(bidi, mounting ? ['/var/lib/ipfs-csi', '/var/lib/kubelet'] : [], `${overlay} ${o.metadata.name}/${c.name} propagation`)
+        // e2e: the cluster's kubelet directory lives under its temporary root (docs/e2e.md).
+        const kubeletDir = overlay === 'e2e' ? '/tmp/ipfs-csi-e2e/kubelet' : '/var/lib/kubelet'
+        t.deepEqual(bidi, mounting ? [kubeletDir, '/var/lib/ipfs-csi'].sort() : [], `${overlay} ${o.metadata.name}/${c.name} propagation`)
         if (!mounting) t.is(c.securityContext?.allowPrivilegeEscalation, false, `${o.metadata.name}/${c.name} allowPrivilegeEscalation`)
       }
     }
@@ -87,7 +89,12 @@ test('node plugin: FUSE servers in a separate container sharing the pid namespac
   t.true(podSpec(ds).shareProcessNamespace)
   t.is(ds.spec.updateStrategy.type, 'OnDelete')
   const names = podSpec(ds).containers.map((c: Obj) => c.name)
-  t.deepEqual(names, ['node-driver-registrar', 'ipfs-csi', 'fuse-host', 'kubo', 'liveness-probe'])
+  t.deepEqual(names, ['ipfs-csi', 'fuse-host', 'kubo', 'liveness-probe'])
+  // The driver registers itself with kubelet (no node-driver-registrar): socket in plugins_registry.
+  const csiEnv = Object.fromEntries(podSpec(ds).containers[0].env.map((e: Obj) => [e.name, e.value]))
+  t.is(csiEnv.IPFS_CSI_REGISTRATION_SOCKET, '/registration/ipfs.csi.dev-reg.sock')
+  t.is(csiEnv.IPFS_CSI_KUBELET_REGISTRATION_PATH, '/var/lib/kubelet/plugins/ipfs.csi.dev/csi.sock')
+  t.true(podSpec(ds).containers[0].volumeMounts.some((m: Obj) => m.name === 'registration-dir' && m.mountPath === '/registration'))
   const vols = Object.fromEntries(podSpec(ds).volumes.map((v: Obj) => [v.name, v]))
   t.is(vols['state-dir'].hostPath.path, '/var/lib/ipfs-csi')
   t.is(vols['dev-fuse'].hostPath.type, 'CharDevice')

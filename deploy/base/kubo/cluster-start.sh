@@ -1,9 +1,11 @@
 #!/bin/sh
 # Starts the IPFS Cluster peer beside a Kubo replica. Its identity comes from a Secret (one per
-# replica, chosen by hostname) so the CRDT trusted-peer list and the peer addresses are known in
+# replica, chosen by CLUSTER_PEER_NAME = the pod name, else the hostname) so the CRDT trusted-peer
+# list and the peer addresses are known in
 # advance; every other setting is an env override of service.json (CLUSTER_* variables).
 set -eu
-name=$(hostname)
+name=${CLUSTER_PEER_NAME:-$(hostname)}
+printf '%s' "$name" | grep -Eq '^[a-z0-9][a-z0-9.-]{0,62}$' || { echo "cluster-start: bad peer name $name" >&2; exit 1; }
 id_file="/identities/$name.peerid"
 key_file="/identities/$name.privkey"
 [ -s "$id_file" ] && [ -s "$key_file" ] || { echo "cluster-start: no identity for $name" >&2; exit 1; }
