@@ -31,6 +31,19 @@ test('rendered overlays and examples validate against Kubernetes 1.36 and CRD sc
   t.deepEqual(await validateSchemas(files), [])
 })
 
+test('pods on the host network never ask for the same port (one node runs them all in e2e)', async (t) => {
+  for (const overlay of await overlays()) {
+    const owners = new Map<number, string[]>()
+    for (const o of await objects(overlay)) {
+      if (!['Deployment', 'DaemonSet', 'StatefulSet'].includes(o.kind) || podSpec(o).hostNetwork !== true) continue
+      for (const c of podSpec(o).containers as Obj[]) {
+        for (const p of (c.ports ?? []) as Obj[]) owners.set(p.containerPort, [...owners.get(p.containerPort) ?? [], `${o.metadata.name as string}/${c.name as string}`])
+      }
+    }
+    t.deepEqual([...owners].filter(([, who]) => who.length > 1), [], `${overlay}: host ports asked for twice`)
+  }
+})
+
 test('the schema check rejects unknown fields, in core kinds and in CRDs', async (t) => {
   const dir = await mkdtemp(path.join(tmpdir(), 'ipfs-csi-deploy-'))
   t.teardown(async () => await rm(dir, { recursive: true, force: true }))
