@@ -3,7 +3,7 @@
 // the Prometheus text format; `routes` adds more read-only paths (the FUSE server's JSON).
 // Read-only and answering nothing secret, like every metrics endpoint of this driver.
 import http from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { listenOn, type Listening, type ListenOn } from './http-listen.js'
 import type { Logger } from './logger.js'
 
 export interface ListenAddress { host: string, port: number }
@@ -27,7 +27,7 @@ export interface Rendered { contentType: string, body: string }
 
 export interface MetricsServerInit {
   /** TCP address, or a unix socket path. */
-  listen: ListenAddress | { path: string }
+  listen: ListenOn
   log: Logger
   /** Renders /metrics at each scrape. */
   metrics: () => Promise<Rendered>
@@ -35,12 +35,7 @@ export interface MetricsServerInit {
   routes?: Record<string, () => Promise<Rendered>>
 }
 
-export interface MetricsServer {
-  server: http.Server
-  /** `http://host:port`, or the socket path. */
-  url: string
-  close: () => Promise<void>
-}
+export type MetricsServer = Listening
 
 /** A scrape that takes longer than this is answered 503 (Prometheus' own timeout is 10 s). */
 const RENDER_TIMEOUT_MS = 8000
@@ -63,27 +58,9 @@ export async function startMetricsServer (init: MetricsServerInit): Promise<Metr
     }).finally(() => clearTimeout(timer))
   })
   server.on('clientError', (_err, socket) => { socket.destroy() })
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    const done = (): void => { server.off('error', reject); resolve() }
-    if ('path' in init.listen) server.listen(init.listen.path, done)
-    else server.listen(init.listen.port, init.listen.host, done)
-  })
-  let url: string
-  if ('path' in init.listen) url = init.listen.path
-  else {
-    const addr = server.address() as AddressInfo
-    url = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`
-  }
+  const listening = await listenOn(server, init.listen)
   // Keep-alive sockets from Prometheus must not keep the process alive at shutdown.
   server.unref()
-  init.log.info('metrics endpoint listening', { url })
-  return {
-    server,
-    url,
-    close: async () => {
-      server.closeAllConnections()
-      await new Promise<void>(resolve => server.close(() => resolve()))
-    }
-  }
+  init.log.info('metrics endpoint listening', { url: listening.url })
+  return listening
 }

@@ -1,7 +1,7 @@
 // The preloader's HTTP endpoint: `/status` (JSON), `/metrics` (Prometheus text format 0.0.4)
 // and `/healthz`. Read-only, no secrets in any answer.
 import http from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { listenOn, type Listening } from '../driver/http-listen.js'
 import type { Logger } from '../driver/logger.js'
 import type { Registry } from '../driver/metrics.js'
 import type { Preloader } from './preloader.js'
@@ -18,7 +18,7 @@ export interface StatusServerInit {
   kuboReachable: () => Promise<boolean>
 }
 
-export async function startStatusServer (init: StatusServerInit): Promise<{ server: http.Server, url: string, close: () => Promise<void> }> {
+export async function startStatusServer (init: StatusServerInit): Promise<Listening> {
   const registry = init.registry ?? preloadRegistry(init.preloader)
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost')
@@ -40,22 +40,9 @@ export async function startStatusServer (init: StatusServerInit): Promise<{ serv
     }
   })
   server.on('clientError', (_err, socket) => { socket.destroy() })
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(init.port, init.host, () => { server.off('error', reject); resolve() })
-  })
-  const addr = server.address() as AddressInfo
-  const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address
-  const url = `http://${host}:${addr.port}`
-  init.log.info('status endpoint listening', { url })
-  return {
-    server,
-    url,
-    close: async () => {
-      server.closeAllConnections()
-      await new Promise<void>(resolve => server.close(() => resolve()))
-    }
-  }
+  const listening = await listenOn(server, { host: init.host, port: init.port })
+  init.log.info('status endpoint listening', { url: listening.url })
+  return listening
 }
 
 function send (res: http.ServerResponse, code: number, type: string, body: string): void {
