@@ -3,13 +3,14 @@
 // cannot be found fails the stage cleanly; and, for a writable volume, that its MFS directory
 // exists and what capacity its record holds now. Every call carries the stage's AbortSignal and
 // Kubo's own timeout.
-import { Code, CsiError } from '../driver/errors.js'
+import { Code, CsiError, toCsiError } from '../driver/errors.js'
 import type { Kubo } from '../driver/kubo.js'
 import { formatContentRef } from '../driver/content-ref.js'
 import { RecordStore, findVolume } from '../driver/record-store.js'
 import { ApiRecords } from '../api/records.js'
 import { ModelRecords } from '../api/models/model-index.js'
 import type { VolumeSource } from './volume-source.js'
+import { kuboStageError } from './user-errors.js'
 
 export type ContentSource = Extract<VolumeSource, { kind: 'content' }>
 export type WritableSource = Extract<VolumeSource, { kind: 'writable' }>
@@ -47,13 +48,13 @@ export class SourceResolver {
     if (source.ref !== undefined && source.ref.path.length === 0) {
       root = source.ref.cid.toString()
     } else {
-      const res = await this.call(this.kubo, 'resolve', { arg: p, recursive: true }, signal, `content ${p} does not exist`) as { Path?: string }
+      const res = await this.call(this.kubo, 'resolve', { arg: p, recursive: true }, signal, { subject: `content ${p}`, notFound: `content ${p} does not exist` }) as { Path?: string }
       const m = /^\/ipfs\/([A-Za-z0-9]+)$/.exec(res?.Path ?? '')
       if (m == null) throw new CsiError(Code.INTERNAL, `Kubo resolved ${p} to ${JSON.stringify(res?.Path)}, not an /ipfs/<cid> path`)
       root = m[1] as string
     }
     // Fetch (and keep) the root block now, so a CID that cannot be found fails the stage cleanly.
-    await this.call(this.kubo, 'block/stat', { arg: root }, signal, `root block ${root} of ${p} cannot be fetched`)
+    await this.call(this.kubo, 'block/stat', { arg: root }, signal, { subject: `root block ${root} of ${p}`, notFound: `root block ${root} of ${p} cannot be fetched` })
     return root
   }
 
@@ -63,22 +64,19 @@ export class SourceResolver {
    * current one, so an expansion takes effect at the next stage.
    */
   async writableCapacity (volumeId: string, source: WritableSource, signal: AbortSignal): Promise<number> {
-    await this.call(this.storageKubo, 'files/stat', { arg: source.mfsPath, hash: true }, signal, `writable volume ${volumeId} has no data at ${source.mfsPath}`)
+    await this.call(this.storageKubo, 'files/stat', { arg: source.mfsPath, hash: true }, signal, { subject: `writable volume ${volumeId}`, notFound: `writable volume ${volumeId} has no data at ${source.mfsPath}` })
     const found = await findVolume(new RecordStore(this.storageKubo), volumeId, signal).catch(() => undefined)
     return Math.max(found?.record.capacityBytes ?? 0, source.capacityBytes)
   }
 
-  private async call (kubo: Kubo, endpoint: string, args: Record<string, string | boolean>, signal: AbortSignal, notFoundMsg: string): Promise<unknown> {
+  private async call (kubo: Kubo, endpoint: string, args: Record<string, string | boolean>, signal: AbortSignal, what: { subject: string, notFound: string }): Promise<unknown> {
     if (signal.aborted) throw new CsiError(Code.DEADLINE_EXCEEDED, `${endpoint}: the stage deadline passed`)
     const timeoutMs = this.kuboTimeoutMs
     try {
       // Kubo's own `timeout` stops the work server-side too; our deadline covers the transport.
       return await kubo.postJson(endpoint, { ...args, timeout: `${Math.max(1, Math.floor(timeoutMs / 1000))}s` }, signal, timeoutMs + 1000)
     } catch (err) {
-      const e = err as CsiError
-      if (e.code === Code.NOT_FOUND) throw new CsiError(Code.NOT_FOUND, `${notFoundMsg}: ${e.message}`)
-      if (e.code === Code.DEADLINE_EXCEEDED) throw new CsiError(Code.DEADLINE_EXCEEDED, `${notFoundMsg} within ${timeoutMs} ms (is it provided on the network?): ${e.message}`)
-      throw err
+      throw kuboStageError(toCsiError(err), what, timeoutMs)
     }
   }
 }

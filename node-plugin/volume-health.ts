@@ -15,6 +15,7 @@ import type { Mounter } from './mounter.js'
 import type { VolumeStatsQuery } from './node-requests.js'
 import type { VolumeMounts } from './volume-mounts.js'
 import type { VolumeState, VolumeStateStore } from './volume-state.js'
+import { KUBO_UNREACHABLE_CONDITION } from './user-errors.js'
 
 export interface VolumeHealth {
   /** The FUSE server is gone or its mount is dead: a heal (new server) is needed. */
@@ -102,7 +103,10 @@ export class MountHealth {
     const problems: string[] = []
     if (health.problem !== undefined) problems.push(health.problem)
     const kubo = this.d.kubo
-    if (!(await kubo.reachable(signal))) problems.push(`Kubo at ${kubo.url} is unreachable: reads of data not cached on this node fail`)
+    if (!(await kubo.reachable(signal))) {
+      problems.push(KUBO_UNREACHABLE_CONDITION)
+      this.d.log.warn('node Kubo unreachable', { volumeId, kuboApi: kubo.url })
+    }
     return { ...(health.usage !== undefined ? { usage: health.usage } : {}), abnormal: problems.length > 0, message: problems.length > 0 ? problems.join('; ') : 'volume is mounted and its FUSE server answers' }
   }
 }
