@@ -7,7 +7,7 @@ import { CsiError, Code, toCsiError } from '../../driver/errors.js'
 import { deadline } from '../../driver/deadline.js'
 import type { Kubo } from '../../driver/kubo.js'
 import type { Logger } from '../../driver/logger.js'
-import type { ClusterClient, GlobalPinInfo } from '../../controller/cluster-client.js'
+import type { ClusterClient, GlobalPinInfo } from '../../driver/cluster-client.js'
 import { PinIndex, pinName, rootBlock, type PinEntry } from './pin-index.js'
 import type { PinState } from './pin-input.js'
 
