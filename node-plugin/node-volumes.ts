@@ -366,7 +366,7 @@ export class NodeVolumes {
       version: 1 as const,
       volumeId,
       mountpoint,
-      kuboApi: this.config.kuboApi,
+      kuboApi: this.config.fuseKuboApi,
       ...(this.config.kuboApiTokenFile !== undefined ? { kuboApiTokenFile: this.config.kuboApiTokenFile } : {}),
       readOnly,
       readTimeoutMs: this.config.readTimeoutMs,
