@@ -138,6 +138,11 @@ test('node split: control plane (node service, rolling) and data plane (fuse-hos
     const blocks = csiEnv.IPFS_CSI_KUBO_BLOCKS_DIR
     t.is(hostPathOf(ctl, csi, blocks), hostPathOf(data, fh, blocks), overlay)
     t.is(hostPathOf(data, fh, blocks), hostPathOf(data, container(data, 'kubo'), '/data/ipfs'), `${overlay}: blocks come from the node Kubo's repo`)
+    // The control plane's init containers run before the data plane has initialised the repo:
+    // a subPath of it would be created by kubelet as root, and Kubo could not write there.
+    for (const c of podSpec(ctl).initContainers ?? []) {
+      t.false((c.volumeMounts ?? []).some((m: Obj) => m.name === 'kubo-repo' && m.subPath !== undefined), `${overlay}: init ${c.name as string} mounts a subPath of the Kubo repo`)
+    }
     // FUSE servers read the node Kubo on their own pod's loopback.
     t.regex(csiEnv.IPFS_CSI_FUSE_KUBO_API, /^http:\/\/127\.0\.0\.1:\d+$/, overlay)
     const apiPort = Number(new URL(csiEnv.IPFS_CSI_FUSE_KUBO_API).port)
