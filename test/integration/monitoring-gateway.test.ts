@@ -90,8 +90,8 @@ test('Prometheus scrapes the gateway (nginx exporter, gateway Kubo) and the API 
   cleanups.push(async () => { await gwKubo.stop() })
   const data = randomBytes(3 * 1024 * 1024)
   const cid = await storage.addBytes(data, ['--cid-version=1', '--raw-leaves'])
-  const gwApi = new Kubo({ url: gwKubo.api, timeoutMs: 60_000 })
-  gwApi.headers.authorization = `Bearer ${TOKEN}`
+  await writeFile(path.join(dir, 'gateway-token'), TOKEN)
+  const gwApi = new Kubo({ url: gwKubo.api, tokenFile: path.join(dir, 'gateway-token'), timeoutMs: 60_000 })
   await new GatewayPublisher({ storage: new Kubo({ url: storage.apiUrl, timeoutMs: 60_000 }), gateways: [gwApi], copyTimeoutMs: 120_000 }).publish((await import('multiformats/cid')).CID.parse(cid), AbortSignal.timeout(120_000))
 
   // nginx with the deployed template, its log lines to the exporter's UDP port; 5 r/s per address.
