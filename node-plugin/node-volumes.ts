@@ -1,10 +1,10 @@
 // The node's volume lifecycle: stage (one FUSE mount per volume), publish (bind mounts to pod
 // targets), unpublish, unstage, stats, and healing of mounts whose FUSE server died. Domain
 // code: no gRPC here; every Kubo call carries the caller's AbortSignal and a deadline.
-import { mkdir, rm, rmdir, readFile } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import type { ServeConfig } from '../driver/config.js'
-import { DEFAULTS } from '../driver/constants.js'
+import { DEFAULTS, DRIVER_NAME } from '../driver/constants.js'
 import { Code, CsiError, invalid, toCsiError } from '../driver/errors.js'
 import { Kubo } from '../driver/kubo.js'
 import type { Logger } from '../driver/logger.js'
@@ -12,7 +12,9 @@ import { checkPathUnder } from '../driver/paths.js'
 import { deadline } from '../driver/deadline.js'
 import { formatContentRef } from '../driver/content-ref.js'
 import type { FuseSpec } from './fuse/fuse-spec.js'
-import { findMount, isOurFuseMount } from './mount-table.js'
+import { findMount, isOurFuseMount, isVolumeMount, missingBindFlags } from './mount-table.js'
+import { removeEmptyDir } from './safe-mount.js'
+import { isKubeletStagingPath, isKubeletTarget, mayTearDown } from './target-path.js'
 import type { FsUsage } from './mount-ops.js'
 import { removeStatus } from './fuse-process.js'
 import { KUBO_UNREACHABLE_CONDITION, kuboStageError } from './user-errors.js'
@@ -135,16 +137,18 @@ export class NodeVolumes {
     const volumeId = checkVolumeId(req.volume_id)
     const stagingPath = await checkPathUnder(this.config.kubeletDir, requirePath(req.staging_target_path, 'staging_target_path'), 'staging_target_path')
     const state = await this.store.read(volumeId)
-    if (state !== undefined && !state.ephemeral && state.stagingPath === stagingPath) {
+    const recorded = state !== undefined && !state.ephemeral && state.stagingPath === stagingPath
+    if (!(await mayTearDown(stagingPath, 'staging_target_path', recorded, isKubeletStagingPath(this.config.kubeletDir, stagingPath, DRIVER_NAME, volumeId)))) return
+    if (state !== undefined && recorded) {
       const left = Object.keys(state.targets)
       if (left.length > 0) this.log.warn('unstaging a volume that still has published targets', { volumeId, targets: left })
       await this.teardown(volumeId, stagingPath)
       this.log.info('unstaged', { volumeId, stagingPath })
       return
     }
-    // Not staged here (by our records). A FUSE mount of ours left at the path is still removed.
+    // Not staged here (by our records). This volume's FUSE mount left at the path is still removed.
     const m = findMount(await this.mounter.table(), stagingPath)
-    if (m !== undefined && isOurFuseMount(m)) await this.mounter.fuseUnmount(stagingPath)
+    if (m !== undefined && isVolumeMount(m, volumeId)) await this.mounter.fuseUnmount(stagingPath)
   }
 
   // ---- publish / unpublish ---------------------------------------------------------------
@@ -167,8 +171,8 @@ export class NodeVolumes {
     const known = state.targets[targetPath]
     if (known !== undefined) {
       if (known.readOnly !== readOnly) throw new CsiError(Code.ALREADY_EXISTS, `volume ${volumeId} is already published at ${targetPath} ${known.readOnly ? 'read-only' : 'read-write'}`)
-      if (findMount(await this.mounter.table(), targetPath) !== undefined) return
-      this.log.warn('published target lost its mount, binding again', { volumeId, targetPath })
+      if (this.isBound(findMount(await this.mounter.table(), targetPath), volumeId, readOnly)) return
+      this.log.warn('published target lost its mount (or its flags), binding again', { volumeId, targetPath })
     }
     // SINGLE_NODE_SINGLE_WRITER: one pod (one target) at a time, as the CSI spec defines it.
     const others = Object.keys(state.targets).filter(t => t !== targetPath)
@@ -177,11 +181,11 @@ export class NodeVolumes {
     // The pod starts only once this call answers, so a bind made over a dead mount is never seen:
     // it is replaced below, after the heal.
     const healthP = this.health(state)
-    const bound = await this.bindTarget(stagingPath, targetPath, readOnly).then(() => undefined, (err: Error) => err)
+    const bound = await this.bindTarget(volumeId, stagingPath, targetPath, readOnly).then(() => undefined, (err: Error) => err)
     if ((await healthP).dead) {
       state = await this.heal(state, signal)
       // heal() may have bound this target again too (a known target that lost its mount).
-      await this.bindTarget(stagingPath, targetPath, readOnly)
+      await this.bindTarget(volumeId, stagingPath, targetPath, readOnly)
     } else if (bound !== undefined) {
       throw bound
     }
@@ -202,7 +206,7 @@ export class NodeVolumes {
       if (existing.targets[targetPath] === undefined) throw new CsiError(Code.ALREADY_EXISTS, `inline volume ${volumeId} is already published at ${Object.keys(existing.targets).join(', ')}`)
       let state = existing
       if ((await this.health(state)).dead) state = await this.heal(state, signal)
-      if (findMount(await this.mounter.table(), targetPath) === undefined) await this.bindTarget(state.stagingPath, targetPath, true)
+      if (!this.isBound(findMount(await this.mounter.table(), targetPath), volumeId, true)) await this.bindTarget(volumeId, state.stagingPath, targetPath, true)
       return
     }
     const mnt = this.store.ephemeralMountPath(volumeId)
@@ -210,7 +214,7 @@ export class NodeVolumes {
     // (kubelet sends SINGLE_NODE_WRITER and readonly=false unless the pod sets readOnly).
     const state = await this.mountNew(volumeId, source, mnt, true, true, signal)
     try {
-      await this.bindTarget(mnt, targetPath, true)
+      await this.bindTarget(volumeId, mnt, targetPath, true)
     } catch (err) {
       await this.teardown(volumeId, mnt).catch((e: Error) => this.log.error('cleanup after failed inline publish failed', { volumeId, error: e.message }))
       throw err
@@ -223,8 +227,9 @@ export class NodeVolumes {
   async unpublish (req: { volume_id?: string, target_path?: string }): Promise<void> {
     const volumeId = checkVolumeId(req.volume_id)
     const targetPath = await checkPathUnder(this.config.kubeletDir, requirePath(req.target_path, 'target_path'), 'target_path')
-    await this.unbindTarget(targetPath)
     const state = await this.store.read(volumeId)
+    if (!(await mayTearDown(targetPath, 'target_path', state?.targets[targetPath] !== undefined, isKubeletTarget(this.config.kubeletDir, targetPath)))) return
+    await this.unbindTarget(volumeId, targetPath)
     if (state === undefined) return
     if (state.targets[targetPath] !== undefined) {
       delete state.targets[targetPath]
@@ -292,8 +297,8 @@ export class NodeVolumes {
     if (spec.mountpoint !== stagingPath) throw new CsiError(Code.INTERNAL, `spec of ${volumeId} mounts ${spec.mountpoint}, state says ${stagingPath}`)
     await this.startServer(volumeId, stagingPath, signal)
     for (const [target, t] of Object.entries(state.targets)) {
-      await this.unbindTarget(target, false)
-      await this.bindTarget(stagingPath, target, t.readOnly)
+      await this.unbindTarget(volumeId, target, false)
+      await this.bindTarget(volumeId, stagingPath, target, t.readOnly)
     }
     this.log.info('healed volume', { volumeId, stagingPath, targets: Object.keys(state.targets).length })
     return state
@@ -316,7 +321,7 @@ export class NodeVolumes {
     // Whatever is left at the path from an earlier life (a dead FUSE mount of ours) goes first.
     const stale = findMount(await this.mounter.table(), mountpoint)
     if (stale !== undefined) {
-      if (!isOurFuseMount(stale)) throw new CsiError(Code.FAILED_PRECONDITION, `${mountpoint} already has a ${stale.fsType} mount that is not ours`)
+      if (!isVolumeMount(stale, volumeId)) throw new CsiError(Code.FAILED_PRECONDITION, `${mountpoint} already has a ${stale.fsType} mount that is not this volume's`)
       await this.detachFuse(mountpoint)
     }
     const spec = await this.buildSpec(volumeId, source, mountpoint, readOnly, signal)
@@ -468,40 +473,44 @@ export class NodeVolumes {
     await this.store.remove(volumeId)
   }
 
-  /** fusermount -uz until nothing of ours is left at `p` (stacked dead mounts included). */
+  /** fusermount -uz until nothing of ours is left at `p` (stacked dead mounts included); never another mount. */
   private async detachFuse (p: string): Promise<void> {
     for (let i = 0; i < 4; i++) {
       const m = findMount(await this.mounter.table(), p)
       if (m === undefined) return
+      if (!isOurFuseMount(m)) throw new CsiError(Code.FAILED_PRECONDITION, `${p} has a ${m.fsType} mount that this driver did not make; not unmounting it`)
       await this.mounter.fuseUnmount(p)
     }
     if (findMount(await this.mounter.table(), p) !== undefined) throw new CsiError(Code.INTERNAL, `${p} is still mounted after fusermount -uz`)
   }
 
-  private async bindTarget (src: string, target: string, readOnly: boolean): Promise<void> {
-    await mkdir(target, { recursive: true, mode: 0o750 })
-    // A stale mount at the target (e.g. a bind of a dead FUSE mount) would hide the new bind.
-    await this.unbindTarget(target, false)
-    await this.mounter.bind(src, target, readOnly)
+  /** This volume's bind is at the target with the flags a pod gets (ro,nosuid,nodev / nosuid,nodev). */
+  private isBound (m: ReturnType<typeof findMount>, volumeId: string, readOnly: boolean): boolean {
+    return m !== undefined && isVolumeMount(m, volumeId) && missingBindFlags(m, readOnly).length === 0 && (readOnly || !m.options.includes('ro'))
   }
 
-  /** Unmounts everything stacked at `target`, lazily when busy; optionally removes the dir. */
-  private async unbindTarget (target: string, removeDir = true): Promise<void> {
-    let mounted = findMount(await this.mounter.table(), target) !== undefined
-    for (let i = 0; i < 4 && mounted; i++) {
-      await this.mounter.unmount(target)
-      mounted = findMount(await this.mounter.table(), target) !== undefined
+  private async bindTarget (volumeId: string, src: string, target: string, readOnly: boolean): Promise<void> {
+    // A stale mount at the target (e.g. a bind of a dead FUSE mount) would hide the new bind.
+    await this.unbindTarget(volumeId, target, false)
+    // The source is this volume's FUSE mount, under the kubelet dir (staged) or the state dir (inline).
+    const srcRoot = src.startsWith(this.store.root + '/') ? this.store.root : this.config.kubeletDir
+    await this.mounter.bind(src, target, { readOnly, srcRoot, dstRoot: this.config.kubeletDir, isSource: (e) => isVolumeMount(e, volumeId) })
+  }
+
+  /**
+   * Unmounts this volume's binds stacked at `target` (lazily when busy), never another mount;
+   * optionally removes the directory when it is empty (never a file, never contents).
+   */
+  private async unbindTarget (volumeId: string, target: string, removeDir = true): Promise<void> {
+    let m = findMount(await this.mounter.table(), target)
+    for (let i = 0; i < 4 && m !== undefined; i++) {
+      if (!isVolumeMount(m, volumeId)) throw new CsiError(Code.FAILED_PRECONDITION, `${target} has a ${m.fsType} mount that is not volume ${volumeId}'s; not unmounting it`)
+      await this.mounter.unmount(m, this.config.kubeletDir)
+      m = findMount(await this.mounter.table(), target)
     }
-    if (mounted) throw new CsiError(Code.INTERNAL, `${target} is still mounted after umount -l`)
+    if (m !== undefined) throw new CsiError(Code.INTERNAL, `${target} is still mounted after umount -l`)
     if (!removeDir) return
-    try {
-      await rmdir(target)
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code
-      if (code === 'ENOENT') return
-      if (code === 'ENOTDIR') { await rm(target, { force: true }); return }
-      // Never delete contents: a non-empty target is not ours to clean.
-      this.log.warn('target directory not removed', { target, error: (err as Error).message })
-    }
+    const left = await removeEmptyDir(this.config.kubeletDir, target)
+    if (left !== undefined) this.log.warn('target not removed', { volumeId, target, why: left })
   }
 }
