@@ -12,7 +12,7 @@ import { constants as fsc } from 'node:fs'
 import { mkdir, open, readFile, rmdir, type FileHandle } from 'node:fs/promises'
 import path from 'node:path'
 import { Code, CsiError, invalid } from '../driver/errors.js'
-import { type ExecResult } from './mount-ops.js'
+import { failed, type ExecResult } from './mount-ops.js'
 import { bindFlags, missingBindFlags, mountById, readMountTable, type MountEntry } from './mount-table.js'
 
 /** Linux O_PATH (x86_64 and arm64): an fd naming a place, no read access, no filesystem call. */
@@ -83,11 +83,6 @@ export async function runWithFds (cmd: string, args: string[], fds: number[], ti
     child.once('error', (err) => { clearTimeout(timer); resolve({ code: -1, stdout, stderr: err.message, timedOut }) })
     child.once('close', (code) => { clearTimeout(timer); resolve({ code: code ?? -1, stdout, stderr, timedOut }) })
   })
-}
-
-function failed (what: string, r: ExecResult): CsiError {
-  const why = r.timedOut ? 'timed out' : (r.stderr.trim() !== '' ? r.stderr.trim() : `exit code ${r.code}`)
-  return new CsiError(r.timedOut ? Code.DEADLINE_EXCEEDED : Code.INTERNAL, `${what}: ${why}`)
 }
 
 export interface SafeBindOptions {

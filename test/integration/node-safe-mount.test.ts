@@ -182,3 +182,10 @@ test('removeEmptyDir removes an empty directory only: never a file, a symlink (n
   t.is(await readFile(path.join(full, 'data'), 'utf8'), 'y')
   await t.throwsAsync(stat(d.target), { code: 'ENOENT' })
 })
+
+test('a missing source fails the bind and leaves nothing mounted', async (t) => {
+  const d = await fixture(t)
+  const err = await t.throwsAsync(safeBind(path.join(d.src, 'missing'), d.target, { readOnly: true, srcRoot: d.kubelet, dstRoot: d.kubelet, isSource: d.isSource })) as CsiError
+  t.is(err.code, Code.NOT_FOUND)
+  t.is(findMount(await readMountTable(), d.target), undefined)
+})
