@@ -3,7 +3,7 @@
 import { parseArgs } from 'node:util'
 import path from 'node:path'
 import { DEFAULTS, FUSE_HEAP_MIB } from './constants.js'
-import { LocalBlockstore } from '../content/local-blockstore.js'
+import { openFlatfsDir } from './flatfs-dir.js'
 import { parseListen, type ListenAddress } from './metrics-server.js'
 
 export type Mode = 'controller' | 'node' | 'all'
@@ -134,7 +134,7 @@ export function validateBlocksDir (problems: string[], raw: unknown, flag = 'kub
   if (!path.isAbsolute(dir)) { problems.push(`--${flag} must be an absolute path (got ${JSON.stringify(dir)})`); return undefined }
   try {
     // The same check the FUSE servers make when they open it (they may run in another container).
-    LocalBlockstore.open(path.resolve(dir))
+    openFlatfsDir(path.resolve(dir))
   } catch (err) {
     problems.push(`--${flag} ${(err as Error).message}`)
     return undefined

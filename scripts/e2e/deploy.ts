@@ -59,6 +59,7 @@ export async function installDeploy (p: ClusterPaths, repo: string, log: Log): P
   await waitUntil('node plugin ready', 300_000, () => readyCount(p, 'daemonset', 'ipfs-csi-node') ? true : undefined, 2000)
   await waitUntil('controller ready', 300_000, () => readyCount(p, 'deployment', 'ipfs-csi-controller') ? true : undefined, 2000)
   await waitUntil('preloader ready', 300_000, () => readyCount(p, 'daemonset', 'ipfs-csi-preloader') ? true : undefined, 2000)
+  await waitUntil('API and its Redis ready', 300_000, () => readyCount(p, 'deployment', 'ipfs-csi-api-redis') && readyCount(p, 'deployment', 'ipfs-csi-api') ? true : undefined, 2000)
   await waitUntil('ipfs.csi.dev registered with kubelet (CSINode)', 120_000, () => {
     const drivers = kubectl(p, ['get', 'csinode', NODE_NAME, '-o', 'jsonpath={.spec.drivers[*].name}']).trim().split(/\s+/)
     return drivers.includes('ipfs.csi.dev') ? true : undefined

@@ -75,6 +75,8 @@ export interface PodOptions {
   mounts: Obj[]
   env?: Record<string, string>
   initContainers?: Obj[]
+  /** More pod spec fields (host network, service account, ...). */
+  podSpec?: Obj
 }
 
 export function podManifest (o: PodOptions): Obj {
@@ -97,7 +99,8 @@ export function podManifest (o: PodOptions): Obj {
         resources: { requests: { cpu: '10m', memory: '32Mi' }, limits: { cpu: '1', memory: '512Mi' } },
         volumeMounts: [...o.mounts, { name: 'tmp', mountPath: '/tmp' }]
       }],
-      volumes: [...o.volumes, { name: 'tmp', emptyDir: {} }]
+      volumes: [...o.volumes, { name: 'tmp', emptyDir: {} }],
+      ...o.podSpec
     }
   }
 }
