@@ -1,4 +1,4 @@
-// FUSE servers started by `ipfs-csi fuse-host` (the node pod's separate container) instead of
+// FUSE servers started by `ipfs-csi fuse-host` (the node data-plane pod) instead of
 // the node service: they are the fuse-host's children, survive the node service dying, are
 // adopted by a restarted node service, are reaped by the fuse-host (no zombies), and a missing
 // fuse-host makes NodeStageVolume fail with UNAVAILABLE leaving nothing behind; and with fuse-host
