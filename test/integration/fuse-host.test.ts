@@ -19,7 +19,7 @@ import { CLI, logFile } from '../helpers/repo.js'
 import { stopProcess } from '../helpers/stop-process.js'
 import { readMountTable } from '../../node-plugin/mount-table.js'
 import { volumeKey } from '../../node-plugin/volume-state.js'
-import { launcherRequest } from '../../node-plugin/fuse-process.js'
+import { launcherRequest, remoteFindPids } from '../../node-plugin/fuse-process.js'
 
 const execFileP = promisify(execFile)
 const RO = mountCap('MULTI_NODE_READER_ONLY')
@@ -287,6 +287,10 @@ test('the launcher socket refuses bad requests and drops silent clients', async 
   t.deepEqual(await launcherRequest(host.socketPath, { op: 'stop', specPath: volSpec, pid: process.pid, graceMs: 0 }, 10_000), { stopped: [] }, 'a pid that is not a server of that spec is left alone')
   t.regex(String((await launcherRequest(host.socketPath, { op: 'status', specPath: path.join(outside, 'spec.json') }, 10_000)).error), /is not <state-dir>/)
   t.regex(String((await launcherRequest(host.socketPath, { op: 'stop', specPath: volSpec, graceMs: -1 }, 10_000)).error), /graceMs/)
+  // A healer pass asks about every volume at once: more than fuse-host's 64 connections must
+  // still all get answers (the node service queues its status requests).
+  const many = await Promise.allSettled(Array.from({ length: 150 }, async (_, i) => await remoteFindPids(host.socketPath, path.join(stateDir, 'volumes', `v${i}`, 'spec.json'))))
+  t.deepEqual(many.filter(r => r.status === 'rejected').map(r => String((r as PromiseRejectedResult).reason)).slice(0, 3), [], '150 concurrent status requests all answered')
 
   // Raw garbage gets an error line; a client that sends nothing is dropped.
   const talk = async (data: string | undefined): Promise<{ reply: string, ms: number }> => await new Promise((resolve, reject) => {
