@@ -138,6 +138,8 @@ interface KubeScoreIgnores {
   global: Record<string, string>
   /** "Kind/name" → check id → reason, disabled by that object's kube-score/ignore annotation */
   objects: Record<string, Record<string, string>>
+  /** overlay → "Kind/name" → check id → reason: disabled in that overlay's rendering only */
+  overlays?: Record<string, Record<string, Record<string, string>>>
 }
 
 /** kube-score checks we disable, each with its reason (deploy/lint/kube-score-ignores.json). */
@@ -160,11 +162,12 @@ export async function lint (files: string[]): Promise<Problem[]> {
     args.push('--ignore-test', check)
   }
   for (const f of files) {
+    const overlay = path.basename(f, '.yaml')
     for (const doc of parseAllDocuments(await readFile(f, 'utf8'))) {
       const o = doc.toJS() as { kind?: string, metadata?: { name?: string, annotations?: Record<string, string> } } | null
       const key = `${o?.kind ?? ''}/${o?.metadata?.name ?? ''}`
       const annotated = (o?.metadata?.annotations?.['kube-score/ignore'] ?? '').split(',').map(x => x.trim()).filter(x => x !== '').sort()
-      const listed = ignores.objects[key] ?? {}
+      const listed = { ...ignores.objects[key], ...ignores.overlays?.[overlay]?.[key] }
       if (annotated.join(',') !== Object.keys(listed).sort().join(',')) problems.push({ file: path.relative(ROOT, f), message: `${key}: kube-score/ignore [${annotated.join(', ')}] differs from deploy/lint/kube-score-ignores.json [${Object.keys(listed).join(', ')}]` })
       for (const [check, reason] of Object.entries(listed)) if (!hasReason(reason)) problems.push({ file: 'deploy/lint/kube-score-ignores.json', message: `${key}: ${check} is disabled without a real reason` })
     }

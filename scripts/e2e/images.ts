@@ -110,8 +110,10 @@ function projectLayers (repo: string, runtime: string, app: string): void {
   // The Dockerfile's Debian base brings util-linux and coreutils: the driver runs mount(8) (whose
   // `--bind -o ro` also remounts read-only; busybox's does not), umount(8) and stat(1).
   for (const tool of ['/usr/bin/mount', '/usr/bin/umount', '/usr/bin/stat']) putDynamic(runtime, tool)
-  // redis-server: the API's shared rate-limit store runs from this image (deploy/base/api).
+  // redis-server: the API's shared rate-limit store runs from this image (deploy/base/api); the
+  // Debian package depends on redis-tools, whose redis-cli its readiness probe runs.
   putDynamic(runtime, '/usr/bin/redis-server')
+  putDynamic(runtime, '/usr/bin/redis-cli')
   const dest = path.join(app, PROJECT_IMAGE.workdir.slice(1))
   mkdirSync(dest, { recursive: true })
   for (const c of PROJECT_IMAGE.copies) {
