@@ -49,7 +49,8 @@ export function nodeFuseSettings (config: ServeConfig, kind: VolumeSource['kind'
   }
   return {
     ...common,
-    kuboApi: config.kuboApi,
+    // The node Kubo as the FUSE servers reach it (they may run in another pod than this service).
+    kuboApi: config.fuseKuboApi,
     ...(config.kuboApiTokenFile !== undefined ? { kuboApiTokenFile: config.kuboApiTokenFile } : {}),
     ...(config.kuboBlocksDir !== undefined ? { kuboBlocksDir: config.kuboBlocksDir } : {})
   }
