@@ -80,7 +80,7 @@ export const gatewayPublished: Workload = {
     const host = (cid: string): string => `${cid}.ipfs.${GATEWAY_DOMAIN}`
     // Before publishing, nothing of the storage tier is visible through the gateway.
     const before = await get(p, host(modelCid), '/config.json')
-    if (before.status === 200) throw new Error('the model was served before it was published')
+    if (before.status !== 404) throw new Error(`before it was published the model answered ${before.status}, want 404`)
     const cm = generated(p, 'ipfs-gateway-published')
     kubectl(p, ['-n', NAMESPACE, 'patch', 'configmap', cm, '--type', 'merge', '-p', JSON.stringify({ data: { 'published.txt': `# e2e\n${modelCid}\n` } })])
     // The Job mounts the ConfigMap when it starts: a Job created after the patch reads the new list.
@@ -101,7 +101,7 @@ export const gatewayPublished: Workload = {
       if (again.headers[h] === undefined) throw new Error(`no ${h} header on a content response`)
     }
     const unpublished = await get(p, host(dataCid), '/blob.bin')
-    if (unpublished.status === 200 || unpublished.status < 400) throw new Error(`an unpublished CID answered ${unpublished.status}`)
+    if (unpublished.status !== 404) throw new Error(`an unpublished CID answered ${unpublished.status}, want 404`)
     return `published by the sync Job in ${syncMs} ms; ${files.length} files verified through nginx (X-Cache-Status ${caches.join(',')}, then HIT); unpublished CID: ${unpublished.status}`
   }
 }
