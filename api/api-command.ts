@@ -91,7 +91,7 @@ export async function apiCommand (argv: string[]): Promise<number> {
     return 2
   }
   const config = parseApiConfig(rest)
-  const log = createLogger(config.logLevel, 'ipfs-csi-api')
+  const log = createLogger(config.logLevel, 'api')
   const api = await startApi(config, log)
   await new Promise<void>((resolve) => {
     const onSignal = (sig: string): void => { log.info('stopping', { signal: sig }); resolve() }

@@ -3,15 +3,15 @@ import { readFile } from 'node:fs/promises'
 import { ConfigError, readFlags } from '../driver/config.js'
 import { createApiClient, unwrap } from '../sdk/index.js'
 
-export const CLIENT_USAGE = `usage:
-  ipfs-csi api token create --url URL --token-file FILE --device NAME [--scopes s1,s2]
+export const CLIENT_USAGE = `usage: ipfs-csi api token create --url URL --token-file FILE --device NAME [--scopes s1,s2]
         exchange the service-account token in FILE for an API token (printed once, on stdout)
-  ipfs-csi api token revoke ID --url URL --token-file FILE
-  ipfs-csi api model resolve NAME[:TAG|VERSION] --url URL --token-file FILE [--json]
+       ipfs-csi api token revoke ID --url URL --token-file FILE
+       ipfs-csi api model resolve NAME[:TAG|VERSION] --url URL --token-file FILE [--json]
         print the CID a model tag or version names (or its whole manifest with --json)
+--token-file defaults to /var/run/secrets/tokens/ipfs-csi-api; --help shows this text.
 Flags can also be set as IPFS_CSI_<FLAG> (IPFS_CSI_URL, IPFS_CSI_TOKEN_FILE).`
 
-const FLAGS = {
+export const CLIENT_FLAGS = {
   url: { type: 'string' },
   'token-file': { type: 'string', default: '/var/run/secrets/tokens/ipfs-csi-api' },
   device: { type: 'string' },
@@ -22,7 +22,7 @@ const FLAGS = {
 
 export async function clientCommand (what: 'token' | 'model', argv: string[]): Promise<number> {
   let read
-  try { read = readFlags(argv, FLAGS as unknown as Parameters<typeof readFlags>[1]) } catch (err) { throw new ConfigError([(err as Error).message, CLIENT_USAGE]) }
+  try { read = readFlags(argv, CLIENT_FLAGS as unknown as Parameters<typeof readFlags>[1]) } catch (err) { throw new ConfigError([(err as Error).message, CLIENT_USAGE]) }
   const v = read.values
   const [verb, arg] = read.positionals
   if (v.help === true || verb === undefined) { console.log(CLIENT_USAGE); return v.help === true ? 0 : 2 }

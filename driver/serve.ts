@@ -33,7 +33,7 @@ export async function serve (config: ServeConfig, log: Logger): Promise<Served> 
   const deps = { log, locks, kubo, config, metrics: new RpcMetrics(registry) }
   const hasController = config.mode !== 'node'
   const hasNode = config.mode !== 'controller'
-  const services: ServiceBinding[] = [{ definition: csi.Identity.service, implementation: identityService({ ...deps, hasController }) as unknown as grpc.UntypedServiceImplementation }]
+  const services: ServiceBinding[] = [{ definition: csi.Identity.service, implementation: identityService({ ...deps, log: log.child({ component: 'identity' }), hasController }) as unknown as grpc.UntypedServiceImplementation }]
   if (hasController) services.push({ definition: csi.Controller.service, implementation: controllerService({ ...deps, log: log.child({ component: 'controller' }) }) as unknown as grpc.UntypedServiceImplementation })
   let node: NodeService | undefined
   if (hasNode) {

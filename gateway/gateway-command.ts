@@ -11,7 +11,7 @@ import { Kubo } from '../driver/kubo.js'
 import { GatewayPublisher } from './publisher.js'
 import { parsePublishedList } from './published-list.js'
 
-const FLAGS = {
+export const GATEWAY_FLAGS = {
   'storage-kubo-api': { type: 'string' },
   'storage-kubo-api-token-file': { type: 'string' },
   'gateway-kubo-api': { type: 'string' },
@@ -33,6 +33,7 @@ export const GATEWAY_USAGE = `usage: ipfs-csi gateway <publish|unpublish> CID...
                                         holding exactly these
   --copy-timeout-ms N (3600000)         deadline for copying one DAG to one gateway
   --kubo-timeout-ms N (60000)           deadline for every other Kubo call
+  --help                                this text
 Every flag can also be set as IPFS_CSI_<FLAG>.`
 
 export interface GatewayCommandConfig {
@@ -50,7 +51,7 @@ export interface GatewayCommandConfig {
 export function parseGatewayCommand (argv: string[], env: NodeJS.ProcessEnv = process.env): GatewayCommandConfig | 'help' {
   let read
   try {
-    read = readFlags(argv, FLAGS, env)
+    read = readFlags(argv, GATEWAY_FLAGS, env)
   } catch (err) {
     throw new ConfigError([(err as Error).message, GATEWAY_USAGE])
   }

@@ -62,7 +62,7 @@ export class NodeService {
    * (and are retried) rather than the whole node plugin staying unready.
    */
   async start (): Promise<void> {
-    const log = this.deps.log
+    const log = this.log
     const done = this.healer.reconcile().catch((err: Error) => { log.error('reconcile failed', { error: err.message }) })
     let timer: NodeJS.Timeout | undefined
     const waited = new Promise<'timeout'>(resolve => { timer = setTimeout(() => resolve('timeout'), this.reconcileWaitMs) })
@@ -82,7 +82,7 @@ export class NodeService {
   }
 
   handlers (): NodeHandlers {
-    const deps: RpcDeps = { log: this.deps.log, locks: this.deps.locks, ...(this.deps.metrics !== undefined ? { metrics: this.deps.metrics } : {}) }
+    const deps: RpcDeps = { log: this.log, locks: this.deps.locks, ...(this.deps.metrics !== undefined ? { metrics: this.deps.metrics } : {}) }
     const { stager, publisher, health, limits } = this.volumes
     const nodeId = this.deps.config.nodeId
     return {

@@ -105,7 +105,7 @@ test('Prometheus scrapes every part under real reads: each metric family moves, 
     name: 'monitoring',
     // The node cache bound is below what the node Kubo holds: GC runs (and finds only pinned content).
     extraArgs: ['--metrics-listen', `127.0.0.1:${pNode}`, '--fuse-launcher', `unix://${hostSock}`, '--kubo-blocks-dir', path.join(kubo.repo, 'blocks'),
-      '--heal-interval-ms', '1000', '--node-cache-max-bytes', String(32 * MiB), '--read-timeout-ms', '5000',
+      '--heal-interval-ms', '1000', '--node-cache-max-bytes', String(32 * MiB), '--read-timeout-ms', '5000', '--kubo-timeout-ms', '10000',
       '--cluster-api', cluster.restUrl, '--cluster-basic-auth-file', authFile]
   })
   const desired = path.join(work, 'desired.json')
@@ -259,6 +259,18 @@ test('Prometheus scrapes every part under real reads: each metric family moves, 
 
   for (const [id, target] of [[rid, rtp], [wid, wtp]] as const) await driver.csi.node.NodeUnpublishVolume({ volume_id: id, target_path: target })
   for (const [id, staging] of [[rid, rsp], [wid, wsp]] as const) await driver.csi.node.NodeUnstageVolume({ volume_id: id, staging_target_path: staging })
+
+  // Logs: every completed RPC gave exactly one line (as many as the calls counted), with the same
+  // fields everywhere: component, method, code, ms, and the volume for volume calls.
+  const lines = (await readFile(driver.logPath, 'utf8')).split('\n').filter(l => l.startsWith('{')).map(l => JSON.parse(l) as Record<string, unknown>)
+  const rpcLines = lines.filter(l => ['rpc done', 'rpc refused', 'rpc failed'].includes(l.message as string))
+  const counted = (await (await fetch(`http://127.0.0.1:${pNode}/metrics`)).text()).split('\n')
+    .filter(l => l.startsWith('ipfs_csi_grpc_requests_total{')).reduce((n, l) => n + Number(l.split(' ').pop()), 0)
+  t.is(rpcLines.length, counted, 'one log line per RPC the metrics counted')
+  const bad = rpcLines.filter(l => !['identity', 'controller', 'node'].includes(l.component as string) || typeof l.method !== 'string' || typeof l.code !== 'string' || typeof l.ms !== 'number' ||
+    (/^(Node(Stage|Unstage|Publish|Unpublish)Volume|CreateVolume)$/.test(l.method as string) && typeof l.volumeId !== 'string') || (l.message === 'rpc done' && l.level !== 'info'))
+  t.deepEqual(bad, [], 'RPC log lines missing component, method, code, ms or volumeId')
+  t.deepEqual(lines.filter(l => 'service' in l), [], 'no log line names its part `service`: it is `component` everywhere')
   await driver.csi.node.NodeUnpublishVolume({ volume_id: volumeId, target_path: tp })
   await driver.csi.node.NodeUnstageVolume({ volume_id: volumeId, staging_target_path: sp })
 })

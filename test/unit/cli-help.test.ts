@@ -13,7 +13,9 @@ import { FUSE_HOST_FLAGS } from '../../node-plugin/fuse-host.js'
 import { PRELOAD_SERVE_FLAGS, PRELOAD_STATUS_FLAGS, watchStatus } from '../../preloader/preload-command.js'
 import { VERIFY_FLAGS } from '../../preloader/verify-command.js'
 import { API_FLAGS } from '../../api/config.js'
+import { CLIENT_FLAGS } from '../../api/client-command.js'
 import { EXPORTER_FLAGS } from '../../gateway/exporter-command.js'
+import { GATEWAY_FLAGS } from '../../gateway/gateway-command.js'
 import { KUBO_METRICS_FLAGS } from '../../gateway/kubo-metrics-command.js'
 
 const execFileP = promisify(execFile)
@@ -45,6 +47,8 @@ const COMMANDS: Array<[string[], Record<string, unknown>]> = [
   [['fuse-server'], { spec: 1 }],
   [['fuse-host'], FUSE_HOST_FLAGS],
   [['api', 'serve'], API_FLAGS],
+  [['api', 'token'], CLIENT_FLAGS],
+  [['gateway'], GATEWAY_FLAGS],
   [['gateway', 'exporter'], EXPORTER_FLAGS],
   [['gateway', 'kubo-metrics'], KUBO_METRICS_FLAGS]
 ]
@@ -60,6 +64,14 @@ for (const [cmd, flags] of COMMANDS) {
     }
   })
 }
+
+test('every subcommand answers --help with its usage: api model, gateway publish|unpublish|ls|sync', async (t) => {
+  for (const [cmd, usage] of [[['api', 'model'], /ipfs-csi api model resolve/], [['gateway', 'publish'], /usage: ipfs-csi gateway <publish\|unpublish>/], [['gateway', 'unpublish'], /usage: ipfs-csi gateway/], [['gateway', 'ls'], /usage: ipfs-csi gateway/], [['gateway', 'sync'], /sync --published FILE/]] as const) {
+    const r = await cli(...cmd, '--help')
+    t.is(r.code, 0, `${cmd.join(' ')}: ${r.stderr}`)
+    t.regex(r.stdout, usage)
+  }
+})
 
 test('--help works even next to invalid arguments (mount --help was an error)', async (t) => {
   const r = await cli('mount', 'not-a-cid', '--help')
