@@ -56,6 +56,7 @@ export async function installDeploy (p: ClusterPaths, repo: string, log: Log): P
   log(`deploy/overlays/e2e applied (${((Date.now() - t0) / 1000).toFixed(1)} s)`)
   await waitUntil('storage Kubo + IPFS Cluster ready', 300_000, () => readyCount(p, 'statefulset', 'ipfs-kubo') ? true : undefined, 2000)
   log(`storage tier ready (${((Date.now() - t0) / 1000).toFixed(1)} s)`)
+  await waitUntil('node data plane (fuse-host + node Kubo) ready', 300_000, () => readyCount(p, 'daemonset', 'ipfs-csi-node-data') ? true : undefined, 2000)
   await waitUntil('node plugin ready', 300_000, () => readyCount(p, 'daemonset', 'ipfs-csi-node') ? true : undefined, 2000)
   await waitUntil('controller ready', 300_000, () => readyCount(p, 'deployment', 'ipfs-csi-controller') ? true : undefined, 2000)
   await waitUntil('preloader ready', 300_000, () => readyCount(p, 'daemonset', 'ipfs-csi-preloader') ? true : undefined, 2000)
