@@ -44,6 +44,26 @@ test('pods on the host network never ask for the same port (one node runs them a
   }
 })
 
+/** The pod template of a workload kind (CronJobs: their Job's). */
+const templateOf = (o: Obj): Obj | undefined => o.kind === 'CronJob' ? o.spec.jobTemplate.spec.template.spec : ['Deployment', 'DaemonSet', 'StatefulSet', 'Job'].includes(o.kind) ? o.spec.template.spec : undefined
+
+test('a non-root container can read the Secret files it mounts (0440 needs the pod fsGroup or root)', async (t) => {
+  for (const overlay of await overlays()) {
+    for (const o of await objects(overlay)) {
+      const spec = templateOf(o)
+      if (spec === undefined) continue
+      // Secret volumes whose files are not world-readable: root-owned, readable by their group only.
+      const private0440 = new Set(((spec.volumes ?? []) as Obj[]).filter(v => v.secret !== undefined && ((v.secret.defaultMode ?? 0o644) & 0o004) === 0).map(v => v.name as string))
+      for (const c of [...(spec.initContainers ?? []), ...spec.containers] as Obj[]) {
+        const uid = c.securityContext?.runAsUser ?? spec.securityContext?.runAsUser
+        const mounts = ((c.volumeMounts ?? []) as Obj[]).filter(m => private0440.has(m.name))
+        if (uid === undefined || uid === 0 || mounts.length === 0) continue
+        t.not(spec.securityContext?.fsGroup, undefined, `${overlay}: ${o.kind as string}/${o.metadata.name as string} container ${c.name as string} runs as ${uid as number} and cannot read ${mounts.map(m => m.name as string).join(', ')} without an fsGroup`)
+      }
+    }
+  }
+})
+
 test('the schema check rejects unknown fields, in core kinds and in CRDs', async (t) => {
   const dir = await mkdtemp(path.join(tmpdir(), 'ipfs-csi-deploy-'))
   t.teardown(async () => await rm(dir, { recursive: true, force: true }))
