@@ -23,6 +23,11 @@ export const DEFAULTS = {
    * of heap dies alone (and is healed) instead of growing until the cgroup OOM-kills its neighbours.
    */
   fuseMaxHeapMiB: 512,
+  /**
+   * Writable volumes: what the spill files of all FUSE servers of a node may take together
+   * (files open for writing are kept whole in them until saved), and where they go.
+   */
+  spillMaxBytes: 8 * 1024 ** 3,
   /** Leaf blocks fetched ahead of a sequential reader. */
   readAheadBlocks: 8,
   /** How often the node service checks mounts and remounts dead FUSE servers. */

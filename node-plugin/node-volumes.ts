@@ -391,7 +391,10 @@ export class NodeVolumes {
         ...(this.config.storageKuboApiTokenFile !== undefined ? { kuboApiTokenFile: this.config.storageKuboApiTokenFile } : {}),
         mode: 'writable',
         mfsPath: source.mfsPath,
-        capacityBytes
+        capacityBytes,
+        ...(this.config.spillDir !== undefined ? { spillDir: this.config.spillDir } : {}),
+        spillMaxBytes: this.config.spillMaxBytes,
+        spillVolumeMaxBytes: this.config.spillVolumeMaxBytes
       }
     }
     const rootCid = await this.resolveRoot(source, signal)

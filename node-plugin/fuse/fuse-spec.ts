@@ -33,6 +33,12 @@ export interface FuseSpec {
   logLevel: string
   /** The server's log file is kept under this (its previous content in `<log>.1`). Default 8 MiB. */
   logMaxBytes?: number
+  /** writable mode: the node's spill root (writable/spill-budget.ts). Unset: `$TMPDIR/ipfs-csi-spill`. */
+  spillDir?: string
+  /** writable mode: bytes all spill files of the node may take together. Unset: DEFAULTS.spillMaxBytes. */
+  spillMaxBytes?: number
+  /** writable mode: bytes this volume's spill files may take (at most spillMaxBytes). */
+  spillVolumeMaxBytes?: number
   /** V8 heap limit (--max-old-space-size), applied by whoever spawns the server. Unset: Node's default. */
   maxHeapMiB?: number
 }
