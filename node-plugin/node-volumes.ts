@@ -19,6 +19,7 @@ import { systemMounter, type Mounter } from './mounter.js'
 import { processLauncher, type FuseLauncher } from './fuse-launcher.js'
 import { VolumeStateStore, type VolumeState } from './volume-state.js'
 import { StagedPins, otherUserFrom } from './staged-pins.js'
+import { InlinePolicy } from './inline-policy.js'
 import { RecordStore, findVolume } from '../driver/record-store.js'
 import { ApiRecords } from '../api/records.js'
 import { ModelRecords } from '../api/models/model-index.js'
@@ -32,6 +33,8 @@ export interface NodeVolumesDeps {
   mounter?: Mounter
   /** FUSE server processes (default: real ones, through config.fuseLauncher). */
   launcher?: FuseLauncher
+  /** Who may mount what inline (default: config.inlinePolicyFile; none refuses every inline volume). */
+  inlinePolicy?: InlinePolicy
 }
 
 export interface NodeVolumesOptions {
@@ -87,6 +90,7 @@ export class NodeVolumes {
   private readonly stagedPins: StagedPins
   readonly mounter: Mounter
   readonly launcher: FuseLauncher
+  private readonly inlinePolicy: InlinePolicy
 
   constructor (deps: NodeVolumesDeps, options: NodeVolumesOptions = {}) {
     this.log = deps.log
@@ -102,6 +106,7 @@ export class NodeVolumes {
     this.stagedPins = new StagedPins(deps.kubo, deps.log, otherUserFrom(this.store))
     this.mounter = deps.mounter ?? systemMounter
     this.launcher = deps.launcher ?? processLauncher(deps.config.fuseLauncher ?? 'local')
+    this.inlinePolicy = deps.inlinePolicy ?? new InlinePolicy(deps.config.inlinePolicyFile, deps.log)
   }
 
   // ---- stage / unstage -------------------------------------------------------------------
@@ -194,6 +199,7 @@ export class NodeVolumes {
     const source = volumeSourceOf(volumeId, req.volume_context, this.config.defaultCapacityBytes)
     if (source.kind !== 'content') throw invalid('inline ephemeral volumes are content only')
     const targetPath = await checkPathUnder(this.config.kubeletDir, rawTarget, 'target_path')
+    await this.inlinePolicy.check(source, req.volume_context)
     const existing = await this.store.read(volumeId)
     if (existing !== undefined) {
       if (!existing.ephemeral) throw new CsiError(Code.FAILED_PRECONDITION, `volume ${volumeId} is staged as a persistent volume, not an inline one`)
@@ -337,8 +343,10 @@ export class NodeVolumes {
     }
     await this.store.write(state)
     this.log.info('staged', { volumeId, mountpoint, kind: source.kind, root: spec.rootCid ?? spec.mfsPath, ms: Date.now() - started })
-    // GC protection for what is mounted, in the background (see staged-pins.ts).
-    if (spec.mode === 'content' && spec.rootCid !== undefined) this.stagedPins.pin(volumeId, spec.rootCid)
+    // GC protection for what is mounted, in the background (see staged-pins.ts). Not for inline
+    // volumes: anyone the policy lets in would otherwise pin whole DAGs into the node's repo; their
+    // blocks stay in the node cache, under its bounded budget (GC may take them; reads fetch again).
+    if (spec.mode === 'content' && spec.rootCid !== undefined && !ephemeral) this.stagedPins.pin(volumeId, spec.rootCid)
     return state
   }
 
