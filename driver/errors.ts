@@ -33,11 +33,18 @@ export type Reason = 'not-found' | 'not-pinned' | 'exists' | 'not-directory' | '
 export class CsiError extends Error {
   readonly code: Code
   readonly reason: Reason | undefined
-  constructor (code: Code, message: string, options?: { cause?: unknown, reason?: Reason }) {
+  /**
+   * What only the operator may read (server log lines, Kubo addresses, raw errors): logged at the
+   * gRPC edge, never sent. The message is what the caller, and through events every namespace
+   * user, sees.
+   */
+  readonly detail: string | undefined
+  constructor (code: Code, message: string, options?: { cause?: unknown, reason?: Reason, detail?: string }) {
     super(message, options)
     this.name = 'CsiError'
     this.code = code
     this.reason = options?.reason
+    this.detail = options?.detail
   }
 }
 

@@ -66,7 +66,7 @@ export function unary<Req, Res> (deps: RpcDeps, method: string, handler: (req: R
       callback(null, res)
     }, (err: unknown) => {
       const e = toCsiError(err)
-      const fields = { ...finished(e.code), error: e.message }
+      const fields = { ...finished(e.code), error: e.message, ...(e.detail !== undefined ? { detail: e.detail } : {}) }
       if (CLIENT_ERRORS.has(e.code)) log.info('rpc refused', fields)
       else log.error('rpc failed', { ...fields, stack: (err as Error)?.stack })
       callback({ code: e.code, details: e.message, name: 'CsiError', message: e.message })

@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url'
 import { Code, CsiError } from '../driver/errors.js'
 import { findMount, readMountTable } from './mount-table.js'
 import { isHeapMiB } from './fuse/fuse-spec.js'
+import { userFacing } from './user-errors.js'
 
 export const CLI_PATH = fileURLToPath(new URL('../driver/cli.js', import.meta.url))
 
@@ -213,16 +214,18 @@ export async function waitMounted (opts: { server: StartedServer, statusPath: st
   try {
     for (let delay = 25; ; delay = Math.min(delay * 2, 250)) {
       if (exit !== undefined) {
+        // The server's log and its own message name Kubo's address and internals: the log only.
         const tail = await logTail(logPath)
         const failed = await readFile(statusPath, 'utf8').then(t => JSON.parse(t) as unknown, () => undefined)
-        throw new CsiError(serverFailureCode(failed), `FUSE server exited before mounting (code ${exit.code ?? exit.signal ?? '?'}): ${tail.slice(-800)}`)
+        const said = (failed as { failed?: { message?: unknown } } | undefined)?.failed?.message
+        throw userFacing(serverFailureCode(failed), `FUSE server exited before mounting (exit ${exit.code ?? exit.signal ?? '?'})`, `${typeof said === 'string' ? `${said}; ` : ''}log: ${tail.slice(-800)}`)
       }
       try {
         const status = JSON.parse(await readFile(statusPath, 'utf8')) as { pid?: number, failed?: unknown }
         if (status.pid === server.pid && status.failed === undefined && findMount(await readMountTable(), mountpoint) !== undefined) { server.stopWatching?.(); return }
       } catch {}
       if (signal?.aborted === true) throw new CsiError(Code.DEADLINE_EXCEEDED, `mount of ${mountpoint} was abandoned: ${String((signal.reason as Error)?.message ?? signal.reason)}`)
-      if (Date.now() > deadline) throw new CsiError(Code.DEADLINE_EXCEEDED, `FUSE server did not mount ${mountpoint} within ${Math.round(timeoutMs / 1000)} s (content unreachable?): ${(await logTail(logPath, 2)).slice(-400)}`)
+      if (Date.now() > deadline) throw userFacing(Code.DEADLINE_EXCEEDED, `FUSE server did not mount ${mountpoint} within ${Math.round(timeoutMs / 1000)} s`, `log: ${(await logTail(logPath, 2)).slice(-400)}`)
       if (!poked) {
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, delay)

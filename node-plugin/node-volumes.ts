@@ -5,7 +5,7 @@ import { mkdir, rm, rmdir, readFile } from 'node:fs/promises'
 import path from 'node:path'
 import type { ServeConfig } from '../driver/config.js'
 import { DEFAULTS } from '../driver/constants.js'
-import { Code, CsiError, invalid } from '../driver/errors.js'
+import { Code, CsiError, invalid, toCsiError } from '../driver/errors.js'
 import { Kubo } from '../driver/kubo.js'
 import type { Logger } from '../driver/logger.js'
 import { checkPathUnder } from '../driver/paths.js'
@@ -15,6 +15,7 @@ import type { FuseSpec } from './fuse/fuse-spec.js'
 import { findMount, isOurFuseMount } from './mount-table.js'
 import type { FsUsage } from './mount-ops.js'
 import { removeStatus } from './fuse-process.js'
+import { KUBO_UNREACHABLE_CONDITION, kuboStageError } from './user-errors.js'
 import { systemMounter, type Mounter } from './mounter.js'
 import { processLauncher, type FuseLauncher } from './fuse-launcher.js'
 import { VolumeStateStore, type VolumeState } from './volume-state.js'
@@ -257,7 +258,10 @@ export class NodeVolumes {
     const health = await this.health(state, known(norm) ? norm : resolved)
     const problems: string[] = []
     if (health.problem !== undefined) problems.push(health.problem)
-    if (!(await this.kubo.reachable(signal))) problems.push(`Kubo at ${this.kubo.url} is unreachable: reads of data not cached on this node fail`)
+    if (!(await this.kubo.reachable(signal))) {
+      problems.push(KUBO_UNREACHABLE_CONDITION)
+      this.log.warn('node Kubo unreachable', { volumeId, kuboApi: this.kubo.url })
+    }
     return { ...(health.usage !== undefined ? { usage: health.usage } : {}), abnormal: problems.length > 0, message: problems.length > 0 ? problems.join('; ') : 'volume is mounted and its FUSE server answers' }
   }
 
@@ -386,7 +390,7 @@ export class NodeVolumes {
       maxHeapMiB: this.config.fuseMaxHeapMiB
     }
     if (source.kind === 'writable') {
-      await this.kuboCall('files/stat', { arg: source.mfsPath, hash: true }, signal, `writable volume ${volumeId} has no data at ${source.mfsPath}`, this.storageKubo)
+      await this.kuboCall('files/stat', { arg: source.mfsPath, hash: true }, signal, { subject: `writable volume ${volumeId}`, notFound: `writable volume ${volumeId} has no data at ${source.mfsPath}` }, this.storageKubo)
       // ControllerExpandVolume rewrites the volume's record, not the PV's volume context: the record's
       // capacity is the current one, so an expansion takes effect at the next stage.
       const found = await findVolume(new RecordStore(this.storageKubo), volumeId, signal).catch(() => undefined)
@@ -423,27 +427,24 @@ export class NodeVolumes {
     if (source.ref !== undefined && source.ref.path.length === 0) {
       root = source.ref.cid.toString()
     } else {
-      const res = await this.kuboCall('resolve', { arg: p, recursive: true }, signal, `content ${p} does not exist`) as { Path?: string }
+      const res = await this.kuboCall('resolve', { arg: p, recursive: true }, signal, { subject: `content ${p}`, notFound: `content ${p} does not exist` }) as { Path?: string }
       const m = /^\/ipfs\/([A-Za-z0-9]+)$/.exec(res?.Path ?? '')
       if (m == null) throw new CsiError(Code.INTERNAL, `Kubo resolved ${p} to ${JSON.stringify(res?.Path)}, not an /ipfs/<cid> path`)
       root = m[1] as string
     }
     // Fetch (and keep) the root block now, so a CID that cannot be found fails the stage cleanly.
-    await this.kuboCall('block/stat', { arg: root }, signal, `root block ${root} of ${p} cannot be fetched`)
+    await this.kuboCall('block/stat', { arg: root }, signal, { subject: `root block ${root} of ${p}`, notFound: `root block ${root} of ${p} cannot be fetched` })
     return root
   }
 
-  private async kuboCall (endpoint: string, args: Record<string, string | boolean>, signal: AbortSignal, notFoundMsg: string, kubo: Kubo = this.kubo): Promise<unknown> {
+  private async kuboCall (endpoint: string, args: Record<string, string | boolean>, signal: AbortSignal, what: { subject: string, notFound: string }, kubo: Kubo = this.kubo): Promise<unknown> {
     if (signal.aborted) throw new CsiError(Code.DEADLINE_EXCEEDED, `${endpoint}: the stage deadline passed`)
     const timeoutMs = this.config.kuboTimeoutMs
     try {
       // Kubo's own `timeout` stops the work server-side too; our deadline covers the transport.
       return await kubo.postJson(endpoint, { ...args, timeout: `${Math.max(1, Math.floor(timeoutMs / 1000))}s` }, signal, timeoutMs + 1000)
     } catch (err) {
-      const e = err as CsiError
-      if (e.code === Code.NOT_FOUND) throw new CsiError(Code.NOT_FOUND, `${notFoundMsg}: ${e.message}`)
-      if (e.code === Code.DEADLINE_EXCEEDED) throw new CsiError(Code.DEADLINE_EXCEEDED, `${notFoundMsg} within ${timeoutMs} ms (is it provided on the network?): ${e.message}`)
-      throw err
+      throw kuboStageError(toCsiError(err), what, timeoutMs)
     }
   }
 

@@ -190,6 +190,36 @@ test('content that cannot be fetched fails the stage within the deadline (DEADLI
   t.false(existsSync(path.join(fx.driver.stateDir, 'volumes', volumeKey(missing))))
 })
 
+test('a stage whose FUSE server fails tells the user a short cause and a code, with no Kubo address and no server log text', async (t) => {
+  // A dag-cbor root: Kubo has the block (the stage's checks pass), the FUSE server cannot serve it.
+  const cid = (await fx.kubo.cli(['dag', 'put', '--store-codec', 'dag-cbor', '--input-codec', 'dag-json'], JSON.stringify({ served: 'never', kubo: fx.kubo.apiUrl }))).trim()
+  const sp = fx.driver.stagingPath(cid)
+  t.teardown(async () => { await cleanupMounts(path.dirname(sp)) })
+  const err = await fx.driver.csi.node.NodeStageVolume({ volume_id: cid, staging_target_path: sp, volume_capability: RO }).then(() => undefined, (e: grpc.ServiceError) => e)
+  t.truthy(err, 'the stage fails')
+  const message = err?.details ?? ''
+  t.not(err?.code, grpc.status.INTERNAL, message)
+  t.regex(message, /\((INVALID_ARGUMENT|FAILED_PRECONDITION|NOT_FOUND|DATA_LOSS); details in the node plugin's log\)$/)
+  t.notRegex(message, /https?:|127\.0\.0\.1|"level"|"msg"|\n|\bat .*\.js/, 'no address, no log line, no stack')
+  t.true(message.length < 300, message)
+  // The detail the user does not see is in the node's log, next to the request.
+  const driverLog = await readFile(fx.driver.logPath, 'utf8')
+  const line = driverLog.split('\n').find(l => l.includes('rpc ') && l.includes(cid) && l.includes('"detail"'))
+  t.truthy(line, 'the node plugin logs the detail')
+  t.false(existsSync(path.join(fx.driver.stateDir, 'volumes', volumeKey(cid))))
+})
+
+test('a stage whose content Kubo cannot fetch names neither Kubo\'s address nor its error text', async (t) => {
+  const missing = (await fx.kubo.cli(['add', '-Q', '--only-hash', '--cid-version=1'], randomBytes(4096))).trim()
+  const sp = fx.driver.stagingPath(`${missing}-quiet`)
+  t.teardown(async () => { await cleanupMounts(path.dirname(sp)) })
+  const err = await fx.driver.csi.node.NodeStageVolume({ volume_id: missing, staging_target_path: sp, volume_capability: RO }).then(() => undefined, (e: grpc.ServiceError) => e)
+  t.is(err?.code, grpc.status.DEADLINE_EXCEEDED)
+  const message = err?.details ?? ''
+  t.regex(message, /content unavailable: block fetch timed out \(DEADLINE_EXCEEDED/)
+  t.notRegex(message, /https?:|127\.0\.0\.1|kubo |api\/v0|did not finish/i, message)
+})
+
 test('CSI inline ephemeral volume: refused (PERMISSION_DENIED, nothing left) without a policy and for what the policy does not name; allowed: published without staging, not pinned, unpublish tears it down', async (t) => {
   const id = 'csi-0a1b2c3d4e5f'
   const tp = fx.driver.targetPath('pod-inline', id)
@@ -250,7 +280,10 @@ test('NodeGetVolumeStats: usage, path checks, abnormal once the FUSE server is k
     fx.kubo.resume()
   }
   t.true(frozen.volume_condition.abnormal)
-  t.regex(frozen.volume_condition.message, /Kubo .* unreachable/)
+  t.regex(frozen.volume_condition.message, /IPFS daemon is unreachable/)
+  // Namespace users read conditions in events: Kubo's address stays in the node's log.
+  t.false(frozen.volume_condition.message.includes(new URL(fx.kubo.apiUrl).host), frozen.volume_condition.message)
+  t.notRegex(frozen.volume_condition.message, /https?:|127\.0\.0\.1/)
   const back = await fx.driver.csi.node.NodeGetVolumeStats({ volume_id: id, volume_path: tp })
   t.false(back.volume_condition.abnormal, back.volume_condition.message)
 

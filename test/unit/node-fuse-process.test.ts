@@ -76,3 +76,29 @@ test('waitMounted gives up when the caller aborts', async (t) => {
   t.is((err as CsiError).code, Code.DEADLINE_EXCEEDED)
   t.regex((err as Error).message, /abandoned/)
 })
+
+// Stage errors reach namespace users as events: the server's log and its own message (which
+// name Kubo's address) stay in the node's log (CsiError.detail), the user gets a cause and a code.
+test('a server that exits before mounting is reported with a short cause and code; its log and Kubo URL only in the detail', async (t) => {
+  const { statusPath, logPath } = await volumeDir(t)
+  const logText = '{"level":"error","msg":"block/get failed","kuboApi":"http://10.1.2.3:5001","error":"context deadline exceeded"}'
+  await writeFile(logPath, `${logText}\n`.repeat(20))
+  const server = fakeServer()
+  await writeFile(statusPath, JSON.stringify({ pid: server.pid, failed: { code: Code.DEADLINE_EXCEEDED, message: 'kubo block/get at http://10.1.2.3:5001: timed out' } }))
+  setTimeout(() => server.exit(), 200)
+  const err = await t.throwsAsync(waitMounted({ server, statusPath, mountpoint: '/proc', logPath, timeoutMs: 30_000 })) as CsiError
+  t.is(err.code, Code.DEADLINE_EXCEEDED)
+  t.is(err.message, 'FUSE server exited before mounting (exit 1): content unavailable: block fetch timed out (DEADLINE_EXCEEDED; details in the node plugin\'s log)')
+  t.regex(err.detail ?? '', /10\.1\.2\.3:5001/)
+  t.true((err.detail ?? '').includes(logText))
+})
+
+test('a server that does not mount in time is reported without its log lines', async (t) => {
+  const { statusPath, logPath } = await volumeDir(t)
+  await writeFile(logPath, 'fetching from http://10.1.2.3:5001/api/v0/block/get\n')
+  const err = await t.throwsAsync(waitMounted({ server: fakeServer(), statusPath, mountpoint: '/proc', logPath, timeoutMs: 300 })) as CsiError
+  t.is(err.code, Code.DEADLINE_EXCEEDED)
+  t.notRegex(err.message, /http|10\.1\.2\.3|api\/v0/)
+  t.regex(err.message, /content unavailable: block fetch timed out/)
+  t.regex(err.detail ?? '', /10\.1\.2\.3/)
+})
