@@ -2,6 +2,7 @@
 // through a real redis-server (429, Retry-After, RateLimit headers); header, body and time limits;
 // load shedding when the event loop lags; and a bounded flood that the process survives.
 import test from 'ava'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { freePort } from '../helpers/free-port.js'
 import http from 'node:http'
 import net from 'node:net'
@@ -109,6 +110,65 @@ test.serial('headers larger than --max-header-bytes get 431; a request that neve
   t.not(closed, 'still open')
   // --request-timeout-ms is 3000; Node looks at it every second.
   t.true(Date.now() - started < 15_000, `cut off after ${Date.now() - started} ms`)
+})
+
+/**
+ * A LoadShedder(50 ms, sampled every 20 ms) in a process of its own: `report` answers the largest
+ * lag it saw since the last report, `busy` keeps its loop busy for 300 ms.
+ */
+function shedderProcess (): { child: ChildProcess, ask: (line: string) => Promise<string> } {
+  const module = new URL('../../api/http/rate-limit.js', import.meta.url).href
+  const script = `
+    const { LoadShedder } = await import(${JSON.stringify(module)})
+    const shedder = new LoadShedder(50, 20)
+    let max = 0
+    setInterval(() => { max = Math.max(max, shedder.lag) }, 5)
+    process.stdin.setEncoding('utf8')
+    process.stdin.on('data', (d) => {
+      for (const line of d.split('\\n').filter(Boolean)) {
+        if (line === 'busy') { const until = Date.now() + 300; while (Date.now() < until) {} ; process.stdout.write('done\\n') }
+        if (line === 'report') { process.stdout.write(Math.max(max, shedder.lag).toFixed(1) + '\\n'); max = 0 }
+      }
+    })
+    process.stdout.write('ready\\n')`
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['pipe', 'pipe', 'inherit'] })
+  const lines: string[] = []
+  let waiting: (() => void) | undefined
+  let buf = ''
+  child.stdout?.setEncoding('utf8')
+  child.stdout?.on('data', (d: string) => {
+    buf += d
+    for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) { lines.push(buf.slice(0, i)); buf = buf.slice(i + 1) }
+    waiting?.()
+  })
+  const next = async (): Promise<string> => {
+    const deadline = Date.now() + 30_000
+    while (lines.length === 0) {
+      if (Date.now() > deadline) throw new Error('the shedder process did not answer within 30 s')
+      await new Promise<void>(resolve => { waiting = resolve; setTimeout(resolve, 100) })
+    }
+    return lines.shift() as string
+  }
+  return { child, ask: async (line) => { if (line !== '') child.stdin?.write(line + '\n'); return await next() } }
+}
+
+test.serial('load shedding counts lag our own work causes, not time the kernel gave other processes: a stopped process is not shed, a busy one is', async (t) => {
+  const { child, ask } = shedderProcess()
+  t.teardown(() => { child.kill('SIGKILL') })
+  t.is(await ask(''), 'ready')
+  await new Promise(resolve => setTimeout(resolve, 200))
+  await ask('report')
+  // Not run for 400 ms (as a CPU-starved process is not): its timers fire late, but it was idle.
+  child.kill('SIGSTOP')
+  await new Promise(resolve => setTimeout(resolve, 400))
+  child.kill('SIGCONT')
+  await new Promise(resolve => setTimeout(resolve, 200))
+  const stopped = Number(await ask('report'))
+  t.true(stopped < 50, `a stopped process measured ${stopped} ms of lag`)
+  // Its own 300 ms of work: lag, above the 50 ms threshold.
+  t.is(await ask('busy'), 'done')
+  const busy = Number(await ask('report'))
+  t.true(busy >= 50, `a busy loop measured only ${busy} ms of lag`)
 })
 
 test.serial('load shedding: while the event loop lags, requests get 503 with Retry-After; afterwards they pass', async (t) => {
