@@ -55,5 +55,7 @@ export const CTX = {
   /** `name[:tag|version]` of the API's model index (inline volumes, static PVs), resolved at stage. */
   model: 'model',
   capacity: 'ipfs.csi.dev/capacity',
-  ephemeral: 'csi.storage.k8s.io/ephemeral'
+  ephemeral: 'csi.storage.k8s.io/ephemeral',
+  /** Set by kubelet on NodePublish (CSIDriver podInfoOnMount); the inline volume policy reads it. */
+  podNamespace: 'csi.storage.k8s.io/pod.namespace'
 } as const

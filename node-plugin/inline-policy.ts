@@ -16,14 +16,15 @@
 // the reason in the error. Every refusal is PERMISSION_DENIED.
 import { readFile, stat } from 'node:fs/promises'
 import { parse as parseYaml } from 'yaml'
+import { CTX } from '../driver/constants.js'
 import { Code, CsiError } from '../driver/errors.js'
 import type { Logger } from '../driver/logger.js'
 import { parseCid, parseIpnsName } from '../driver/content-ref.js'
 import { parseModelRef } from '../api/models/model-index.js'
 import type { VolumeSource } from './volume-source.js'
 
-/** Volume context keys kubelet sets for inline volumes (CSIDriver podInfoOnMount: true). */
-export const POD_NAMESPACE_KEY = 'csi.storage.k8s.io/pod.namespace'
+/** The volume context key of the pod's namespace (kubelet sets it: CSIDriver podInfoOnMount). */
+export const POD_NAMESPACE_KEY = CTX.podNamespace
 
 const ANY = '*'
 const MAX_POLICY_BYTES = 1024 * 1024
@@ -113,11 +114,10 @@ export class InlinePolicy {
   constructor (private readonly file: string | undefined, private readonly log: Logger) {}
 
   /** Throws PERMISSION_DENIED unless the policy lets the pod's namespace mount `source` inline. */
-  async check (source: VolumeSource, ctx: Record<string, string> | undefined): Promise<void> {
+  async check (source: VolumeSource, namespace: string | undefined): Promise<void> {
     if (this.file === undefined) throw denied('this node has no inline volume policy (--inline-policy-file); use a PersistentVolumeClaim')
     const policy = await this.current()
     if (policy.rules === undefined) throw denied(`the inline volume policy ${this.file} cannot be used: ${policy.error ?? 'unknown error'}`)
-    const namespace = ctx?.[POD_NAMESPACE_KEY]
     if (namespace === undefined || namespace === '') throw denied(`kubelet passed no ${POD_NAMESPACE_KEY} (is podInfoOnMount set on the CSIDriver?)`)
     if (!allows(policy.rules, namespace, source)) throw denied(`namespace ${JSON.stringify(namespace)} may not mount this content inline (policy ${this.file})`)
   }

@@ -75,7 +75,7 @@ export class NodeHealer {
     // lock, so an RPC arriving meanwhile is never refused with ABORTED because of it. Only a volume
     // that looks dead is locked, checked again and healed.
     try {
-      if (!(await this.volumes.health(listed)).dead) { report.adopted.push(id); return }
+      if (!(await this.volumes.health.check(listed)).dead) { report.adopted.push(id); return }
     } catch {}
     const release = this.locks.tryAcquire(id)
     if (release === undefined) { report.busy.push(id); return }
@@ -83,10 +83,10 @@ export class NodeHealer {
       // Re-read under the lock: an RPC may have changed or removed it since the listing.
       const state = await this.volumes.store.read(id)
       if (state === undefined) return
-      const health = await this.volumes.health(state)
+      const health = await this.volumes.health.check(state)
       if (!health.dead) { report.adopted.push(id); return }
       if (this.ac.signal.aborted) return
-      await this.volumes.heal(state, this.ac.signal)
+      await this.volumes.health.heal(state, this.ac.signal)
       report.healed.push(id)
       this.counts.healed++
     } catch (err) {

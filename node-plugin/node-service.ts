@@ -1,5 +1,6 @@
-// CSI Node service: thin gRPC handlers over NodeVolumes, plus start-up reconciliation and the
-// periodic healer. Every handler runs through unary() with the volume id as lock key, so two
+// CSI Node service: thin gRPC handlers (check the request and map it to domain types in
+// node-requests.ts, call the stager, publisher or health check with the call's AbortSignal, build
+// the reply), plus start-up reconciliation and the periodic healer. Every handler runs through unary() with the volume id as lock key, so two
 // calls on one volume never interleave (the second gets ABORTED and the CO retries).
 import type { NodeHandlers } from '../proto/gen/csi/v1/Node.js'
 import type { ServeConfig } from '../driver/config.js'
@@ -10,6 +11,7 @@ import type { VolumeLocks } from '../driver/volume-locks.js'
 import { unary, type RpcDeps } from '../driver/rpc-wrapper.js'
 import type { RpcMetrics } from '../driver/metrics.js'
 import { NodeVolumes, type NodeVolumesOptions } from './node-volumes.js'
+import { publishVolumeOf, stageVolumeOf, statsQueryOf, unpublishVolumeOf, unstageVolumeOf } from './node-requests.js'
 import type { Mounter } from './mounter.js'
 import type { FuseLauncher } from './fuse-launcher.js'
 import { NodeHealer } from './node-healer.js'
@@ -81,27 +83,27 @@ export class NodeService {
 
   handlers (): NodeHandlers {
     const deps: RpcDeps = { log: this.deps.log, locks: this.deps.locks, ...(this.deps.metrics !== undefined ? { metrics: this.deps.metrics } : {}) }
-    const v = this.volumes
+    const { stager, publisher, health, limits } = this.volumes
     const nodeId = this.deps.config.nodeId
     return {
       NodeStageVolume: unary(deps, 'NodeStageVolume', async (req, ctx) => {
-        await v.stage(req, ctx.signal)
+        await stager.stage(await stageVolumeOf(req, limits), ctx.signal)
         return {}
       }, { lockKey: byVolumeId }),
       NodeUnstageVolume: unary(deps, 'NodeUnstageVolume', async (req) => {
-        await v.unstage(req)
+        await stager.unstage(await unstageVolumeOf(req, limits))
         return {}
       }, { lockKey: byVolumeId }),
       NodePublishVolume: unary(deps, 'NodePublishVolume', async (req, ctx) => {
-        await v.publish(req, ctx.signal)
+        await publisher.publish(await publishVolumeOf(req, limits), ctx.signal)
         return {}
       }, { lockKey: byVolumeId }),
       NodeUnpublishVolume: unary(deps, 'NodeUnpublishVolume', async (req) => {
-        await v.unpublish(req)
+        await publisher.unpublish(await unpublishVolumeOf(req, limits))
         return {}
       }, { lockKey: byVolumeId }),
       NodeGetVolumeStats: unary(deps, 'NodeGetVolumeStats', async (req, ctx) => {
-        const s = await v.stats(req, ctx.signal)
+        const s = await health.stats(statsQueryOf(req), ctx.signal)
         const u = s.usage
         return {
           usage: u === undefined

@@ -44,3 +44,50 @@ export interface FuseSpec {
 }
 
 export const isHeapMiB = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) >= FUSE_HEAP_MIB.min && (n as number) <= FUSE_HEAP_MIB.max
+
+/** How a FUSE server reaches Kubo and reads: the same for every volume a node (or `ipfs-csi mount`) serves. */
+export interface FuseSettings {
+  kuboApi: string
+  kuboApiTokenFile?: string
+  /** Content volumes only: a writable volume's blocks are not on this node's disk. */
+  kuboBlocksDir?: string
+  readTimeoutMs: number
+  kuboTimeoutMs: number
+  blockCacheBytes: number
+  readAheadBlocks: number
+  logLevel: string
+  maxHeapMiB?: number
+  /** Writable volumes only: where spill files go and the node budget and volume share they get. */
+  spill?: { dir?: string, maxBytes: number, volumeMaxBytes: number }
+}
+
+/** What one volume serves: a fixed root CID, or an MFS directory. */
+export type FuseVolume =
+  | { mode: 'content', volumeId: string, mountpoint: string, rootCid: string }
+  | { mode: 'writable', volumeId: string, mountpoint: string, mfsPath: string, capacityBytes: number, readOnly: boolean }
+
+/** The one builder of a FuseSpec (node stage and `ipfs-csi mount`). */
+export function fuseSpecOf (settings: FuseSettings, volume: FuseVolume): FuseSpec {
+  const { kuboBlocksDir, kuboApiTokenFile, maxHeapMiB, spill, ...common } = settings
+  const base = {
+    version: 1 as const,
+    volumeId: volume.volumeId,
+    mountpoint: volume.mountpoint,
+    ...common,
+    ...(kuboApiTokenFile !== undefined ? { kuboApiTokenFile } : {}),
+    ...(maxHeapMiB !== undefined ? { maxHeapMiB } : {})
+  }
+  if (volume.mode === 'writable') {
+    return {
+      ...base,
+      mode: 'writable',
+      mfsPath: volume.mfsPath,
+      capacityBytes: volume.capacityBytes,
+      readOnly: volume.readOnly,
+      ...(spill?.dir !== undefined ? { spillDir: spill.dir } : {}),
+      ...(spill !== undefined ? { spillMaxBytes: spill.maxBytes, spillVolumeMaxBytes: spill.volumeMaxBytes } : {})
+    }
+  }
+  // Content is immutable: always read-only.
+  return { ...base, ...(kuboBlocksDir !== undefined ? { kuboBlocksDir } : {}), mode: 'content', rootCid: volume.rootCid, readOnly: true }
+}

@@ -13,7 +13,7 @@ import { createLogger, type Logger } from '../../driver/logger.js'
 import { BlockFetcher } from '../../content/block-fetcher.js'
 import { ContentTree } from '../../content/content-tree.js'
 import { resolvePath } from '../../content/resolve-path.js'
-import type { FuseSpec } from './fuse-spec.js'
+import { fuseSpecOf, type FuseSettings, type FuseSpec } from './fuse-spec.js'
 import { runUntilSignalled, startFuse } from './fuse-server.js'
 import { serveFuseMetrics } from './fuse-metrics.js'
 import { parseListen, type ListenAddress } from '../../driver/metrics-server.js'
@@ -32,18 +32,10 @@ export const MOUNT_FLAGS = {
 
 const USAGE = 'usage: ipfs-csi mount <cid>[/path] <dir> [--kubo-api URL] [--kubo-api-token-file FILE] [--kubo-blocks-dir DIR] [--read-timeout-ms N] [--metrics-listen HOST:PORT] [--log-level L]'
 
-export interface MountArgs {
+export interface MountArgs extends FuseSettings {
   cid: CID
   path: string[]
   dir: string
-  kuboApi: string
-  kuboApiTokenFile?: string
-  kuboBlocksDir?: string
-  readTimeoutMs: number
-  kuboTimeoutMs: number
-  blockCacheBytes: number
-  readAheadBlocks: number
-  logLevel: string
   /** Where this mount's metrics are served (unset: nowhere). */
   metricsListen?: ListenAddress
 }
@@ -148,22 +140,8 @@ export async function mountCommand (argv: string[]): Promise<number> {
 }
 
 function buildSpec (args: MountArgs, rootCid: CID): FuseSpec {
-  return {
-    version: 1,
-    volumeId: rootCid.toString(),
-    mountpoint: args.dir,
-    kuboApi: args.kuboApi,
-    ...(args.kuboApiTokenFile !== undefined ? { kuboApiTokenFile: args.kuboApiTokenFile } : {}),
-    ...(args.kuboBlocksDir !== undefined ? { kuboBlocksDir: args.kuboBlocksDir } : {}),
-    mode: 'content',
-    rootCid: rootCid.toString(),
-    readOnly: true,
-    readTimeoutMs: args.readTimeoutMs,
-    kuboTimeoutMs: args.kuboTimeoutMs,
-    blockCacheBytes: args.blockCacheBytes,
-    readAheadBlocks: args.readAheadBlocks,
-    logLevel: args.logLevel
-  }
+  const { cid: _cid, path: _path, dir, metricsListen: _metrics, ...settings } = args
+  return fuseSpecOf(settings, { mode: 'content', volumeId: rootCid.toString(), mountpoint: dir, rootCid: rootCid.toString() })
 }
 
 /** The CID to serve, or an exit code: 2 for content that does not exist as given, 1 for Kubo trouble. */

@@ -8,7 +8,7 @@ import { CID } from 'multiformats/cid'
 import { CTX } from '../../driver/constants.js'
 import { Code, CsiError } from '../../driver/errors.js'
 import { createLogger } from '../../driver/logger.js'
-import { allows, InlinePolicy, parseInlinePolicy, POD_NAMESPACE_KEY } from '../../node-plugin/inline-policy.js'
+import { allows, InlinePolicy, parseInlinePolicy } from '../../node-plugin/inline-policy.js'
 import { volumeSourceOf } from '../../node-plugin/volume-source.js'
 
 const CID0 = 'QmUNLLsPACCz1vLxQVkXqqLX5R1X345qqfHbsf67hvA3Nn'
@@ -74,7 +74,7 @@ allow:
 
 async function deniedCode (p: InlinePolicy, ns: string | undefined, attrs: Record<string, string>): Promise<number | 'ok'> {
   try {
-    await p.check(inline(attrs), { ...(ns !== undefined ? { [POD_NAMESPACE_KEY]: ns } : {}) })
+    await p.check(inline(attrs), ns)
     return 'ok'
   } catch (err) {
     return err instanceof CsiError ? err.code : -1
@@ -99,7 +99,7 @@ test('InlinePolicy: no file refuses with PERMISSION_DENIED; the file is read aga
   t.is(await deniedCode(policy, 'ml-serving', { [CTX.cid]: CID0 }), Code.PERMISSION_DENIED, 'the old one no longer does')
   await writeFile(path.join(dir, 'next'), 'allow: [[[')
   await rename(path.join(dir, 'next'), file)
-  const err = await policy.check(inline({ [CTX.cid]: CID0 }), { [POD_NAMESPACE_KEY]: 'other' }).then(() => undefined, (e: CsiError) => e)
+  const err = await policy.check(inline({ [CTX.cid]: CID0 }), 'other').then(() => undefined, (e: CsiError) => e)
   t.is(err?.code, Code.PERMISSION_DENIED, 'a broken policy fails closed')
   t.regex(err?.message ?? '', /cannot be used/)
 })

@@ -12,13 +12,14 @@ import { Kubo } from '../../driver/kubo.js'
 import { createLogger } from '../../driver/logger.js'
 import { parseServeConfig } from '../../driver/config.js'
 import { NodeVolumes } from '../../node-plugin/node-volumes.js'
+import { wireNode, type WireNode } from '../helpers/node-wire.js'
 import { FakeLauncher, FakeMounter } from '../helpers/fake-node-seams.js'
 
 const CID = 'bafybeiczsscdsbs7ffqz55asqdf3smv6klcw3gofszvwlyarci47bgf354'
 const RO = { mount: {}, access_mode: { mode: 'MULTI_NODE_READER_ONLY' } }
 const signal = new AbortController().signal
 
-async function setup (t: { teardown: (fn: () => Promise<void>) => void }): Promise<{ v: NodeVolumes, mounter: FakeMounter, launcher: FakeLauncher, kubelet: string, state: string, calls: string[] }> {
+async function setup (t: { teardown: (fn: () => Promise<void>) => void }): Promise<{ v: WireNode, mounter: FakeMounter, launcher: FakeLauncher, kubelet: string, state: string, calls: string[] }> {
   const calls: string[] = []
   // Kubo: every call answers 200 with an empty JSON object (block/stat of the root, pins, id).
   const server = http.createServer((req, res) => { calls.push(new URL(req.url ?? '/', 'http://x').pathname); res.writeHead(200, { 'content-type': 'application/json' }).end('{}') })
@@ -37,7 +38,7 @@ async function setup (t: { teardown: (fn: () => Promise<void>) => void }): Promi
   const config = parseServeConfig(['--node-id', 'n1', '--endpoint', `unix://${root}/csi.sock`, '--kubo-api', url, '--state-dir', state, '--kubelet-dir', kubelet, '--kubo-timeout-ms', '5000'], {})
   const mounter = new FakeMounter()
   const launcher = new FakeLauncher(mounter)
-  const v = new NodeVolumes({ log: createLogger('error'), kubo: new Kubo({ url, timeoutMs: 5000 }), config, mounter, launcher }, { mountTimeoutMs: 10_000, probeTimeoutMs: 1000 })
+  const v = wireNode(new NodeVolumes({ log: createLogger('error'), kubo: new Kubo({ url, timeoutMs: 5000 }), config, mounter, launcher }, { mountTimeoutMs: 10_000, probeTimeoutMs: 1000 }))
   return { v, mounter, launcher, kubelet, state, calls }
 }
 

@@ -10,13 +10,14 @@ import { Kubo } from '../../driver/kubo.js'
 import { createLogger } from '../../driver/logger.js'
 import { parseServeConfig } from '../../driver/config.js'
 import { NodeVolumes } from '../../node-plugin/node-volumes.js'
+import { wireNode, type WireNode } from '../helpers/node-wire.js'
 import { serverFailureCode } from '../../node-plugin/fuse-process.js'
 
 const CID = 'bafybeiczsscdsbs7ffqz55asqdf3smv6klcw3gofszvwlyarci47bgf354'
 const RO = { mount: {}, access_mode: { mode: 'MULTI_NODE_READER_ONLY' } }
 const RW = { mount: {}, access_mode: { mode: 'SINGLE_NODE_WRITER' } }
 
-async function setup (t: { teardown: (fn: () => Promise<void>) => void }): Promise<{ v: NodeVolumes, root: string, kubelet: string, state: string }> {
+async function setup (t: { teardown: (fn: () => Promise<void>) => void }): Promise<{ v: WireNode, root: string, kubelet: string, state: string }> {
   const root = await mkdtemp(path.join(tmpdir(), 'ipfs-csi-nodeval-'))
   t.teardown(async () => await rm(root, { recursive: true, force: true }))
   const kubelet = path.join(root, 'kubelet')
@@ -24,7 +25,7 @@ async function setup (t: { teardown: (fn: () => Promise<void>) => void }): Promi
   await mkdir(kubelet)
   const config = parseServeConfig(['--node-id', 'n1', '--endpoint', `unix://${root}/csi.sock`, '--kubo-api', 'http://127.0.0.1:9', '--state-dir', state, '--kubelet-dir', kubelet, '--kubo-timeout-ms', '500'], {})
   const log = createLogger('error')
-  const v = new NodeVolumes({ log, kubo: new Kubo({ url: config.kuboApi, timeoutMs: 500 }), config })
+  const v = wireNode(new NodeVolumes({ log, kubo: new Kubo({ url: config.kuboApi, timeoutMs: 500 }), config }))
   return { v, root, kubelet, state }
 }
 
