@@ -89,10 +89,10 @@ export class RetryLater extends CsiError {
 /**
  * Event-loop lag from timer drift, sampled every `intervalMs`: the largest recent drift decays
  * by half each sample, so one slow tick sheds for a moment, not for long. A drift counts in
- * proportion to the CPU time this process used meanwhile: a loop kept busy by our own work is
- * lag to shed, while a process the kernel did not schedule (other processes hold the CPUs) was
- * idle, and refusing its clients would not help them (it made `ipfs pin remote add` fail on a
- * loaded node with the API doing nothing).
+ * the proportion of it the process spent running, which makes the lag about the CPU time our own
+ * work held the loop for: a CPU-bound burst is lag to shed, while a process that only waited for
+ * a CPU (other processes held them) was idle, and refusing its clients would not help them (it
+ * made `ipfs pin remote add` fail on a loaded node with the API doing nothing).
  */
 export class LoadShedder {
   private lagMs = 0
