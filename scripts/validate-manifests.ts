@@ -199,8 +199,9 @@ export function unpinnedImages (text: string, file: string): Problem[] {
 }
 
 interface K8sObject { kind?: string, metadata?: { name?: string }, data?: Record<string, string>, spec?: Json }
-interface Container { name: string, image?: string, env?: Array<{ name: string, value?: string }>, envFrom?: Array<{ configMapRef?: { name: string } }>, volumeMounts?: Array<{ name: string, mountPath: string }> }
-interface PodSpec { containers?: Container[], initContainers?: Container[], volumes?: Array<{ name: string, secret?: { secretName: string } }> }
+interface Container { name: string, image?: string, args?: string[], env?: Array<{ name: string, value?: string }>, envFrom?: Array<{ configMapRef?: { name: string } }>, volumeMounts?: Array<{ name: string, mountPath: string }>, resources?: { limits?: Record<string, string> } }
+interface Volume { name: string, secret?: { secretName: string }, emptyDir?: { sizeLimit?: string }, configMap?: { name: string } }
+interface PodSpec { containers?: Container[], initContainers?: Container[], volumes?: Volume[] }
 
 function podSpecOf (o: K8sObject): PodSpec | undefined {
   const spec = o.spec as { template?: { spec?: PodSpec }, jobTemplate?: { spec?: { template?: { spec?: PodSpec } } } } | undefined
@@ -221,10 +222,53 @@ function secretAt (spec: PodSpec, c: Container, dir: string): string | undefined
   return m === undefined ? undefined : spec.volumes?.find(v => v.name === m.name)?.secret?.secretName
 }
 
+/** A Kubernetes quantity (`10Gi`, `500M`, `1073741824`) in bytes; NaN when unreadable. */
+export function quantityBytes (q: string | undefined): number {
+  const m = /^(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti|Pi|k|M|G|T|P)?$/.exec(q ?? '')
+  if (m === null) return Number.NaN
+  const unit = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15 }[m[2] ?? ''] ?? 1
+  return Math.floor(Number(m[1]) * unit)
+}
+
+/** The volume mounted at `dir` in `c` (the longest mount path that holds it). */
+function volumeAt (spec: PodSpec, c: Container, dir: string): Volume | undefined {
+  const m = (c.volumeMounts ?? []).filter(v => dir === v.mountPath || dir.startsWith(v.mountPath.replace(/\/$/, '') + '/')).sort((a, b) => b.mountPath.length - a.mountPath.length)[0]
+  return m === undefined ? undefined : spec.volumes?.find(v => v.name === m.name)
+}
+
+/**
+ * Issue 12 items 2, 7 and 8 in the node plugin's pod: the FUSE servers' heap limit and the
+ * node's volume limit are set; writable volumes spill into an emptyDir of their own with a
+ * sizeLimit the spill budget fits under (and that the pod's ephemeral-storage limits cover, or
+ * kubelet evicts first); inline volumes are checked against a policy ConfigMap that is mounted.
+ */
+function nodePluginProblems (spec: PodSpec, c: Container, env: Record<string, string>, configMaps: Map<string, Record<string, string>>, bad: (message: string) => void): void {
+  const fuseHost = c.args?.[0] === 'fuse-host'
+  if (env.IPFS_CSI_MODE !== 'node' && !fuseHost) return
+  const spillDir = env.IPFS_CSI_SPILL_DIR
+  const spill = spillDir === undefined ? undefined : volumeAt(spec, c, spillDir)
+  const sizeLimit = quantityBytes(spill?.emptyDir?.sizeLimit)
+  if (spill === undefined) bad(`IPFS_CSI_SPILL_DIR ${spillDir ?? 'is unset'}${spillDir !== undefined ? ' is not a mounted volume' : ''}: spill files would land in the shared /tmp`)
+  else if (spill.emptyDir === undefined || !Number.isFinite(sizeLimit)) bad(`the spill dir ${spillDir ?? ''} is not an emptyDir with a sizeLimit`)
+  else {
+    const budget = Number(env.IPFS_CSI_SPILL_MAX_BYTES)
+    if (!(budget > 0 && budget <= sizeLimit)) bad(`IPFS_CSI_SPILL_MAX_BYTES (${env.IPFS_CSI_SPILL_MAX_BYTES ?? 'unset'}) must be set and within the spill emptyDir's sizeLimit (${sizeLimit})`)
+    const podLimit = [...(spec.containers ?? [])].reduce((sum, x) => sum + quantityBytes(x.resources?.limits?.['ephemeral-storage'] ?? 'NaN'), 0)
+    if (!(podLimit >= sizeLimit)) bad(`the pod's ephemeral-storage limits (${podLimit}) do not cover the spill sizeLimit (${sizeLimit}): kubelet would evict the pod before the spill budget refuses a write`)
+  }
+  if (fuseHost) return
+  if (!(Number(env.IPFS_CSI_FUSE_MAX_HEAP_MIB) > 0)) bad('IPFS_CSI_FUSE_MAX_HEAP_MIB is not set: a FUSE server\'s heap is bounded only by the container')
+  if (!(Number(env.IPFS_CSI_MAX_VOLUMES_PER_NODE) > 0)) bad('IPFS_CSI_MAX_VOLUMES_PER_NODE is not set: the scheduler may put any number of volumes (FUSE servers) on a node')
+  const policyFile = env.IPFS_CSI_INLINE_POLICY_FILE
+  const policy = policyFile === undefined ? undefined : volumeAt(spec, c, policyFile)
+  if (policy?.configMap === undefined) bad(`IPFS_CSI_INLINE_POLICY_FILE ${policyFile ?? 'is unset'}: inline volumes need a policy mounted from a ConfigMap`)
+  else if (!configMaps.has(policy.configMap.name)) bad(`the inline policy ConfigMap ${policy.configMap.name} is not in the render`)
+}
+
 const ANY_ADDR = /\/ip4\/0\.0\.0\.0\/|\/ip6\/::\//
 
 /**
- * Security invariants of issue 12 (items 12-15) that live in the manifests: every Kubo token is
+ * Security invariants of issue 12 (items 2, 7, 8, 12-15) that live in the manifests: every Kubo token is
  * scoped (AllowedPaths file), node-local Kubos hold no storage-tier secret on disk, Kubo gateways
  * and APIs never listen on every interface and never fetch for a visitor, nothing routes the
  * public to the storage tier, listeners bind the pod IP, images are pinned by digest or carry a
@@ -256,6 +300,7 @@ export async function hardeningProblems (text: string, file: string): Promise<Pr
         if (reason === undefined || reason.trim().length < 40) bad(o, c, `image ${img} is not pinned by digest and deploy/lint/unpinned-images.json gives no reason`)
       }
       const env = effectiveEnv(c, configMaps)
+      if (o.kind === 'DaemonSet') nodePluginProblems(spec, c, env, configMaps, (m) => bad(o, c, m))
       if (env.IPFS_CSI_LISTEN !== undefined && !/^\$\(POD_IP\):\d+$|^127\.0\.0\.1:\d+$/.test(env.IPFS_CSI_LISTEN)) bad(o, c, `listens on ${env.IPFS_CSI_LISTEN}: bind the pod IP ($(POD_IP):PORT) or loopback`)
       if (!(c.volumeMounts ?? []).some(v => v.mountPath === '/scripts') || !(c.name === 'kubo-init')) continue
       kuboInits++
