@@ -6,7 +6,7 @@ import { startMetricsServer } from '../driver/metrics-server.js'
 import { CLIENT_USAGE } from './client-command.js'
 import { createLogger, type Logger } from '../driver/logger.js'
 import { Kubo } from '../driver/kubo.js'
-import { ClusterClient } from '../controller/cluster-client.js'
+import { ClusterClient } from '../driver/cluster-client.js'
 import { startHttpServer, type HttpServer } from './http/server.js'
 import { routes } from './app.js'
 import { Authenticator } from './auth/authenticator.js'
@@ -16,6 +16,7 @@ import { createTokenVerifier } from './auth/service-account-token.js'
 import { PinIndex } from './pins/pin-index.js'
 import { ClusterPinBackend, KuboPinBackend, type PinBackend } from './pins/pin-backend.js'
 import { PinService } from './pins/pin-service.js'
+import { OriginPolicy } from './pins/origins.js'
 import { ModelIndex } from './models/model-index.js'
 import { modelRoutes } from './models/model-routes.js'
 import { LoadShedder, MemoryRateLimiter, RedisRateLimiter, guards, type RateLimiter } from './http/rate-limit.js'
@@ -30,7 +31,7 @@ export async function startApi (config: ApiConfig, log: Logger): Promise<Running
   const kubo = new Kubo({ url: config.kuboApi, ...(config.kuboApiTokenFile !== undefined ? { tokenFile: config.kuboApiTokenFile } : {}), timeoutMs: config.kuboTimeoutMs })
   const index = new PinIndex(kubo)
   let pins: PinService | undefined
-  const backendDeps = { index, kubo, log, pinTimeoutMs: config.pinTimeoutMs, concurrency: config.pinConcurrency, onPinned: (e: Parameters<PinService['onPinned']>[0]) => pins?.onPinned(e) }
+  const backendDeps = { index, kubo, log, pinTimeoutMs: config.pinTimeoutMs, concurrency: config.pinConcurrency, onPinned: (e: Parameters<PinService['onPinned']>[0]) => pins?.onPinned(e), origins: new OriginPolicy(config.originsAllow) }
   const backend: PinBackend = config.clusterApi !== undefined
     ? new ClusterPinBackend({
       ...backendDeps,

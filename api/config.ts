@@ -3,6 +3,7 @@
 import path from 'node:path'
 import { parseListen, type ListenAddress } from '../driver/metrics-server.js'
 import { ConfigError, intOption, readFlags, validateKuboApi } from '../driver/config.js'
+import { parseCidrs } from './pins/origins.js'
 
 export interface ApiConfig {
   /** `--metrics-listen`: Prometheus metrics of this API process. */
@@ -24,6 +25,8 @@ export interface ApiConfig {
   replicationMax?: number
   /** Multiaddrs returned as PinStatus.delegates; empty: the backing Kubo's own addresses. */
   delegates: string[]
+  /** CIDRs of special-purpose ranges (private, loopback, ...) whose origins Kubo may still dial. */
+  originsAllow: string[]
   auth: AuthConfig
   policyFile?: string
   redisUrl?: string
@@ -60,6 +63,7 @@ export const API_FLAGS = {
   'replication-min': { type: 'string' },
   'replication-max': { type: 'string' },
   delegates: { type: 'string' },
+  'origins-allow': { type: 'string' },
   'oidc-issuer': { type: 'string' },
   'oidc-jwks-file': { type: 'string' },
   'oidc-jwks-url': { type: 'string' },
@@ -96,6 +100,8 @@ behind Kubernetes service-account tokens. Every flag can also be set as IPFS_CSI
   --cluster-basic-auth-file FILE  user:password for the Cluster REST API
   --replication-min N, --replication-max N   Cluster replication of each pin
   --delegates MA,MA               multiaddrs returned as delegates (default: the Kubo's own)
+  --origins-allow CIDR,CIDR       private/loopback/... ranges whose origins Kubo may dial (default:
+                                  public addresses only; DNS names and relays are never dialled)
   --oidc-issuer ISS --audience AUD and one of:
     --oidc-jwks-file FILE         the cluster's JWKS (re-read when it changes)
     --oidc-jwks-url URL           fetched, re-fetched on an unknown kid (rotation); --oidc-ca-file FILE
@@ -159,6 +165,8 @@ export function parseApiConfig (argv: string[], env: NodeJS.ProcessEnv = process
   const delegates = (str(v.delegates) ?? '').split(',').map(s => s.trim()).filter(s => s !== '')
   for (const d of delegates) if (!isP2pMultiaddr(d)) problems.push(`--delegates: ${JSON.stringify(d)} is not a multiaddr ending in /p2p/<peer id>`)
   if (delegates.length > 20) problems.push('--delegates takes at most 20 addresses')
+  const originsAllow = (str(v['origins-allow']) ?? '').split(',').map(s => s.trim()).filter(s => s !== '')
+  try { parseCidrs(originsAllow) } catch (err) { problems.push(`--origins-allow: ${(err as Error).message}`) }
 
   const audience = str(v.audience)
   const issuer = str(v['oidc-issuer'])
@@ -221,6 +229,7 @@ export function parseApiConfig (argv: string[], env: NodeJS.ProcessEnv = process
     ...(replicationMin !== undefined ? { replicationMin } : {}),
     ...(replicationMax !== undefined ? { replicationMax } : {}),
     delegates,
+    originsAllow,
     auth,
     ...(policyFile !== undefined ? { policyFile } : {}),
     ...(redisUrl !== undefined ? { redisUrl } : {}),

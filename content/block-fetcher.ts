@@ -1,34 +1,30 @@
-// Fetches blocks from Kubo (`block/get`), verifies each against its CID, and keeps the verified
-// ones in a byte-bounded LRU. Concurrent requests for one block share a single fetch. Every
-// fetch has a deadline, so a frozen or dead Kubo turns into an error, never a hung reader.
-// Runs of consecutive leaves come in one `cat` request (fetchRun): one HTTP request per block was
-// the limit of sequential reads. Each leaf cut from that stream is still hashed against its CID.
-import { LRUCache } from 'lru-cache'
+// The read path's block source: verified blocks from, in order, the block cache (block-cache.ts),
+// the node Kubo's flatfs on disk (local-blockstore.ts) and Kubo's API (kubo-block-api.ts); a run
+// of consecutive leaves comes in one `cat` request instead (cat-run.ts). Concurrent asks for one
+// block share one fetch (inflight.ts). Every block is hashed against its CID before anyone sees
+// it, and every fetch has a deadline, so a frozen or dead Kubo turns into an error, never a hung
+// reader; a block that timed out fails at once for a moment after (timeout-memo.ts).
 import type { CID } from 'multiformats/cid'
-import { CsiError, Code, toCsiError } from '../driver/errors.js'
+import { CsiError, Code } from '../driver/errors.js'
 import type { Logger } from '../driver/logger.js'
 import type { Kubo } from '../driver/kubo.js'
 import { IDENTITY, cidProblem, checkCid, verifyBlock } from './verify-block.js'
 import type { LocalBlockstore } from './local-blockstore.js'
-import { BlockBufferPool } from './block-buffer-pool.js'
+import type { BlockBufferPool } from './block-buffer-pool.js'
+import { BlockCache } from './block-cache.js'
 import type { BlockReader, RunLeaf } from './block-reader.js'
+import { streamCatRun } from './cat-run.js'
+import { Inflight, raceSignal, type Deferred } from './inflight.js'
+import { kuboBlock } from './kubo-block-api.js'
 import { StreamGc } from './stream-gc.js'
 import { TimeoutMemo } from './timeout-memo.js'
 import { blockOf } from './unixfs-leaf.js'
 import { CODEC_DAG_PB, CODEC_RAW } from './unixfs-node.js'
 
-/** Kubo refuses blocks over 2 MiB on the network; anything much larger is not a block. */
-const MAX_BLOCK_BYTES = 4 * 1024 * 1024
 /** Largest leaf fetched through a run; Kubo's chunkers stay at or below 1 MiB by default. */
 export const MAX_RUN_LEAF = 1024 * 1024
 /** Bytes asked for in one run request: big enough to amortise the request, small enough to stream early. */
 export const RUN_BYTES = 8 * 1024 * 1024
-
-/** Free leaf buffers kept for reuse (and, separately, ones waiting for older reads to end). */
-const POOL_IDLE_BYTES = 32 * 1024 * 1024
-
-
-interface Deferred { resolve: (b: Uint8Array) => void, reject: (e: unknown) => void }
 
 export interface BlockFetcherInit {
   /** The Kubo client blocks come from (its maxSockets bounds parallel block requests). */
@@ -46,12 +42,8 @@ export class BlockFetcher implements BlockReader {
   private readonly timeoutMs: number
   private readonly log: Logger
   private readonly local: LocalBlockstore | undefined
-  private readonly cache: LRUCache<string, Uint8Array>
-  /** Leaf buffers read from disk are reused (see block-buffer-pool.ts). */
-  private readonly pool = new BlockBufferPool({ maxIdleBytes: POOL_IDLE_BYTES })
-  /** Cached blocks known to be file leaves: only their buffers go back to the pool. */
-  private readonly leaves = new Set<string>()
-  private readonly inflight = new Map<string, Promise<Uint8Array>>()
+  private readonly cache: BlockCache
+  private readonly inflight = new Inflight<Uint8Array>()
   /** Blocks whose fetch just hit its deadline fail at once for a moment (see timeout-memo.ts). */
   private readonly recentTimeouts: TimeoutMemo
   private closed = false
@@ -70,12 +62,7 @@ export class BlockFetcher implements BlockReader {
     this.log = init.log
     this.local = init.localBlocks
     this.recentTimeouts = new TimeoutMemo(Math.min(1000, init.timeoutMs))
-    // lru-cache needs maxSize ≥ 1; a block larger than the whole cache is simply not kept.
-    this.cache = new LRUCache<string, Uint8Array>({
-      maxSize: Math.max(1, init.cacheBytes),
-      sizeCalculation: (b) => Math.max(1, b.byteLength),
-      dispose: (bytes, key) => { if (this.leaves.delete(key)) this.pool.release(bytes) }
-    })
+    this.cache = new BlockCache(init.cacheBytes)
   }
 
   /**
@@ -100,8 +87,7 @@ export class BlockFetcher implements BlockReader {
       // The kernel retries a failed readahead page with a second read of the same range at once;
       // without this memo one read(2) against a frozen Kubo would take twice the deadline.
       if (this.recentTimeouts.has(key)) throw new CsiError(Code.DEADLINE_EXCEEDED, `kubo block/get ${key}: no answer within ${this.timeoutMs} ms moments ago; not asking again yet`)
-      p = this.fetchVerified(cid, key, ifRoom).finally(() => this.inflight.delete(key))
-      this.inflight.set(key, p)
+      p = this.inflight.start(key, () => this.fetchVerified(cid, key, ifRoom))
     } else {
       this.stats.joined++
     }
@@ -115,27 +101,26 @@ export class BlockFetcher implements BlockReader {
   }
 
   /** Bytes in the block cache now, and its bound. */
-  get cacheBytes (): number { return this.cache.calculatedSize }
-  get cacheMaxBytes (): number { return this.cache.maxSize }
+  get cacheBytes (): number { return this.cache.bytes }
+  get cacheMaxBytes (): number { return this.cache.maxBytes }
 
   /**
    * A dag-pb block was decoded as a file leaf: nothing long-lived keeps views of its bytes, so
    * its buffer may be reused once it leaves the cache. (Raw blocks are always leaves.)
    */
   markLeaf (cid: CID): void {
-    const key = cid.toString()
-    if (this.cache.has(key)) this.leaves.add(key)
+    this.cache.markLeaf(cid.toString())
   }
 
   /**
    * Brackets code that holds views of cached blocks across awaits (a FUSE read gathering its
    * parts): no buffer released meanwhile is reused before `endUse`.
    */
-  beginUse (): number { return this.pool.beginUse() }
-  endUse (token: number): void { this.pool.endUse(token) }
+  beginUse (): number { return this.cache.pool.beginUse() }
+  endUse (token: number): void { this.cache.pool.endUse(token) }
 
   /** Pool counters, for tests and debug logs. */
-  get poolStats (): BlockBufferPool['stats'] { return this.pool.stats }
+  get poolStats (): BlockBufferPool['stats'] { return this.cache.pool.stats }
 
   has (cid: CID): boolean {
     return cid.multihash.code === IDENTITY || this.cache.has(cid.toString())
@@ -177,21 +162,8 @@ export class BlockFetcher implements BlockReader {
     flush()
   }
 
-  /** Registers in-flight promises for a run's leaves; their deferreds settle them. */
-  private claim (run: RunLeaf[]): Deferred[] {
-    return run.map((l) => {
-      const key = l.cid.toString()
-      let d: Deferred = { resolve: () => {}, reject: () => {} }
-      const p: Promise<Uint8Array> = new Promise<Uint8Array>((resolve, reject) => { d = { resolve, reject } })
-        .finally(() => { if (this.inflight.get(key) === p) this.inflight.delete(key) })
-      p.catch(() => {}) // a read-ahead nobody waits for must not be an unhandled rejection
-      this.inflight.set(key, p)
-      return d
-    })
-  }
-
   private startRun (parent: CID, run: RunLeaf[]): void {
-    const waiters = this.claim(run)
+    const waiters = run.map(l => this.inflight.claim(l.cid.toString()))
     this.gc.streamed(run.reduce((sum, l) => sum + l.size, 0))
     if (this.local === undefined) { this.streamRun(parent, run, waiters); return }
     // Leaves on this node's disk are read from there (all at once: the fs thread pool bounds
@@ -199,7 +171,7 @@ export class BlockFetcher implements BlockReader {
     // bitswap and answers with a few bytes) and then read from disk like the rest: streaming it
     // out of Kubo over HTTP as well cost Kubo and this process CPU for nothing.
     run.forEach((l, i) => {
-      const w = waiters[i] as Deferred
+      const w = waiters[i] as Deferred<Uint8Array>
       this.readLocal(l.cid, l.size)
         .then(async (b) => b ?? await this.fetchThenReadLocal(l.cid, l.size))
         .then(w.resolve, w.reject)
@@ -232,7 +204,7 @@ export class BlockFetcher implements BlockReader {
   /** A verified block from the local blockstore (now cached), or undefined to ask Kubo. */
   private async readLocal (cid: CID, sizeHint?: number, ifRoom = false): Promise<Uint8Array | undefined> {
     if (this.local === undefined || this.closed) return undefined
-    const bytes = await this.local.read(cid, sizeHint, this.pool)
+    const bytes = await this.local.read(cid, sizeHint, this.cache.pool)
     if (bytes === undefined) return undefined
     try {
       verifyBlock(cid, bytes)
@@ -248,97 +220,49 @@ export class BlockFetcher implements BlockReader {
     return bytes
   }
 
-  private streamRun (parent: CID, run: RunLeaf[], waiters: Deferred[]): void {
+  /** The run through one `cat` stream: each leaf is hashed as it arrives, a bad one fetched alone. */
+  private streamRun (parent: CID, run: RunLeaf[], waiters: Array<Deferred<Uint8Array>>): void {
     this.stats.runs++
-    const first = run[0] as RunLeaf
-    const total = run.reduce((s, l) => s + l.size, 0)
-    let done = 0 // leaves settled, in order
-    let cur: Buffer | undefined
-    let fill = 0
-    const settleLeaf = (i: number, bytes: Buffer): void => {
-      const l = run[i] as RunLeaf
-      const key = l.cid.toString()
-      const block = blockOf(l.cid, bytes)
-      let ok = false
-      try {
-        verifyBlock(l.cid, block)
-        ok = true
-      } catch {}
-      if (ok) {
-        this.stats.fetched++
-        this.stats.runLeaves++
-        this.keep(key, block, false)
-        ;(waiters[i] as Deferred).resolve(block)
-      } else {
-        // A dag-pb leaf rebuilt differently is a wrong guess; a raw leaf is the block itself.
-        if (l.cid.code === CODEC_RAW) this.stats.apiBad++
-        this.fallback(i, run, waiters)
-      }
-    }
-    const failRest = (err: unknown): void => {
-      const timedOut = err instanceof CsiError && err.code === Code.DEADLINE_EXCEEDED
-      for (let i = done; i < run.length; i++) {
-        if (timedOut) {
-          const l = run[i] as RunLeaf
-          this.stats.failed++
-          this.recentTimeouts.remember(l.cid.toString())
-          ;(waiters[i] as Deferred).reject(new CsiError(Code.DEADLINE_EXCEEDED, `kubo cat of ${l.cid.toString()}: no data within ${this.timeoutMs} ms`))
+    streamCatRun(this.kubo, parent, run, this.timeoutMs, {
+      leaf: (i, bytes) => {
+        const l = run[i] as RunLeaf
+        const block = blockOf(l.cid, bytes)
+        let ok = false
+        try {
+          verifyBlock(l.cid, block)
+          ok = true
+        } catch {}
+        if (ok) {
+          this.stats.fetched++
+          this.stats.runLeaves++
+          this.keep(l.cid.toString(), block, false)
+          ;(waiters[i] as Deferred<Uint8Array>).resolve(block)
         } else {
+          // A dag-pb leaf rebuilt differently is a wrong guess; a raw leaf is the block itself.
+          if (l.cid.code === CODEC_RAW) this.stats.apiBad++
           this.fallback(i, run, waiters)
         }
-      }
-      done = run.length
-    }
-    let settled = false
-    let timer: NodeJS.Timeout | undefined
-    const finish = (err?: unknown): void => {
-      if (settled) return
-      settled = true
-      clearTimeout(timer)
-      if (err !== undefined) { req?.destroy(); failRest(err) } else if (done < run.length) failRest(new CsiError(Code.UNAVAILABLE, 'cat ended early'))
-    }
-    // A deadline on progress, not on the whole run: a run is many blocks, and each waiting reader
-    // is bounded by its own read deadline anyway. One timer re-armed lazily (not per chunk).
-    let lastData = Date.now()
-    const check = (): void => {
-      const idle = Date.now() - lastData
-      if (idle >= this.timeoutMs) finish(new CsiError(Code.DEADLINE_EXCEEDED, `kubo cat ${parent.toString()}: no data within ${this.timeoutMs} ms`))
-      else timer = setTimeout(check, this.timeoutMs - idle)
-    }
-    timer = setTimeout(check, this.timeoutMs)
-    // Copies payload bytes into leaf buffers; each full leaf is verified and handed out.
-    const consume = (c: Buffer, from: number, to: number): void => {
-      if (settled) return
-      lastData = Date.now()
-      let at = from
-      while (at < to && done < run.length) {
-        const l = run[done] as RunLeaf
-        if (cur === undefined) {
-          // One buffer per leaf (not views of one per run): the cache's byte accounting stays
-          // true, and one leaf kept in the cache cannot pin a whole run's memory.
-          cur = Buffer.allocUnsafeSlow(l.size)
-          fill = 0
-        }
-        const n = Math.min(l.size - fill, to - at)
-        c.copy(cur, fill, at, at + n)
-        fill += n
-        at += n
-        if (fill === l.size) {
-          const bytes = cur
-          cur = undefined
-          fill = 0
-          settleLeaf(done++, bytes)
+      },
+      rest: (from, err) => {
+        const timedOut = err.code === Code.DEADLINE_EXCEEDED
+        for (let i = from; i < run.length; i++) {
+          if (timedOut) {
+            const l = run[i] as RunLeaf
+            this.stats.failed++
+            this.recentTimeouts.remember(l.cid.toString())
+            ;(waiters[i] as Deferred<Uint8Array>).reject(new CsiError(Code.DEADLINE_EXCEEDED, `kubo cat of ${l.cid.toString()}: no data within ${this.timeoutMs} ms`))
+          } else {
+            this.fallback(i, run, waiters)
+          }
         }
       }
-      if (at < to) finish(new CsiError(Code.UNAVAILABLE, 'cat sent more bytes than asked for'))
-    }
-    const req = this.kubo.stream('cat', { arg: parent.toString(), offset: first.offset, length: total, progress: false }, { onData: consume, onEnd: (err) => finish(err) })
+    })
   }
 
   /** Fetches leaf i of a run on its own (block/get, own deadline) and settles its waiter. */
-  private fallback (i: number, run: RunLeaf[], waiters: Deferred[]): void {
+  private fallback (i: number, run: RunLeaf[], waiters: Array<Deferred<Uint8Array>>): void {
     const l = run[i] as RunLeaf
-    const w = waiters[i] as Deferred
+    const w = waiters[i] as Deferred<Uint8Array>
     this.stats.runFallbacks++
     this.fetchVerified(l.cid, l.cid.toString()).then(w.resolve, w.reject)
   }
@@ -350,9 +274,7 @@ export class BlockFetcher implements BlockReader {
 
   private keep (key: string, bytes: Uint8Array, ifRoom: boolean, leaf = false): void {
     if (this.closed) return
-    if (ifRoom && this.cache.calculatedSize + bytes.byteLength > this.cache.maxSize) return
-    this.cache.set(key, bytes)
-    if (leaf && this.cache.has(key)) this.leaves.add(key)
+    this.cache.set(key, bytes, ifRoom, leaf)
   }
 
   private async fetchVerified (cid: CID, key: string, ifRoom = false): Promise<Uint8Array> {
@@ -382,34 +304,8 @@ export class BlockFetcher implements BlockReader {
     }
   }
 
-  /**
-   * `block/get` (the block's bytes) or `block/stat` (Kubo fetches it; a small JSON answer). To a
-   * reader, any failure but a deadline or a refused token is "Kubo cannot give us the block now":
-   * UNAVAILABLE (EIO), even when Kubo says "not found" (ENOENT would claim the file is gone).
-   */
   private async kuboCall (endpoint: 'block/get' | 'block/stat', key: string, deadline: number): Promise<Uint8Array> {
     if (this.closed) throw new CsiError(Code.UNAVAILABLE, 'block fetcher is closed')
-    try {
-      return await this.kubo.small(endpoint, key, deadline, MAX_BLOCK_BYTES)
-    } catch (err) {
-      const e = toCsiError(err)
-      if (e.code === Code.DEADLINE_EXCEEDED || e.code === Code.PERMISSION_DENIED || e.code === Code.DATA_LOSS) throw e
-      throw new CsiError(Code.UNAVAILABLE, e.message, { cause: err })
-    }
-  }
-}
-
-/** Waits for `p` unless `signal` fires first; the shared fetch itself goes on for other waiters. */
-async function raceSignal<T> (p: Promise<T>, signal: AbortSignal, key: string): Promise<T> {
-  if (signal.aborted) throw new CsiError(Code.DEADLINE_EXCEEDED, `block ${key}: read deadline passed`)
-  let onAbort: (() => void) | undefined
-  const aborted = new Promise<never>((_resolve, reject) => {
-    onAbort = () => reject(new CsiError(Code.DEADLINE_EXCEEDED, `block ${key}: read deadline passed`))
-    signal.addEventListener('abort', onAbort, { once: true })
-  })
-  try {
-    return await Promise.race([p, aborted])
-  } finally {
-    if (onAbort !== undefined) signal.removeEventListener('abort', onAbort)
+    return await kuboBlock(this.kubo, endpoint, key, deadline)
   }
 }

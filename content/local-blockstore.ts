@@ -8,11 +8,12 @@
 // unpadded upper-case RFC 4648 base32 (Kubo's dshelp.MultihashToDsKey), in a directory chosen by
 // the shard function written to `blocks/SHARDING`, as `<key>.data`. Writes go to a temporary file
 // that is renamed into place, so a reader sees a whole block or nothing.
-import fs, { readFileSync, statSync } from 'node:fs'
+import fs from 'node:fs'
 import path from 'node:path'
 import { base32upper } from 'multiformats/bases/base32'
 import type { CID } from 'multiformats/cid'
 import type { BlockBufferPool } from './block-buffer-pool.js'
+import { openFlatfsDir, type ShardFn } from '../driver/flatfs-dir.js'
 
 /** Anything larger is not a block Kubo would write (its network limit is 2 MiB). */
 const MAX_BLOCK_BYTES = 4 * 1024 * 1024
@@ -29,27 +30,6 @@ const MAX_SCRATCH = 64
 /** Room past a size hint: dag-pb framing of a leaf, and one byte to see that the block ended. */
 const SLACK = 4096
 
-export type ShardFn = (key: string) => string
-
-/**
- * Parses flatfs's shard function id (`/repo/flatfs/shard/v1/<fn>/<n>`): prefix/n, suffix/n and
- * next-to-last/n, padded with `_` as flatfs does for keys shorter than n.
- */
-export function parseShardFn (id: string): ShardFn {
-  const m = /^\/repo\/flatfs\/shard\/v1\/(prefix|suffix|next-to-last)\/(\d{1,2})$/.exec(id.trim())
-  if (m === null) throw new Error(`unsupported flatfs shard function ${JSON.stringify(id.trim().slice(0, 100))}`)
-  const n = Number(m[2])
-  if (n < 1) throw new Error(`flatfs shard length must be at least 1 (got ${n})`)
-  switch (m[1]) {
-    case 'prefix': return (k) => (k + '_'.repeat(n)).slice(0, n)
-    case 'suffix': return (k) => ('_'.repeat(n) + k).slice(-n)
-    default: return (k) => {
-      const offset = k.length - n - 1
-      return offset < 0 ? ('_'.repeat(n + 1) + k).slice(-(n + 1), -1) : k.slice(offset, offset + n)
-    }
-  }
-}
-
 export class LocalBlockstore {
   readonly dir: string
   private readonly shard: ShardFn
@@ -64,15 +44,7 @@ export class LocalBlockstore {
 
   /** Opens a flatfs directory; throws with a clear reason when it is not one we can read. */
   static open (dir: string): LocalBlockstore {
-    if (!path.isAbsolute(dir)) throw new Error(`blockstore directory must be absolute (got ${JSON.stringify(dir)})`)
-    if (!statSync(dir).isDirectory()) throw new Error(`${dir} is not a directory`)
-    let id: string
-    try {
-      id = readFileSync(path.join(dir, 'SHARDING'), 'utf8')
-    } catch (err) {
-      throw new Error(`${dir} is not a Kubo flatfs blocks directory (no readable SHARDING file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`)
-    }
-    return new LocalBlockstore(dir, parseShardFn(id))
+    return new LocalBlockstore(dir, openFlatfsDir(dir))
   }
 
   /** Where flatfs keeps the block with this CID's multihash. */

@@ -6,7 +6,7 @@
 import { client, type Registry } from '../driver/metrics.js'
 import type { Logger } from '../driver/logger.js'
 import { deadline } from '../driver/deadline.js'
-import type { ClusterClient } from './cluster-client.js'
+import type { ClusterClient } from '../driver/cluster-client.js'
 import { pinnedPeers } from './cluster-pinner.js'
 
 const POLL_MS = 30_000

@@ -23,7 +23,7 @@ import { sha256 } from 'multiformats/hashes/sha2'
 import type { Kubo } from '../driver/kubo.js'
 import type { Logger } from '../driver/logger.js'
 import { CsiError, Code, invalid } from '../driver/errors.js'
-import { ClusterClient, type GlobalPinInfo } from './cluster-client.js'
+import { ClusterClient, type GlobalPinInfo } from '../driver/cluster-client.js'
 
 /** StorageClass parameters for replication and lifecycle. */
 export const CLUSTER_PARAMS = ['replicationMin', 'replicationMax', 'expireIn', 'model'] as const

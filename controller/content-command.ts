@@ -7,7 +7,7 @@ import { CID } from 'multiformats/cid'
 import { Kubo } from '../driver/kubo.js'
 import { ConfigError, validateKuboApi } from '../driver/config.js'
 import { PIN_PREFIX } from '../driver/constants.js'
-import { ClusterClient, type ClusterPin, type GlobalPinInfo } from './cluster-client.js'
+import { ClusterClient, type ClusterPin, type GlobalPinInfo } from '../driver/cluster-client.js'
 import { Progress } from '../driver/progress.js'
 import { RecordStore } from '../driver/record-store.js'
 

@@ -5,7 +5,7 @@ import { invalid } from '../driver/errors.js'
 import { parseCid, parseIpnsName, parsePath } from '../driver/content-ref.js'
 import type { VolumeKind } from '../driver/volume-id.js'
 import { CLUSTER_PARAMS, parseClusterParams } from './cluster-pinner.js'
-import { parseModelRef } from '../api/models/model-index.js'
+import { parseModelRef } from '../driver/model-records.js'
 
 /** Parameters we accept. `kind` picks the volume kind explicitly (default: content when cid/ipns is given). */
 export const VOLUME_PARAMS = ['cid', 'path', 'ipns', 'kind', ...CLUSTER_PARAMS] as const

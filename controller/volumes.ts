@@ -11,8 +11,8 @@ import { capacityFits, contentCapacity, parseCapacityRange, writableCapacity, ty
 import { parseVolumeParams, sameParameters, type VolumeParams } from './volume-params.js'
 import { contentPath, mfsRemove, resolveContent, statContent, type ResolvedContent } from './content.js'
 import { currentContent } from './volume-lookup.js'
-import { ApiRecords } from '../api/records.js'
-import { ModelRecords } from '../api/models/model-index.js'
+import { RecordBlocks } from '../driver/record-blocks.js'
+import { ModelRecords } from '../driver/model-records.js'
 import { findVolume, newestVolumeRecord } from '../driver/record-store.js'
 import { snapshotContent } from './snapshots.js'
 import { paginate } from './page-token.js'
@@ -58,7 +58,7 @@ async function seedOf (deps: ControllerDeps, p: VolumeParams, source: VolumeSour
   if (p.cid !== undefined) return await resolveContent(deps.kubo, contentPath(`/ipfs/${p.cid.toString()}`, p.path), signal)
   if (p.ipns !== undefined) return await resolveContent(deps.kubo, contentPath(p.ipns, p.path), signal)
   if (p.model !== undefined) {
-    const found = await new ModelRecords(new ApiRecords(deps.kubo)).resolve(p.model.name, p.model.ref, signal)
+    const found = await new ModelRecords(new RecordBlocks(deps.kubo)).resolve(p.model.name, p.model.ref, signal)
     if (found === undefined) throw notFound(`model ${p.model.name}:${p.model.ref} is not in the model index`)
     return await resolveContent(deps.kubo, contentPath(`/ipfs/${found.m.cid.toString()}`, p.path), signal)
   }

@@ -15,6 +15,8 @@ commands:
   verify <cid> --kubo-api URL                                  re-hash every block (and checksum manifests)
   content ls --kubo-api URL [--cluster-api URL]                what the cluster holds for the driver
   gateway publish|unpublish CID... | ls | sync --published FILE  what the public gateway serves
+  gateway exporter --metrics-listen HOST:PORT                  the gateway nginx's metrics (sidecar)
+  gateway kubo-metrics --kubo-api URL                          a Kubo's own metrics on a port of its own (sidecar)
   api serve --listen HOST:PORT --kubo-api URL --audience AUD ... the Pinning Service API and model index
   fuse-server --spec FILE                                      (internal) one volume's FUSE server
   fuse-host --socket PATH --state-dir DIR [--log-level L]       start FUSE servers for the node service

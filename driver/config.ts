@@ -3,7 +3,7 @@
 import { parseArgs } from 'node:util'
 import path from 'node:path'
 import { DEFAULTS, FUSE_HEAP_MIB } from './constants.js'
-import { LocalBlockstore } from '../content/local-blockstore.js'
+import { openFlatfsDir } from './flatfs-dir.js'
 import { parseListen, type ListenAddress } from './metrics-server.js'
 
 export type Mode = 'controller' | 'node' | 'all'
@@ -15,6 +15,12 @@ export interface ServeConfig {
   socketPath: string
   nodeId: string
   kuboApi: string
+  /**
+   * The node Kubo's RPC as the FUSE servers reach it (written into each content volume's spec).
+   * Defaults to kuboApi; differs when the servers run in another pod than the node service (the
+   * node data plane, next to the node Kubo: loopback there, a Service from the node service).
+   */
+  fuseKuboApi: string
   /** File holding the bearer token for Kubo's API.Authorizations; read at start, never logged. */
   kuboApiTokenFile?: string
   /** The node Kubo's flatfs blocks directory, mounted read-only: content reads skip the API for local blocks. */
@@ -85,6 +91,7 @@ export const SERVE_FLAGS = {
   'node-id': { type: 'string' },
   'kubo-api': { type: 'string', default: DEFAULTS.kuboApi },
   'kubo-api-token-file': { type: 'string' },
+  'fuse-kubo-api': { type: 'string' },
   'kubo-blocks-dir': { type: 'string' },
   'state-dir': { type: 'string', default: DEFAULTS.stateDir },
   'kubelet-dir': { type: 'string', default: DEFAULTS.kubeletDir },
@@ -146,7 +153,7 @@ export function validateBlocksDir (problems: string[], raw: unknown, flag = 'kub
   if (!path.isAbsolute(dir)) { problems.push(`--${flag} must be an absolute path (got ${JSON.stringify(dir)})`); return undefined }
   try {
     // The same check the FUSE servers make when they open it (they may run in another container).
-    LocalBlockstore.open(path.resolve(dir))
+    openFlatfsDir(path.resolve(dir))
   } catch (err) {
     problems.push(`--${flag} ${(err as Error).message}`)
     return undefined
@@ -227,6 +234,8 @@ export function parseServeConfig (argv: string[], env: NodeJS.ProcessEnv = proce
   if (mode !== 'controller' && nodeId === '') problems.push('--node-id (or NODE_NAME) is required in node and all modes')
   if (nodeId !== '' && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(nodeId)) problems.push(`--node-id must be a DNS-like name (got ${JSON.stringify(nodeId)})`)
   const kuboApi = validateKuboApi(problems, v['kubo-api'])
+  const fuseKuboRaw = v['fuse-kubo-api'] as string | undefined
+  const fuseKuboApi = fuseKuboRaw !== undefined && fuseKuboRaw !== '' ? validateKuboApi(problems, fuseKuboRaw, 'fuse-kubo-api') : kuboApi
   const stateDir = String(v['state-dir'])
   const kubeletDir = String(v['kubelet-dir'])
   if (!path.isAbsolute(stateDir)) problems.push(`--state-dir must be absolute (got ${JSON.stringify(stateDir)})`)
@@ -279,6 +288,7 @@ export function parseServeConfig (argv: string[], env: NodeJS.ProcessEnv = proce
     socketPath,
     nodeId,
     kuboApi,
+    fuseKuboApi,
     ...(tokenFile !== undefined ? { kuboApiTokenFile: tokenFile } : {}),
     ...(kuboBlocksDir !== undefined ? { kuboBlocksDir } : {}),
     stateDir: path.resolve(stateDir),

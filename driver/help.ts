@@ -17,6 +17,7 @@ Runs the CSI services (Identity, and Controller and/or Node) on a unix socket. $
   --node-id NAME                    this node's name (or NODE_NAME); needed in node and all modes
   --kubo-api URL                    Kubo RPC API: node-local Kubo in node mode, storage Kubo for the controller
   --kubo-api-token-file FILE        bearer token for that Kubo's API.Authorizations
+  --fuse-kubo-api URL               the node Kubo as FUSE servers reach it (default --kubo-api; the data-plane pod's loopback)
   --kubo-blocks-dir DIR             the node Kubo's flatfs blocks directory (read-only): local blocks skip the API
   --storage-kubo-api URL            Kubo holding writable volumes (MFS) and records (default --kubo-api)
   --storage-kubo-api-token-file FILE

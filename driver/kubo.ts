@@ -2,10 +2,12 @@
 // has a deadline (the caller's AbortSignal combined with a timeout, or an absolute deadline on the
 // read path), carries the API token, and fails with a CsiError whose code (and Reason) comes from
 // Kubo's answer parsed once (kubo-errors.ts). Three transports, one per kind of call:
-//  - `post`/`postJson`: fetch, for control calls (pins, MFS, resolve, stat);
+//  - `post`/`postJson`: fetch, for control calls (pins, MFS, resolve, stat); `postStreamed` and
+//    `postStreamBody` stream a large body out of or into Kubo (dag/export → dag/import);
 //  - `small`: node:http on a keep-alive agent, for the per-block calls of the read path;
 //  - `stream`: a response body handed over in the socket's own reads (raw-http-stream.ts), for
 //    `cat` runs of the read path, where node:http's per-chunk events were most of the CPU.
+import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import http from 'node:http'
 import https from 'node:https'
@@ -43,8 +45,8 @@ const MAX_SOCKETS = 16
 export class Kubo {
   readonly url: string
   readonly timeoutMs: number
-  /** Authorization header (from the token file). Public only for gateway/publisher.ts's streamed dag/export → dag/import. */
-  readonly headers: Record<string, string>
+  /** Authorization header (from the token file). */
+  private readonly headers: Record<string, string>
   private readonly base: URL
   private readonly agent: http.Agent
   private readonly request: typeof http.request
@@ -86,6 +88,67 @@ export class Kubo {
     } finally {
       limit.clear()
     }
+  }
+
+  /**
+   * A POST whose response body is handed over as a stream (`dag/export` of a large DAG). A
+   * failure before the body (Kubo's status and message) is a CsiError as in `post`; `signal`
+   * bounds the whole transfer, reading the body included.
+   */
+  async postStreamed (endpoint: string, args: KuboArgs, signal: AbortSignal): Promise<ReadableStream<Uint8Array>> {
+    let res: Response
+    try {
+      res = await fetch(`${this.url}/api/v0/${endpoint}?${query(args)}`, { method: 'POST', headers: this.headers, signal })
+    } catch (err) {
+      const e = toCsiError(err)
+      throw new CsiError(e.code, `kubo ${endpoint}: ${e.message}`, { cause: err })
+    }
+    if (!res.ok || res.body === null) throw kuboError(endpoint, res.status, kuboMessage(await res.text().catch(() => '')))
+    return res.body
+  }
+
+  /**
+   * A POST whose request body is a stream, sent as one multipart file without buffering it
+   * (`dag/import` of a CAR); returns Kubo's answer as text. `signal` bounds the whole transfer.
+   */
+  async postStreamBody (endpoint: string, args: KuboArgs, file: { data: ReadableStream<Uint8Array>, name: string, type: string }, signal: AbortSignal): Promise<string> {
+    const boundary = `ipfs-csi-${randomBytes(12).toString('hex')}`
+    const enc = new TextEncoder()
+    const head = enc.encode(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${file.name}"\r\nContent-Type: ${file.type}\r\n\r\n`)
+    const tail = enc.encode(`\r\n--${boundary}--\r\n`)
+    const source = file.data
+    const body = new ReadableStream<Uint8Array>({
+      async start (c) {
+        c.enqueue(head)
+        const reader = source.getReader()
+        try {
+          for (;;) {
+            const { value, done } = await reader.read()
+            if (done) break
+            c.enqueue(value)
+          }
+          c.enqueue(tail)
+          c.close()
+        } catch (err) { c.error(err) }
+      }
+    })
+    let text: string
+    let res: Response
+    try {
+      res = await fetch(`${this.url}/api/v0/${endpoint}?${query(args)}`, {
+        method: 'POST',
+        headers: { ...this.headers, 'content-type': `multipart/form-data; boundary=${boundary}` },
+        body,
+        signal,
+        duplex: 'half'
+      } as RequestInit & { duplex: 'half' })
+      text = await res.text()
+    } catch (err) {
+      const e = toCsiError(err)
+      throw new CsiError(e.code, `kubo ${endpoint}: ${e.message}`, { cause: err })
+    }
+    if (!res.ok) throw kuboError(endpoint, res.status, kuboMessage(text))
+    return text
   }
 
   /** `post` returning parsed JSON (the last line, for streaming endpoints). */

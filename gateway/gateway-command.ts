@@ -19,10 +19,12 @@ const FLAGS = {
   published: { type: 'string' },
   'copy-timeout-ms': { type: 'string', default: String(3_600_000) },
   'kubo-timeout-ms': { type: 'string', default: String(60_000) },
-  help: { type: 'boolean' }
+  help: { type: 'boolean', short: 'h' }
 } as const
 
 export const GATEWAY_USAGE = `usage: ipfs-csi gateway <publish|unpublish> CID... | ls | sync --published FILE
+       ipfs-csi gateway exporter [flags]       nginx's metrics for Prometheus (see gateway exporter --help)
+       ipfs-csi gateway kubo-metrics [flags]   a gateway Kubo's own metrics, off its RPC port
   --gateway-kubo-api URL[,URL...]       every gateway-tier Kubo (RPC)
   --gateway-kubo-api-token-file FILE    its publisher token
   --storage-kubo-api URL                the storage tier's Kubo (publish, sync: dag/export)
@@ -98,6 +100,8 @@ export function parseGatewayCommand (argv: string[], env: NodeJS.ProcessEnv = pr
 }
 
 export async function gatewayCommand (argv: string[]): Promise<number> {
+  if (argv[0] === 'exporter') return await (await import('./exporter-command.js')).exporterCommand(argv.slice(1))
+  if (argv[0] === 'kubo-metrics') return await (await import('./kubo-metrics-command.js')).kuboMetricsCommand(argv.slice(1))
   const cfg = parseGatewayCommand(argv)
   if (cfg === 'help') { console.log(GATEWAY_USAGE); return 0 }
   const kubo = (url: string, tokenFile?: string): Kubo => new Kubo({ url, timeoutMs: cfg.kuboTimeoutMs, ...(tokenFile !== undefined ? { tokenFile } : {}) })

@@ -5,12 +5,10 @@
 // unpublishing unpins it there and runs GC, so its blocks are gone at once (blocks another
 // published DAG shares stay). The published set is the gateway Kubos' recursive pins; `reconcile`
 // makes every gateway hold exactly a desired set (a replaced replica, a missed unpublish).
-import { randomBytes } from 'node:crypto'
 import type { CID } from 'multiformats/cid'
 import { CsiError, Code, toCsiError } from '../driver/errors.js'
 import { parseCid } from '../driver/content-ref.js'
 import type { Kubo } from '../driver/kubo.js'
-import { kuboError, kuboMessage } from '../driver/kubo-errors.js'
 import { deadline } from '../driver/deadline.js'
 
 /** The empty UnixFS directory `ipfs init` pins in every repo: not a published DAG. */
@@ -125,52 +123,17 @@ export class GatewayPublisher {
   /** `copy` with `s`, the signal that also carries the copy's deadline. */
   private async copyWithin (cid: CID, gw: Kubo, signal: AbortSignal, s: AbortSignal): Promise<void> {
     const storage = this.init.storage
-    let exported: Response
+    let car: ReadableStream<Uint8Array>
     try {
-      exported = await fetch(`${storage.url}/api/v0/dag/export?arg=${encodeURIComponent(cid.toString())}&progress=false`, { method: 'POST', headers: storage.headers, signal: s })
+      car = await storage.postStreamed('dag/export', { arg: cid.toString(), progress: false }, s)
     } catch (err) {
-      throw new CsiError(toCsiError(err).code, `storage dag/export ${cid.toString()}: ${toCsiError(err).message}`, { cause: err })
+      throw copyError(err, `storage dag/export ${cid.toString()}`, [Code.PERMISSION_DENIED, Code.NOT_FOUND])
     }
-    if (!exported.ok || exported.body === null) {
-      const e = kuboError(`dag/export ${cid.toString()} (storage)`, exported.status, kuboMessage(await exported.text().catch(() => '')))
-      throw e.code === Code.PERMISSION_DENIED || e.code === Code.NOT_FOUND ? e : new CsiError(Code.UNAVAILABLE, e.message)
-    }
-    const boundary = `ipfs-csi-${randomBytes(12).toString('hex')}`
-    const enc = new TextEncoder()
-    const head = enc.encode(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="dag.car"\r\nContent-Type: application/vnd.ipld.car\r\n\r\n`)
-    const tail = enc.encode(`\r\n--${boundary}--\r\n`)
-    const source = exported.body
-    const body = new ReadableStream<Uint8Array>({
-      async start (c) {
-        c.enqueue(head)
-        const reader = source.getReader()
-        try {
-          for (;;) {
-            const { value, done } = await reader.read()
-            if (done) break
-            c.enqueue(value)
-          }
-          c.enqueue(tail)
-          c.close()
-        } catch (err) { c.error(err) }
-      }
-    })
-    let imported: Response
+    let text: string
     try {
-      imported = await fetch(`${gw.url}/api/v0/dag/import?pin-roots=true&stats=false`, {
-        method: 'POST',
-        headers: { ...gw.headers, 'content-type': `multipart/form-data; boundary=${boundary}` },
-        body,
-        signal: s,
-        duplex: 'half'
-      } as RequestInit & { duplex: 'half' })
+      text = await gw.postStreamBody('dag/import', { 'pin-roots': true, stats: false }, { data: car, name: 'dag.car', type: 'application/vnd.ipld.car' }, s)
     } catch (err) {
-      throw new CsiError(toCsiError(err).code, `gateway dag/import ${cid.toString()}: ${toCsiError(err).message}`, { cause: err })
-    }
-    const text = await imported.text()
-    if (!imported.ok) {
-      const e = kuboError(`dag/import ${cid.toString()} (gateway)`, imported.status, kuboMessage(text))
-      throw e.code === Code.PERMISSION_DENIED ? e : new CsiError(Code.UNAVAILABLE, e.message)
+      throw copyError(err, `gateway dag/import ${cid.toString()}`, [Code.PERMISSION_DENIED])
     }
     for (const line of text.split('\n').filter(l => l.trim() !== '')) {
       const r = JSON.parse(line) as { Root?: { PinErrorMsg?: string }, Message?: string, Type?: string }
@@ -180,6 +143,16 @@ export class GatewayPublisher {
     const pinned = await gw.postJson<{ Keys?: Record<string, unknown> }>('pin/ls', { arg: cid.toString(), type: 'recursive' }, signal).catch(() => null)
     if (pinned?.Keys === undefined || Object.keys(pinned.Keys).length === 0) throw new CsiError(Code.DATA_LOSS, `gateway dag/import ${cid.toString()}: the root is not pinned after the import`)
   }
+}
+
+/**
+ * A failed step of a copy: a refused token (and, for the export, unknown content) and a deadline
+ * keep their code; anything else Kubo or the network did is UNAVAILABLE (try again later).
+ */
+function copyError (err: unknown, what: string, kept: Code[]): CsiError {
+  const e = toCsiError(err)
+  const code = kept.includes(e.code) || e.code === Code.DEADLINE_EXCEEDED ? e.code : Code.UNAVAILABLE
+  return new CsiError(code, `${what}: ${e.message}`, { cause: err })
 }
 
 /** repo/gc reports errors inside a 200 stream ({"Error": ...} lines): any of them fails the call. */

@@ -1,16 +1,20 @@
 // `ipfs-csi fuse-host`: starts FUSE servers on behalf of the node service, so they are children
-// of this process (its own container in Kubernetes) and outlive restarts of the node service's
-// container. One newline-terminated JSON request per connection on a mode-0600 unix socket:
+// of this process (in Kubernetes: the node data-plane pod) and outlive the node service's pod.
+// It also answers for them, since the node service may not share its PID namespace. One
+// newline-terminated JSON request per connection on a mode-0600 unix socket:
 //   {"op":"spawn","specPath":P,"logPath":L} → {"pid":N}     {"op":"ping"} → {"ok":true}
+//   {"op":"status","specPath":P} → {"pids":[N...]}  (live servers of that spec)
+//   {"op":"stop","specPath":P,"pid":N?,"graceMs":G} → {"stopped":[N...]}  (SIGTERM, SIGKILL after G)
 // errors → {"error":"..."}. Only specs under <stateDir>/volumes/<dir>/spec.json are started:
-// the socket is root-only, but a path check keeps it from being a generic "run this" service.
+// the socket is root-only, but a path check keeps it from being a generic "run this" service;
+// status and stop only ever touch processes whose command line names such a spec.
 import { lstat, mkdir, realpath, rm, chmod } from 'node:fs/promises'
 import { createServer, type Server, type Socket } from 'node:net'
 import path from 'node:path'
 import { ConfigError, readFlags } from '../driver/config.js'
 import { DEFAULTS } from '../driver/constants.js'
 import { createLogger, type Logger } from '../driver/logger.js'
-import { spawnLocalFuseServer } from './fuse-process.js'
+import { findServerPids, isFuseServer, spawnLocalFuseServer, stopFuseServer } from './fuse-process.js'
 import { parseListen, startMetricsServer } from '../driver/metrics-server.js'
 
 export const FUSE_HOST_FLAGS = {
@@ -36,7 +40,13 @@ const MAX_REQUEST_BYTES = 16 * 1024
 const MAX_CONNECTIONS = 64
 const MAX_PATH = 4096
 
-export type HostRequest = { op: 'ping' } | { op: 'spawn', specPath: string, logPath: string }
+/** Longest grace a stop request may ask for (a writable server flushing to MFS). */
+export const MAX_STOP_GRACE_MS = 300_000
+
+export type HostRequest = { op: 'ping' }
+| { op: 'spawn', specPath: string, logPath: string }
+| { op: 'status', specPath: string }
+| { op: 'stop', specPath: string, pid?: number, graceMs: number }
 
 export class RequestError extends Error {}
 
@@ -47,7 +57,7 @@ export function parseRequest (line: string): HostRequest {
   if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new RequestError('request must be a JSON object')
   const r = v as Record<string, unknown>
   if (r.op === 'ping') return { op: 'ping' }
-  if (r.op !== 'spawn') throw new RequestError(`unknown op ${JSON.stringify(r.op)}`)
+  if (r.op !== 'spawn' && r.op !== 'status' && r.op !== 'stop') throw new RequestError(`unknown op ${JSON.stringify(r.op)}`)
   const str = (k: string): string => {
     const s = r[k]
     if (typeof s !== 'string' || s === '' || s.length > MAX_PATH || s.includes('\0')) throw new RequestError(`${k} must be a non-empty path`)
@@ -56,7 +66,25 @@ export function parseRequest (line: string): HostRequest {
     if (path.normalize(s) !== s || s.split('/').includes('..')) throw new RequestError(`${k} must be a normalized path without ".."`)
     return s
   }
-  return { op: 'spawn', specPath: str('specPath'), logPath: str('logPath') }
+  if (r.op === 'spawn') return { op: 'spawn', specPath: str('specPath'), logPath: str('logPath') }
+  const specPath = str('specPath')
+  if (path.basename(specPath) !== 'spec.json') throw new RequestError('specPath must name a spec.json')
+  if (r.op === 'status') return { op: 'status', specPath }
+  const { pid, graceMs } = r
+  if (pid !== undefined && (typeof pid !== 'number' || !Number.isSafeInteger(pid) || pid <= 1)) throw new RequestError('pid must be an integer > 1')
+  if (typeof graceMs !== 'number' || !Number.isSafeInteger(graceMs) || graceMs < 0 || graceMs > MAX_STOP_GRACE_MS) throw new RequestError(`graceMs must be an integer from 0 to ${MAX_STOP_GRACE_MS}`)
+  return { op: 'stop', specPath, ...(pid !== undefined ? { pid } : {}), graceMs }
+}
+
+/**
+ * For status and stop: `specPath` must be <stateDir>/volumes/<dir>/spec.json as written (the
+ * spec itself may be gone already: a server is found by the path on its command line).
+ */
+export function checkSpecShape (stateDir: string, specPath: string): void {
+  const volumeDir = path.dirname(specPath)
+  if (path.dirname(volumeDir) !== path.join(stateDir, 'volumes') || path.basename(specPath) !== 'spec.json') {
+    throw new RequestError(`specPath ${specPath} is not <state-dir>/volumes/<dir>/spec.json`)
+  }
 }
 
 /**
@@ -142,6 +170,8 @@ function handle (sock: Socket, stateDir: string, log: Logger, counts: FuseHostCo
       return
     }
     answered = true
+    // A stop may take its whole grace: no idle timeout while the answer is being worked out.
+    sock.setTimeout(0)
     void answer(buf.slice(0, nl), stateDir, log, counts).then((r) => {
       // The client gave up (its deadline) before hearing the pid: nobody would track this
       // server, so it goes now rather than mounting behind the node service's back.
@@ -150,6 +180,7 @@ function handle (sock: Socket, stateDir: string, log: Logger, counts: FuseHostCo
         try { process.kill(r.pid, 'SIGKILL') } catch {}
         return
       }
+      sock.setTimeout(REQUEST_TIMEOUT_MS, () => sock.destroy())
       reply(r)
     })
   })
@@ -159,6 +190,17 @@ async function answer (line: string, stateDir: string, log: Logger, counts: Fuse
   try {
     const req = parseRequest(line)
     if (req.op === 'ping') return { ok: true }
+    if (req.op === 'status') {
+      checkSpecShape(stateDir, req.specPath)
+      return { pids: await findServerPids(req.specPath) }
+    }
+    if (req.op === 'stop') {
+      checkSpecShape(stateDir, req.specPath)
+      const pids = req.pid !== undefined ? ((await isFuseServer(req.pid, req.specPath)) ? [req.pid] : []) : await findServerPids(req.specPath)
+      await Promise.all(pids.map(async (pid) => await stopFuseServer(pid, req.specPath, req.graceMs)))
+      if (pids.length > 0) log.info('stopped FUSE servers', { pids, spec: req.specPath, graceMs: req.graceMs })
+      return { stopped: pids }
+    }
     await checkSpawnPaths(stateDir, req.specPath, req.logPath)
     const started = await spawnLocalFuseServer(req.specPath, req.logPath)
     counts.spawned++

@@ -60,12 +60,43 @@ export async function spawnFuseServer (specPath: string, logPath: string, option
   const launcher = options.launcher ?? 'local'
   if (launcher === 'local') return await spawnLocalFuseServer(specPath, logPath)
   if (!launcher.startsWith('unix://')) throw new CsiError(Code.INTERNAL, `unknown FUSE launcher ${JSON.stringify(launcher)}`)
-  const reply = await launcherRequest(launcher.slice('unix://'.length), { op: 'spawn', specPath, logPath }, options.timeoutMs ?? 10_000, options.signal)
+  const socketPath = launcher.slice('unix://'.length)
+  const reply = await launcherRequest(socketPath, { op: 'spawn', specPath, logPath }, options.timeoutMs ?? 10_000, options.signal)
   const pid = reply.pid
   if (typeof pid !== 'number' || !Number.isSafeInteger(pid) || pid <= 1) {
     throw new CsiError(Code.INTERNAL, `FUSE launcher refused to start the server: ${String(reply.error ?? JSON.stringify(reply)).slice(0, 500)}`)
   }
-  return watchByPolling(pid, specPath)
+  return watchByPolling(pid, async () => await remoteIsRunning(socketPath, pid, specPath).catch(() => true))
+}
+
+const STATUS_TIMEOUT_MS = 10_000
+
+/** The launcher's answer to a status or stop request: its pid list, or UNAVAILABLE/INTERNAL. */
+async function remotePids (socketPath: string, request: Record<string, unknown>, timeoutMs: number, key: 'pids' | 'stopped'): Promise<number[]> {
+  const reply = await launcherRequest(socketPath, request, timeoutMs)
+  const pids = reply[key]
+  if (!Array.isArray(pids) || !pids.every((p) => typeof p === 'number' && Number.isSafeInteger(p))) {
+    throw new CsiError(Code.INTERNAL, `FUSE launcher refused ${String(request.op)}: ${String(reply.error ?? JSON.stringify(reply)).slice(0, 500)}`)
+  }
+  return pids as number[]
+}
+
+/**
+ * Servers started by fuse-host live in its PID namespace, which the node service may not share
+ * (another pod): fuse-host is asked. A launcher that does not answer is UNAVAILABLE, never "not
+ * running", so a busy or restarting fuse-host does not get a live mount healed away.
+ */
+export async function remoteFindPids (socketPath: string, specPath: string): Promise<number[]> {
+  return await remotePids(socketPath, { op: 'status', specPath }, STATUS_TIMEOUT_MS, 'pids')
+}
+
+export async function remoteIsRunning (socketPath: string, pid: number, specPath: string): Promise<boolean> {
+  return (await remoteFindPids(socketPath, specPath)).includes(pid)
+}
+
+/** SIGTERM, SIGKILL after graceMs, done by fuse-host; `pid` undefined stops every server of the spec. */
+export async function remoteStop (socketPath: string, specPath: string, pid: number | undefined, graceMs: number): Promise<void> {
+  await remotePids(socketPath, { op: 'stop', specPath, ...(pid !== undefined ? { pid } : {}), graceMs }, graceMs + 15_000, 'stopped')
 }
 
 /**
@@ -114,15 +145,15 @@ export async function spawnLocalFuseServer (specPath: string, logPath: string): 
   }
 }
 
-/** Not our child: the exit is seen by polling /proc (pid + cmdline, so pid reuse is no exit). */
-function watchByPolling (pid: number, specPath: string, intervalMs = 200): StartedServer {
+/** Not our child: the exit is seen by polling `running` (pid + command line, so pid reuse is no exit). */
+function watchByPolling (pid: number, running: () => Promise<boolean>, intervalMs = 200): StartedServer {
   let timer: NodeJS.Timeout | undefined
   let stopped = false
   const exited = new Promise<{ code: number | null, signal: string | null }>((resolve) => {
     const tick = (): void => {
-      void isFuseServer(pid, specPath).then((running) => {
+      void running().then((alive) => {
         if (stopped) return
-        if (!running) { resolve({ code: null, signal: null }); return }
+        if (!alive) { resolve({ code: null, signal: null }); return }
         timer = setTimeout(tick, intervalMs)
         timer.unref()
       })

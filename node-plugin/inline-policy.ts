@@ -20,7 +20,7 @@ import { CTX } from '../driver/constants.js'
 import { Code, CsiError } from '../driver/errors.js'
 import type { Logger } from '../driver/logger.js'
 import { parseCid, parseIpnsName } from '../driver/content-ref.js'
-import { parseModelRef } from '../api/models/model-index.js'
+import { parseModelRef } from '../driver/model-records.js'
 import type { VolumeSource } from './volume-source.js'
 
 /** The volume context key of the pod's namespace (kubelet sets it: CSIDriver podInfoOnMount). */

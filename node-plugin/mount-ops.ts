@@ -3,7 +3,6 @@
 // thread cannot.
 import { execFile } from 'node:child_process'
 import { Code, CsiError } from '../driver/errors.js'
-import { findMount, isReadOnlyMount, readMountTable } from './mount-table.js'
 
 export interface ExecResult { code: number, stdout: string, stderr: string, timedOut: boolean }
 
@@ -19,44 +18,10 @@ export async function run (cmd: string, args: string[], timeoutMs = 10_000): Pro
   })
 }
 
-function failed (what: string, r: ExecResult): CsiError {
+/** The error of a mount command that failed: DEADLINE_EXCEEDED when it timed out, INTERNAL otherwise. */
+export function failed (what: string, r: ExecResult): CsiError {
   const why = r.timedOut ? 'timed out' : (r.stderr.trim() !== '' ? r.stderr.trim() : `exit code ${r.code}`)
   return new CsiError(r.timedOut ? Code.DEADLINE_EXCEEDED : Code.INTERNAL, `${what}: ${why}`)
-}
-
-/**
- * `mount --bind src dst`, read-only when asked: `-o ro` with --bind makes mount(8) (util-linux
- * >= 2.27) do the bind and the read-only remount in one run, one process instead of two. The
- * result is checked in the mount table: a bind left writable when read-only was asked for is
- * undone and reported, never kept.
- */
-export async function bindMount (src: string, dst: string, readOnly: boolean): Promise<void> {
-  const r = await run('mount', readOnly ? ['--bind', '-o', 'ro', src, dst] : ['--bind', src, dst])
-  if (r.code !== 0) {
-    // mount(8) may have done the bind but not the remount: nothing of ours stays at dst.
-    if (readOnly && findMount(await readMountTable(), dst) !== undefined) await unmount(dst).catch(() => {})
-    throw failed(`bind mount of ${src} on ${dst}${readOnly ? ' (read-only)' : ''} failed`, r)
-  }
-  if (!readOnly) return
-  const m = findMount(await readMountTable(), dst)
-  if (m === undefined || !isReadOnlyMount(m)) {
-    if (m !== undefined) await unmount(dst).catch(() => {})
-    throw new CsiError(Code.INTERNAL, `read-only bind mount of ${src} on ${dst} failed: ${m === undefined ? 'nothing is mounted there' : 'the mount is writable'}`)
-  }
-}
-
-/**
- * Unmounts `p`. A busy mount is detached lazily (it disappears once the last user leaves); a
- * dead FUSE backend (ENOTCONN) cannot be canonicalized, hence the --no-canonicalize retry.
- */
-export async function unmount (p: string): Promise<void> {
-  const r = await run('umount', [p])
-  if (r.code === 0) return
-  const lazy = await run('umount', ['-l', p])
-  if (lazy.code === 0) return
-  const raw = await run('umount', ['-l', '-c', p])
-  if (raw.code === 0) return
-  throw failed(`unmount of ${p} failed`, raw)
 }
 
 /** `fusermount -uz`: lazily detaches a FUSE mount even when its server is gone. */

@@ -2,6 +2,7 @@
 // state files alone: a mount may have been removed (or left behind) by anything.
 import { readFile } from 'node:fs/promises'
 import path from 'node:path'
+import { fuseFsName } from './fuse/fuse-spec.js'
 
 export interface MountEntry {
   id: number
@@ -69,3 +70,14 @@ export const isReadOnlyMount = (e: MountEntry): boolean => e.options.includes('r
 
 /** Our FUSE servers mount with subtype ipfs-csi, so the kernel reports fuse.ipfs-csi. */
 export const isOurFuseMount = (e: MountEntry): boolean => e.fsType === 'fuse.ipfs-csi' || e.source.startsWith('ipfs-csi:')
+
+/** A mount of this volume's FUSE filesystem: the FUSE mount itself or a bind of it. */
+export const isVolumeMount = (e: MountEntry, volumeId: string): boolean => e.fsType === 'fuse.ipfs-csi' && e.source === fuseFsName(volumeId)
+
+export const mountById = (table: MountEntry[], id: number): MountEntry | undefined => table.find(e => e.id === id)
+
+/** The per-mount flags a bind into a pod must carry: `ro` when read-only, `nosuid` and `nodev` always. */
+export const bindFlags = (readOnly: boolean): string[] => readOnly ? ['ro', 'nosuid', 'nodev'] : ['nosuid', 'nodev']
+
+/** The flags of `bindFlags(readOnly)` that `e` lacks (a writable mount lacks `ro`). */
+export const missingBindFlags = (e: MountEntry, readOnly: boolean): string[] => bindFlags(readOnly).filter(f => !e.options.includes(f))

@@ -60,7 +60,7 @@ export class NodeVolumes {
     const storageKubo = config.storageKuboApi === kubo.url
       ? kubo
       : new Kubo({ url: config.storageKuboApi, ...(config.storageKuboApiTokenFile !== undefined ? { tokenFile: config.storageKuboApiTokenFile } : {}), timeoutMs: config.kuboTimeoutMs })
-    const mounts = new VolumeMounts({ mounter: this.mounter, store: this.store, log })
+    const mounts = new VolumeMounts({ mounter: this.mounter, store: this.store, log, kubeletDir: config.kubeletDir })
     this.servers = new FuseServers({ launcher: this.launcher, store: this.store, mounts, mountTimeoutMs, stopGraceMs: options.stopGraceMs ?? 10_000, kuboTimeoutMs: config.kuboTimeoutMs })
     this.health = new MountHealth({ log, kubo, kubeletDir: config.kubeletDir, store: this.store, mounter: this.mounter, mounts, servers: this.servers, probeTimeoutMs: options.probeTimeoutMs ?? 5000 })
     this.stager = new VolumeStager({
@@ -76,6 +76,6 @@ export class NodeVolumes {
       mountTimeoutMs
     })
     const inlinePolicy = deps.inlinePolicy ?? new InlinePolicy(config.inlinePolicyFile, log)
-    this.publisher = new VolumePublisher({ log, store: this.store, mounter: this.mounter, mounts, health: this.health, stager: this.stager, inlinePolicy })
+    this.publisher = new VolumePublisher({ log, kubeletDir: config.kubeletDir, store: this.store, mounter: this.mounter, mounts, health: this.health, stager: this.stager, inlinePolicy })
   }
 }

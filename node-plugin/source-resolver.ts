@@ -7,8 +7,8 @@ import { Code, CsiError, toCsiError } from '../driver/errors.js'
 import type { Kubo } from '../driver/kubo.js'
 import { formatContentRef } from '../driver/content-ref.js'
 import { RecordStore, findVolume } from '../driver/record-store.js'
-import { ApiRecords } from '../api/records.js'
-import { ModelRecords } from '../api/models/model-index.js'
+import { RecordBlocks } from '../driver/record-blocks.js'
+import { ModelRecords } from '../driver/model-records.js'
 import type { VolumeSource } from './volume-source.js'
 import { kuboStageError } from './user-errors.js'
 
@@ -39,7 +39,7 @@ export class SourceResolver {
     let modelRoot: string | undefined
     if (source.model !== undefined) {
       // The model index lives in the storage tier's Kubo (records the node token may read).
-      const found = await new ModelRecords(new ApiRecords(this.storageKubo)).resolve(source.model.name, source.model.ref, signal)
+      const found = await new ModelRecords(new RecordBlocks(this.storageKubo)).resolve(source.model.name, source.model.ref, signal)
       if (found === undefined) throw new CsiError(Code.NOT_FOUND, `model ${source.model.name}:${source.model.ref} is not in the model index`)
       modelRoot = `/ipfs/${found.m.cid.toString()}`
     }

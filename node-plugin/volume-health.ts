@@ -83,8 +83,8 @@ export class MountHealth {
     if (spec.mountpoint !== stagingPath) throw new CsiError(Code.INTERNAL, `spec of ${volumeId} mounts ${spec.mountpoint}, state says ${stagingPath}`)
     await servers.start(volumeId, stagingPath, signal)
     for (const [target, t] of Object.entries(state.targets)) {
-      await mounts.unbindTarget(target, false)
-      await mounts.bindTarget(stagingPath, target, t.readOnly)
+      await mounts.unbindTarget(volumeId, target, false)
+      await mounts.bindTarget(volumeId, stagingPath, target, t.readOnly)
     }
     log.info('healed volume', { volumeId, stagingPath, targets: Object.keys(state.targets).length })
     return state

@@ -6,6 +6,7 @@
 import { Code, CsiError, invalid } from '../driver/errors.js'
 import type { Logger } from '../driver/logger.js'
 import { findMount } from './mount-table.js'
+import { isKubeletTarget, mayTearDown } from './target-path.js'
 import type { Mounter } from './mounter.js'
 import type { PublishInline, PublishStaged, PublishVolume, UnpublishVolume } from './node-requests.js'
 import type { MountHealth } from './volume-health.js'
@@ -17,6 +18,8 @@ import type { VolumeStateStore } from './volume-state.js'
 
 export interface VolumePublisherDeps {
   log: Logger
+  /** NodeUnpublish acts only on kubelet's target shape below it, or on targets in state. */
+  kubeletDir: string
   store: VolumeStateStore
   mounter: Mounter
   mounts: VolumeMounts
@@ -42,8 +45,9 @@ export class VolumePublisher {
   async unpublish (req: UnpublishVolume): Promise<void> {
     const { volumeId, targetPath } = req
     const { log, store } = this.d
-    await this.d.mounts.unbindTarget(targetPath)
     const state = await store.read(volumeId)
+    if (!(await mayTearDown(targetPath, 'target_path', state?.targets[targetPath] !== undefined, isKubeletTarget(this.d.kubeletDir, targetPath)))) return
+    await this.d.mounts.unbindTarget(volumeId, targetPath)
     if (state === undefined) return
     if (state.targets[targetPath] !== undefined) {
       delete state.targets[targetPath]
@@ -69,8 +73,8 @@ export class VolumePublisher {
     const known = state.targets[targetPath]
     if (known !== undefined) {
       if (known.readOnly !== readOnly) throw new CsiError(Code.ALREADY_EXISTS, `volume ${volumeId} is already published at ${targetPath} ${known.readOnly ? 'read-only' : 'read-write'}`)
-      if (findMount(await this.d.mounter.table(), targetPath) !== undefined) return
-      log.warn('published target lost its mount, binding again', { volumeId, targetPath })
+      if (mounts.isBound(findMount(await this.d.mounter.table(), targetPath), volumeId, readOnly)) return
+      log.warn('published target lost its mount (or its flags), binding again', { volumeId, targetPath })
     }
     // SINGLE_NODE_SINGLE_WRITER: one pod (one target) at a time, as the CSI spec defines it.
     const others = Object.keys(state.targets).filter(t => t !== targetPath)
@@ -79,11 +83,11 @@ export class VolumePublisher {
     // The pod starts only once this call answers, so a bind made over a dead mount is never seen:
     // it is replaced below, after the heal.
     const healthP = health.check(state)
-    const bound = await mounts.bindTarget(stagingPath, targetPath, readOnly).then(() => undefined, (err: Error) => err)
+    const bound = await mounts.bindTarget(volumeId, stagingPath, targetPath, readOnly).then(() => undefined, (err: Error) => err)
     if ((await healthP).dead) {
       state = await health.heal(state, signal)
       // heal() may have bound this target again too (a known target that lost its mount).
-      await mounts.bindTarget(stagingPath, targetPath, readOnly)
+      await mounts.bindTarget(volumeId, stagingPath, targetPath, readOnly)
     } else if (bound !== undefined) {
       throw bound
     }
@@ -104,7 +108,7 @@ export class VolumePublisher {
       if (existing.targets[targetPath] === undefined) throw new CsiError(Code.ALREADY_EXISTS, `inline volume ${volumeId} is already published at ${Object.keys(existing.targets).join(', ')}`)
       let state = existing
       if ((await health.check(state)).dead) state = await health.heal(state, signal)
-      if (findMount(await this.d.mounter.table(), targetPath) === undefined) await mounts.bindTarget(state.stagingPath, targetPath, true)
+      if (!mounts.isBound(findMount(await this.d.mounter.table(), targetPath), volumeId, true)) await mounts.bindTarget(volumeId, state.stagingPath, targetPath, true)
       return
     }
     const mnt = store.ephemeralMountPath(volumeId)
@@ -112,7 +116,7 @@ export class VolumePublisher {
     // (kubelet sends SINGLE_NODE_WRITER and readonly=false unless the pod sets readOnly).
     const state = await stager.mount(volumeId, source, mnt, true, true, signal)
     try {
-      await mounts.bindTarget(mnt, targetPath, true)
+      await mounts.bindTarget(volumeId, mnt, targetPath, true)
     } catch (err) {
       await stager.teardown(volumeId, mnt).catch((e: Error) => log.error('cleanup after failed inline publish failed', { volumeId, error: e.message }))
       throw err

@@ -5,7 +5,7 @@ import { CTX, DEFAULTS } from '../driver/constants.js'
 import { invalid } from '../driver/errors.js'
 import { formatContentRef, looksLikeContentHandle, parseContentHandle, parseCid, parseIpnsName, parsePath, type ContentRef } from '../driver/content-ref.js'
 import { madeVolumeKind, mfsPathOf } from '../driver/volume-id.js'
-import { parseModelRef } from '../api/models/model-index.js'
+import { parseModelRef } from '../driver/model-records.js'
 
 export type VolumeSource =
   | { kind: 'content', ref: ContentRef, ipns?: undefined, model?: undefined }

@@ -3,13 +3,14 @@
 // is alive); a stage naming other content, another path or another access is refused. Also the
 // mount an inline volume gets under the state dir, and the teardown both share.
 import type { ServeConfig } from '../driver/config.js'
-import { DEFAULTS } from '../driver/constants.js'
+import { DEFAULTS, DRIVER_NAME } from '../driver/constants.js'
 import { Code, CsiError } from '../driver/errors.js'
 import type { Logger } from '../driver/logger.js'
 import { deadline } from '../driver/deadline.js'
 import { fuseSpecOf, type FuseSettings, type FuseSpec } from './fuse/fuse-spec.js'
 import type { FuseServers } from './fuse-servers.js'
-import { findMount, isOurFuseMount } from './mount-table.js'
+import { findMount, isVolumeMount } from './mount-table.js'
+import { isKubeletStagingPath, mayTearDown } from './target-path.js'
 import type { Mounter } from './mounter.js'
 import type { StageVolume, UnstageVolume } from './node-requests.js'
 import type { SourceResolver } from './source-resolver.js'
@@ -54,7 +55,8 @@ export function nodeFuseSettings (config: ServeConfig, kind: VolumeSource['kind'
   }
   return {
     ...common,
-    kuboApi: config.kuboApi,
+    // The node Kubo as the FUSE servers reach it (they may run in another pod than this service).
+    kuboApi: config.fuseKuboApi,
     ...(config.kuboApiTokenFile !== undefined ? { kuboApiTokenFile: config.kuboApiTokenFile } : {}),
     ...(config.kuboBlocksDir !== undefined ? { kuboBlocksDir: config.kuboBlocksDir } : {})
   }
@@ -87,16 +89,18 @@ export class VolumeStager {
   async unstage (req: UnstageVolume): Promise<void> {
     const { volumeId, stagingPath } = req
     const state = await this.d.store.read(volumeId)
-    if (state !== undefined && !state.ephemeral && state.stagingPath === stagingPath) {
+    const recorded = state !== undefined && !state.ephemeral && state.stagingPath === stagingPath
+    if (!(await mayTearDown(stagingPath, 'staging_target_path', recorded, isKubeletStagingPath(this.d.config.kubeletDir, stagingPath, DRIVER_NAME, volumeId)))) return
+    if (recorded) {
       const left = Object.keys(state.targets)
       if (left.length > 0) this.d.log.warn('unstaging a volume that still has published targets', { volumeId, targets: left })
       await this.teardown(volumeId, stagingPath)
       this.d.log.info('unstaged', { volumeId, stagingPath })
       return
     }
-    // Not staged here (by our records). A FUSE mount of ours left at the path is still removed.
+    // Not staged here (by our records). This volume's FUSE mount left at the path is still removed.
     const m = findMount(await this.d.mounter.table(), stagingPath)
-    if (m !== undefined && isOurFuseMount(m)) await this.d.mounter.fuseUnmount(stagingPath)
+    if (m !== undefined && isVolumeMount(m, volumeId)) await this.d.mounter.fuseUnmount(stagingPath)
   }
 
   /** Resolves the source, writes the spec, starts the FUSE server, records the state. */
@@ -123,7 +127,7 @@ export class VolumeStager {
     // Whatever is left at the path from an earlier life (a dead FUSE mount of ours) goes first.
     const stale = findMount(await this.d.mounter.table(), mountpoint)
     if (stale !== undefined) {
-      if (!isOurFuseMount(stale)) throw new CsiError(Code.FAILED_PRECONDITION, `${mountpoint} already has a ${stale.fsType} mount that is not ours`)
+      if (!isVolumeMount(stale, volumeId)) throw new CsiError(Code.FAILED_PRECONDITION, `${mountpoint} already has a ${stale.fsType} mount that is not this volume's`)
       await mounts.detachFuse(mountpoint)
     }
     const spec = await this.specOf(volumeId, source, mountpoint, readOnly, signal)

@@ -2,7 +2,6 @@
 // verified BlockFetcher the mounts use), and a checksum manifest at the DAG's root is checked:
 // `SHA256SUMS` (sha256sum format) hashes the named files streamed through the verified reader;
 // `model.safetensors.index.json` must name shards that exist as files.
-import { createHash } from 'node:crypto'
 import PQueue from 'p-queue'
 import type { CID } from 'multiformats/cid'
 import { Code, CsiError, toCsiError } from '../driver/errors.js'
@@ -14,6 +13,7 @@ import type { UnixfsNode } from '../content/unixfs-node.js'
 import { IDENTITY } from '../content/verify-block.js'
 import { blockLinks } from '../content/block-links.js'
 import { resolvePath, type ResolvedPath } from '../content/resolve-path.js'
+import { sha256Of } from '../content/file-hash.js'
 
 export interface BlockProblem { cid: string, kind: 'corrupt' | 'missing' | 'undecodable', error: string }
 export interface FileProblem { manifest: string, file: string, error: string }
@@ -142,20 +142,6 @@ async function readAll (init: VerifyInit, node: UnixfsNode, max: number, signal:
   return buf
 }
 
-/** SHA-256 (hex) of a file's bytes, streamed through the verified reader (also the model index's). */
-export async function sha256Of (init: Pick<VerifyInit, 'tree'>, node: UnixfsNode, signal: AbortSignal): Promise<string> {
-  if (node.kind !== 'file') throw new Error('not a regular file')
-  const h = createHash('sha256')
-  const buf = Buffer.alloc(CHUNK)
-  for (let pos = 0; pos < node.size;) {
-    const n = await init.tree.read(node, pos, Math.min(CHUNK, node.size - pos), buf, signal)
-    if (n === 0) throw new Error('file ended early')
-    h.update(buf.subarray(0, n))
-    pos += n
-  }
-  return h.digest('hex')
-}
-
 /** One `sha256sum` line: `<hex>  <name>` (text) or `<hex> *<name>` (binary); `\`-prefixed lines escape the name. */
 export function parseSumsLine (line: string): { hex: string, file: string } | undefined {
   let l = line
@@ -187,7 +173,7 @@ async function checkSums (init: VerifyInit, root: CID, sumsCid: CID, report: Ver
     files++
     try {
       const { node } = await resolve(init, root, parsed.file, signal)
-      const got = await sha256Of(init, node, signal)
+      const got = await sha256Of(init.tree, node, signal)
       if (got !== parsed.hex) report.fileProblems.push({ manifest: SUMS_FILE, file: parsed.file, error: `sha256 is ${got}, the manifest says ${parsed.hex}` })
     } catch (err) {
       report.fileProblems.push({ manifest: SUMS_FILE, file: parsed.file, error: (err as Error).message })

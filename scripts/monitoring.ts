@@ -21,6 +21,9 @@ export const RULES = path.join(ROOT, 'deploy', 'monitoring', 'ipfs-csi.rules.yam
 export const RULE_TESTS = path.join(ROOT, 'deploy', 'monitoring', 'ipfs-csi.rules.test.yaml')
 export const PROMETHEUS_RULE = path.join(ROOT, 'deploy', 'components', 'monitoring', 'prometheusrule.yaml')
 export const DASHBOARD = path.join(ROOT, 'deploy', 'components', 'monitoring', 'dashboard.json')
+/** The public gateway and the API, on a dashboard of their own. */
+export const GATEWAY_DASHBOARD = path.join(ROOT, 'deploy', 'components', 'monitoring', 'dashboard-gateway.json')
+export const DASHBOARDS = [DASHBOARD, GATEWAY_DASHBOARD]
 export const OPERATIONS = path.join(ROOT, 'docs', 'operations.md')
 
 interface Rule { alert?: string, record?: string, expr: string }
@@ -50,10 +53,14 @@ export async function promtool (args: string[], cwd = ROOT): Promise<{ ok: boole
   }
 }
 
-/** Every `expr` of the dashboard's panels, with Grafana's variables replaced by values PromQL takes. */
+/** Every `expr` of the dashboards' panels (Grafana's variables left in). */
 export async function dashboardExprs (): Promise<Array<{ panel: string, expr: string }>> {
-  const dash = JSON.parse(await readFile(DASHBOARD, 'utf8')) as { panels: Array<{ title: string, targets?: Array<{ expr: string }> }> }
-  return dash.panels.flatMap(p => (p.targets ?? []).map(t => ({ panel: p.title, expr: t.expr })))
+  const out: Array<{ panel: string, expr: string }> = []
+  for (const file of DASHBOARDS) {
+    const dash = JSON.parse(await readFile(file, 'utf8')) as { panels: Array<{ title: string, targets?: Array<{ expr: string }> }> }
+    out.push(...dash.panels.flatMap(p => (p.targets ?? []).map(t => ({ panel: `${path.basename(file)}: ${p.title}`, expr: t.expr }))))
+  }
+  return out
 }
 
 export function grafanaToPromql (expr: string, rateInterval = '1m'): string {
@@ -83,8 +90,8 @@ export async function checkMonitoring (): Promise<string[]> {
   for (const a of alerts) if (!headings.has(a.toLowerCase())) problems.push(`${a}: no runbook section "### ${a}" in docs/operations.md`)
   // The dashboard: valid JSON, and each expression parses.
   let exprs: Array<{ panel: string, expr: string }> = []
-  try { exprs = await dashboardExprs() } catch (err) { problems.push(`dashboard.json: ${(err as Error).message}`) }
-  if (exprs.length === 0) problems.push('dashboard.json has no PromQL expressions')
+  try { exprs = await dashboardExprs() } catch (err) { problems.push(`dashboards: ${(err as Error).message}`) }
+  for (const file of DASHBOARDS) if (!exprs.some(e => e.panel.startsWith(`${path.basename(file)}: `))) problems.push(`${path.basename(file)} has no PromQL expressions`)
   problems.push(...await promqlProblems(exprs))
   return problems
 }

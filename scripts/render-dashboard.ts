@@ -33,8 +33,8 @@ async function queryRange (prom: string, expr: string, start: number, end: numbe
 }
 
 /** Every panel's series over [start, end] (Unix seconds). `rateInterval` stands in for $__rate_interval. */
-export async function panelData (prom: string, start: number, end: number, rateInterval: string): Promise<PanelData[]> {
-  const dash = JSON.parse(await readFile(DASHBOARD, 'utf8')) as { panels: Panel[] }
+export async function panelData (prom: string, start: number, end: number, rateInterval: string, dashboard = DASHBOARD): Promise<PanelData[]> {
+  const dash = JSON.parse(await readFile(dashboard, 'utf8')) as { panels: Panel[] }
   const step = Math.max(1, Math.round((end - start) / 240))
   const out: PanelData[] = []
   for (const panel of dash.panels) {
@@ -113,14 +113,15 @@ function renderPanel (d: PanelData, x0: number, y0: number, w: number, h: number
 }
 
 /** Writes the PNG (and the SVG next to it); returns the panels with the number of series each drew. */
-export async function renderDashboard (prom: string, start: number, end: number, outPng: string, rateInterval = '30s'): Promise<Array<{ title: string, series: number }>> {
-  const data = await panelData(prom, start, end, rateInterval)
+export async function renderDashboard (prom: string, start: number, end: number, outPng: string, rateInterval = '30s', dashboard = DASHBOARD): Promise<Array<{ title: string, series: number }>> {
+  const data = await panelData(prom, start, end, rateInterval, dashboard)
+  const title = (JSON.parse(await readFile(dashboard, 'utf8')) as { title?: string }).title ?? 'ipfs-csi'
   const bottomRow = Math.max(...data.map(d => d.panel.gridPos.y + d.panel.gridPos.h))
   const W = 24 * COL
   const H = 60 + bottomRow * ROW + 10
   const parts = [`<rect width="${W}" height="${H}" fill="#f4f5f7"/>`,
-    `<text x="16" y="34" font-size="22" font-weight="bold" fill="#222">ipfs-csi</text>`,
-    `<text x="120" y="34" font-size="13" fill="#555">${esc(`deploy/components/monitoring/dashboard.json, rendered from Prometheus · ${new Date(start * 1000).toISOString().slice(0, 19)}Z to ${new Date(end * 1000).toISOString().slice(11, 19)}Z · rate interval ${rateInterval}`)}</text>`]
+    `<text x="16" y="34" font-size="22" font-weight="bold" fill="#222">${esc(title)}</text>`,
+    `<text x="${24 + title.length * 13}" y="34" font-size="13" fill="#555">${esc(`deploy/components/monitoring/${path.basename(dashboard)}, rendered from Prometheus · ${new Date(start * 1000).toISOString().slice(0, 19)}Z to ${new Date(end * 1000).toISOString().slice(11, 19)}Z · rate interval ${rateInterval}`)}</text>`]
   for (const d of data) {
     const g = d.panel.gridPos
     const x0 = g.x * COL

@@ -138,6 +138,8 @@ interface KubeScoreIgnores {
   global: Record<string, string>
   /** "Kind/name" → check id → reason, disabled by that object's kube-score/ignore annotation */
   objects: Record<string, Record<string, string>>
+  /** overlay → "Kind/name" → check id → reason: disabled in that overlay's rendering only */
+  overlays?: Record<string, Record<string, Record<string, string>>>
 }
 
 /** kube-score checks we disable, each with its reason (deploy/lint/kube-score-ignores.json). */
@@ -160,11 +162,12 @@ export async function lint (files: string[]): Promise<Problem[]> {
     args.push('--ignore-test', check)
   }
   for (const f of files) {
+    const overlay = path.basename(f, '.yaml')
     for (const doc of parseAllDocuments(await readFile(f, 'utf8'))) {
       const o = doc.toJS() as { kind?: string, metadata?: { name?: string, annotations?: Record<string, string> } } | null
       const key = `${o?.kind ?? ''}/${o?.metadata?.name ?? ''}`
       const annotated = (o?.metadata?.annotations?.['kube-score/ignore'] ?? '').split(',').map(x => x.trim()).filter(x => x !== '').sort()
-      const listed = ignores.objects[key] ?? {}
+      const listed = { ...ignores.objects[key], ...ignores.overlays?.[overlay]?.[key] }
       if (annotated.join(',') !== Object.keys(listed).sort().join(',')) problems.push({ file: path.relative(ROOT, f), message: `${key}: kube-score/ignore [${annotated.join(', ')}] differs from deploy/lint/kube-score-ignores.json [${Object.keys(listed).join(', ')}]` })
       for (const [check, reason] of Object.entries(listed)) if (!hasReason(reason)) problems.push({ file: 'deploy/lint/kube-score-ignores.json', message: `${key}: ${check} is disabled without a real reason` })
     }
@@ -237,32 +240,36 @@ function volumeAt (spec: PodSpec, c: Container, dir: string): Volume | undefined
 }
 
 /**
- * Issue 12 items 2, 7 and 8 in the node plugin's pod: the FUSE servers' heap limit and the
- * node's volume limit are set; writable volumes spill into an emptyDir of their own with a
- * sizeLimit the spill budget fits under (and that the pod's ephemeral-storage limits cover, or
- * kubelet evicts first); inline volumes are checked against a policy ConfigMap that is mounted.
+ * Issue 12 items 2 and 8 on the node service: the FUSE servers' heap limit and the node's
+ * volume limit are set, inline volumes are checked against a policy ConfigMap that is mounted,
+ * and the spill settings the FUSE servers get are set (returned for spillProblems).
  */
-function nodePluginProblems (spec: PodSpec, c: Container, env: Record<string, string>, configMaps: Map<string, Record<string, string>>, bad: (message: string) => void): void {
-  const fuseHost = c.args?.[0] === 'fuse-host'
-  if (env.IPFS_CSI_MODE !== 'node' && !fuseHost) return
-  const spillDir = env.IPFS_CSI_SPILL_DIR
-  const spill = spillDir === undefined ? undefined : volumeAt(spec, c, spillDir)
-  const sizeLimit = quantityBytes(spill?.emptyDir?.sizeLimit)
-  if (spill === undefined) bad(`IPFS_CSI_SPILL_DIR ${spillDir ?? 'is unset'}${spillDir !== undefined ? ' is not a mounted volume' : ''}: spill files would land in the shared /tmp`)
-  else if (spill.emptyDir === undefined || !Number.isFinite(sizeLimit)) bad(`the spill dir ${spillDir ?? ''} is not an emptyDir with a sizeLimit`)
-  else {
-    const budget = Number(env.IPFS_CSI_SPILL_MAX_BYTES)
-    if (!(budget > 0 && budget <= sizeLimit)) bad(`IPFS_CSI_SPILL_MAX_BYTES (${env.IPFS_CSI_SPILL_MAX_BYTES ?? 'unset'}) must be set and within the spill emptyDir's sizeLimit (${sizeLimit})`)
-    const podLimit = [...(spec.containers ?? [])].reduce((sum, x) => sum + quantityBytes(x.resources?.limits?.['ephemeral-storage'] ?? 'NaN'), 0)
-    if (!(podLimit >= sizeLimit)) bad(`the pod's ephemeral-storage limits (${podLimit}) do not cover the spill sizeLimit (${sizeLimit}): kubelet would evict the pod before the spill budget refuses a write`)
-  }
-  if (fuseHost) return
+function nodeServiceProblems (spec: PodSpec, c: Container, env: Record<string, string>, configMaps: Map<string, Record<string, string>>, bad: (message: string) => void): { dir: string, budget: number } | undefined {
   if (!(Number(env.IPFS_CSI_FUSE_MAX_HEAP_MIB) > 0)) bad('IPFS_CSI_FUSE_MAX_HEAP_MIB is not set: a FUSE server\'s heap is bounded only by the container')
   if (!(Number(env.IPFS_CSI_MAX_VOLUMES_PER_NODE) > 0)) bad('IPFS_CSI_MAX_VOLUMES_PER_NODE is not set: the scheduler may put any number of volumes (FUSE servers) on a node')
   const policyFile = env.IPFS_CSI_INLINE_POLICY_FILE
   const policy = policyFile === undefined ? undefined : volumeAt(spec, c, policyFile)
   if (policy?.configMap === undefined) bad(`IPFS_CSI_INLINE_POLICY_FILE ${policyFile ?? 'is unset'}: inline volumes need a policy mounted from a ConfigMap`)
   else if (!configMaps.has(policy.configMap.name)) bad(`the inline policy ConfigMap ${policy.configMap.name} is not in the render`)
+  const dir = env.IPFS_CSI_SPILL_DIR
+  const budget = Number(env.IPFS_CSI_SPILL_MAX_BYTES)
+  if (dir === undefined) bad('IPFS_CSI_SPILL_DIR is unset: spill files would land in the FUSE servers\' shared /tmp')
+  if (!(budget > 0)) bad(`IPFS_CSI_SPILL_MAX_BYTES is ${env.IPFS_CSI_SPILL_MAX_BYTES ?? 'unset'}: set the node's spill budget`)
+  return dir !== undefined && budget > 0 ? { dir, budget } : undefined
+}
+
+/**
+ * Item 7 where the FUSE servers run (fuse-host): the spill dir is an emptyDir of its own with a
+ * sizeLimit the budget fits under, and the pod's ephemeral-storage limits cover that sizeLimit
+ * (or kubelet evicts the pod before the budget refuses a write).
+ */
+function spillProblems (spec: PodSpec, c: Container, spill: { dir: string, budget: number }, bad: (message: string) => void): void {
+  const vol = volumeAt(spec, c, spill.dir)
+  const sizeLimit = quantityBytes(vol?.emptyDir?.sizeLimit)
+  if (vol?.emptyDir === undefined || !Number.isFinite(sizeLimit)) { bad(`the spill dir ${spill.dir} is not an emptyDir with a sizeLimit here`); return }
+  if (spill.budget > sizeLimit) bad(`IPFS_CSI_SPILL_MAX_BYTES (${spill.budget}) is larger than the spill emptyDir's sizeLimit (${sizeLimit})`)
+  const podLimit = (spec.containers ?? []).reduce((sum, x) => sum + quantityBytes(x.resources?.limits?.['ephemeral-storage'] ?? 'NaN'), 0)
+  if (!(podLimit >= sizeLimit)) bad(`the pod's ephemeral-storage limits (${podLimit}) do not cover the spill sizeLimit (${sizeLimit}): kubelet would evict the pod before the spill budget refuses a write`)
 }
 
 const ANY_ADDR = /\/ip4\/0\.0\.0\.0\/|\/ip6\/::\//
@@ -281,6 +288,8 @@ export async function hardeningProblems (text: string, file: string): Promise<Pr
   const problems: Problem[] = []
   const bad = (o: K8sObject, c: Container | undefined, message: string): void => { problems.push({ file, message: `${o.kind ?? ''}/${o.metadata?.name ?? ''}${c !== undefined ? ` ${c.name}` : ''}: ${message}` }) }
   let kuboInits = 0
+  let spill: { dir: string, budget: number } | undefined
+  const fuseHosts: Array<{ o: K8sObject, spec: PodSpec, c: Container }> = []
   for (const o of objects) {
     if (o.kind === 'Ingress') {
       const text = JSON.stringify(o.spec ?? {})
@@ -300,7 +309,8 @@ export async function hardeningProblems (text: string, file: string): Promise<Pr
         if (reason === undefined || reason.trim().length < 40) bad(o, c, `image ${img} is not pinned by digest and deploy/lint/unpinned-images.json gives no reason`)
       }
       const env = effectiveEnv(c, configMaps)
-      if (o.kind === 'DaemonSet') nodePluginProblems(spec, c, env, configMaps, (m) => bad(o, c, m))
+      if (o.kind === 'DaemonSet' && env.IPFS_CSI_MODE === 'node') spill = nodeServiceProblems(spec, c, env, configMaps, (m) => bad(o, c, m)) ?? spill
+      if (o.kind === 'DaemonSet' && c.args?.[0] === 'fuse-host') fuseHosts.push({ o, spec, c })
       if (env.IPFS_CSI_LISTEN !== undefined && !/^\$\(POD_IP\):\d+$|^127\.0\.0\.1:\d+$/.test(env.IPFS_CSI_LISTEN)) bad(o, c, `listens on ${env.IPFS_CSI_LISTEN}: bind the pod IP ($(POD_IP):PORT) or loopback`)
       if (!(c.volumeMounts ?? []).some(v => v.mountPath === '/scripts') || !(c.name === 'kubo-init')) continue
       kuboInits++
@@ -316,6 +326,8 @@ export async function hardeningProblems (text: string, file: string): Promise<Pr
     }
   }
   if (kuboInits === 0) problems.push({ file, message: 'no kubo-init container found: the hardening checks checked nothing' })
+  if (fuseHosts.length === 0) problems.push({ file, message: 'no fuse-host container found: the spill checks checked nothing' })
+  for (const h of fuseHosts) if (spill !== undefined) spillProblems(h.spec, h.c, spill, (m) => bad(h.o, h.c, m))
   return problems
 }
 

@@ -8,7 +8,7 @@ import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import { LRUCache } from 'lru-cache'
 import { CsiError, Code, invalid } from '../../driver/errors.js'
-import type { ApiRecords } from '../records.js'
+import type { RecordBlocks } from '../../driver/record-blocks.js'
 import { unauthenticated } from '../http/http-error.js'
 import { SCOPES, type Scope } from './policy.js'
 import type { ServiceAccount } from './service-account-token.js'
@@ -56,7 +56,7 @@ async function decode (bytes: Uint8Array, cid: CID): Promise<ApiTokenRecord> {
 export class ApiTokens {
   private readonly cache = new LRUCache<string, { rec: ApiTokenRecord, cid: CID }>({ max: 10_000, ttl: TOKEN_CACHE_MS })
 
-  constructor (private readonly records: ApiRecords) {}
+  constructor (private readonly records: RecordBlocks) {}
 
   /** Exchanges a verified service account for a new token for `device`. */
   async create (sa: ServiceAccount, device: unknown, scopes: unknown, allowed: Set<Scope>, signal: AbortSignal): Promise<ApiTokenView & { token: string }> {

@@ -1,7 +1,6 @@
-// The model index: name → versions (immutable) and tags (movable), kept in Kubo.
-//   ipfs-csi/api/model/<name>/<version>   the version record (dag-json), pinned recursively: it links
-//                                          the model's root and every file, so the model stays local
-//   ipfs-csi/api/model-tag/<name>/<tag>   a tag record {version, record link}, pinned direct
+// The model index's write side and listings: indexing a version (its manifest walked through the
+// verified reader), moving tags, listing models. The records and their read side (lookups that
+// resolve `model: name[:tag]`) are driver/model-records.ts.
 import * as dagJson from '@ipld/dag-json'
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
@@ -11,37 +10,10 @@ import { BlockFetcher } from '../../content/block-fetcher.js'
 import { ContentTree } from '../../content/content-tree.js'
 import { parseCid } from '../../driver/content-ref.js'
 import type { NamedPin } from '../../driver/record-store.js'
-import type { ApiRecords } from '../records.js'
+import { checkModelName, checkVersion, ModelRecords, MODEL_NAME, MODEL_PIN, MODEL_VERSION, TAG_PIN, type ModelVersion, type TagRecord } from '../../driver/model-records.js'
+import type { RecordBlocks } from '../../driver/record-blocks.js'
 import { parseMeta } from '../pins/pin-input.js'
 import { walkManifest, type WalkLimits, DEFAULT_WALK_LIMITS } from './model-walk.js'
-
-export const MODEL_PIN = 'ipfs-csi/api/model/'
-export const TAG_PIN = 'ipfs-csi/api/model-tag/'
-const MAX_RECORD_BYTES = 1024 * 1024
-
-const NAME = /^[a-z0-9]([a-z0-9._-]{0,126}[a-z0-9])?$/
-const VERSION = /^[A-Za-z0-9]([A-Za-z0-9._-]{0,126})?$/
-
-export function checkModelName (s: string): string {
-  if (!NAME.test(s)) throw invalid(`model name ${JSON.stringify(s.slice(0, 64))} must be 1-128 lowercase letters, digits and ._- (starting and ending with a letter or digit)`)
-  return s
-}
-export function checkVersion (s: string, what = 'version'): string {
-  if (!VERSION.test(s)) throw invalid(`${what} ${JSON.stringify(s.slice(0, 64))} must be 1-128 letters, digits and ._- starting with a letter or digit`)
-  return s
-}
-
-export interface ModelVersion {
-  name: string
-  version: string
-  cid: CID
-  totalSize: number
-  files: Array<{ path: string, size: number, cid: CID, sha256: string }>
-  createdAt: string
-  annotations: Record<string, string>
-}
-
-interface TagRecord { type: 'model-tag', name: string, tag: string, version: string, record: CID, at: string }
 
 /** JSON view: CIDs as strings. */
 export function versionView (m: ModelVersion, recordCid: CID): Record<string, unknown> {
@@ -53,11 +25,7 @@ async function encodeJson (o: unknown): Promise<{ cid: CID, bytes: Uint8Array }>
   return { cid: CID.create(1, dagJson.code, await sha256.digest(bytes)), bytes }
 }
 
-async function decodeJson<T> (bytes: Uint8Array, cid: CID): Promise<T> {
-  const d = await sha256.digest(bytes)
-  if (cid.code !== dagJson.code || !Buffer.from(d.bytes).equals(Buffer.from(cid.multihash.bytes))) throw new CsiError(Code.DATA_LOSS, `model record ${cid.toString()} does not match its hash`)
-  return dagJson.decode(bytes) as T
-}
+const MAX_RECORD_BYTES = 1024 * 1024
 
 export interface Page<T> { results: T[], next?: string }
 
@@ -70,73 +38,6 @@ export function pageOf<T> (sorted: Array<{ key: string, value: T }>, limit: numb
   return page
 }
 
-/** Read-only lookups of versions and tags: all the controller needs to resolve `model: name:tag`. */
-export class ModelRecords {
-  private readonly cache = new Map<string, ModelVersion>()
-
-  constructor (readonly records: ApiRecords) {}
-
-  async read (cid: CID, signal: AbortSignal): Promise<ModelVersion> {
-    const hit = this.cache.get(cid.toString())
-    if (hit !== undefined) return hit
-    const rec = await decodeJson<ModelVersion & { type?: string }>(await this.records.get(cid, signal), cid)
-    if (rec.type !== 'model-version' || typeof rec.name !== 'string' || CID.asCID(rec.cid) == null) throw new CsiError(Code.DATA_LOSS, `model record ${cid.toString()} is malformed`)
-    const { type: _t, ...m } = rec
-    if (this.cache.size > 1000) this.cache.clear()
-    this.cache.set(cid.toString(), m)
-    return m
-  }
-
-  async versionPins (name: string, version: string | undefined, signal: AbortSignal): Promise<NamedPin[]> {
-    const prefix = `${MODEL_PIN}${name}/`
-    const pins = await this.records.store.pinsNamed(version === undefined ? prefix : prefix + version, signal)
-    return pins.filter(p => p.name.startsWith(prefix) && (version === undefined || p.name === prefix + version))
-  }
-
-  async tagPins (name: string, tag: string | undefined, signal: AbortSignal): Promise<NamedPin[]> {
-    const prefix = `${TAG_PIN}${name}/`
-    return (await this.records.store.pinsNamed(tag === undefined ? prefix : prefix + tag, signal, 'direct')).filter(p => p.name.startsWith(prefix) && (tag === undefined || p.name === prefix + tag))
-  }
-
-  async readTag (cid: CID, signal: AbortSignal): Promise<TagRecord> {
-    return await decodeJson<TagRecord>(await this.records.get(cid, signal), cid)
-  }
-
-  /** The version's record; with two (a race between replicas) the first one written wins. */
-  async getVersion (name: string, version: string, signal: AbortSignal): Promise<{ m: ModelVersion, record: CID } | undefined> {
-    checkModelName(name); checkVersion(version)
-    const found = await Promise.all((await this.versionPins(name, version, signal)).map(async p => ({ m: await this.read(p.cid, signal), record: p.cid })))
-    found.sort((a, b) => a.m.createdAt.localeCompare(b.m.createdAt) || a.record.toString().localeCompare(b.record.toString()))
-    return found[0]
-  }
-
-  /** The version a tag points at now. */
-  async getTag (name: string, tag: string, signal: AbortSignal): Promise<{ m: ModelVersion, record: CID } | undefined> {
-    checkModelName(name); checkVersion(tag, 'tag')
-    const recs = await Promise.all((await this.tagPins(name, tag, signal)).map(async p => await this.readTag(p.cid, signal)))
-    // While a tag moves, two records may exist for an instant: the newest wins.
-    recs.sort((a, b) => b.at.localeCompare(a.at))
-    const t = recs[0]
-    if (t === undefined) return undefined
-    const record = CID.asCID(t.record)
-    if (record == null) throw new CsiError(Code.DATA_LOSS, `tag ${name}:${tag} is malformed`)
-    return { m: await this.read(record, signal), record }
-  }
-
-  /** `name:ref` where ref is a tag or a version (a tag wins when both exist). */
-  async resolve (name: string, ref: string, signal: AbortSignal): Promise<{ m: ModelVersion, record: CID } | undefined> {
-    return await this.getTag(name, ref, signal) ?? await this.getVersion(name, ref, signal)
-  }
-}
-
-/** `name[:ref]` as a StorageClass or volume attribute writes it (ref defaults to `latest`). */
-export function parseModelRef (s: string): { name: string, ref: string } {
-  const i = s.indexOf(':')
-  const name = i < 0 ? s : s.slice(0, i)
-  const ref = i < 0 ? 'latest' : s.slice(i + 1)
-  return { name: checkModelName(name), ref: checkVersion(ref, 'model tag or version') }
-}
-
 export class ModelIndex {
   private readonly tree: ContentTree
   private readonly fetcher: BlockFetcher
@@ -144,7 +45,7 @@ export class ModelIndex {
   /** One write per model at a time in this replica (versions never change: first writer wins). */
   private readonly locks = new Map<string, Promise<unknown>>()
 
-  constructor (private readonly d: { records: ApiRecords, log: Logger, timeoutMs: number, limits?: WalkLimits }) {
+  constructor (private readonly d: { records: RecordBlocks, log: Logger, timeoutMs: number, limits?: WalkLimits }) {
     this.fetcher = new BlockFetcher({ kubo: d.records.kubo, timeoutMs: d.timeoutMs, cacheBytes: 32 * 1024 * 1024, log: d.log })
     this.tree = new ContentTree({ fetcher: this.fetcher, log: d.log })
     this.lookups = new ModelRecords(d.records)
@@ -211,7 +112,7 @@ export class ModelIndex {
     for (const p of await this.d.records.store.pinsNamed(MODEL_PIN, signal)) {
       if (!p.name.startsWith(MODEL_PIN)) continue
       const [name] = p.name.slice(MODEL_PIN.length).split('/')
-      if (name !== undefined && NAME.test(name)) counts.set(name, (counts.get(name) ?? 0) + 1)
+      if (name !== undefined && MODEL_NAME.test(name)) counts.set(name, (counts.get(name) ?? 0) + 1)
     }
     const sorted = [...counts].sort(([a], [b]) => a < b ? -1 : 1).map(([name, versions]) => ({ key: name, value: { name, versions } }))
     return pageOf(sorted, limit, after)
@@ -222,7 +123,7 @@ export class ModelIndex {
     const pins = await this.lookups.versionPins(name, undefined, signal)
     if (pins.length === 0) return undefined
     const byVersion = new Map<string, NamedPin>()
-    for (const p of pins) { const v = p.name.slice(`${MODEL_PIN}${name}/`.length); if (VERSION.test(v) && !byVersion.has(v)) byVersion.set(v, p) }
+    for (const p of pins) { const v = p.name.slice(`${MODEL_PIN}${name}/`.length); if (MODEL_VERSION.test(v) && !byVersion.has(v)) byVersion.set(v, p) }
     const sorted = [...byVersion.keys()].sort().map(v => ({ key: v, value: v }))
     const page = pageOf(sorted, limit, after)
     const versions = await Promise.all(page.results.map(async (v) => {

@@ -4,7 +4,7 @@
 import type { CID } from 'multiformats/cid'
 import { CsiError, Code } from '../../driver/errors.js'
 import type { ContentTree } from '../../content/content-tree.js'
-import { sha256Of } from '../../preloader/verify.js'
+import { sha256Of } from '../../content/file-hash.js'
 
 export interface ManifestFile { path: string, size: number, cid: CID, sha256: string }
 export interface Manifest { totalSize: number, files: ManifestFile[] }
@@ -22,7 +22,7 @@ export async function walkManifest (tree: ContentTree, root: CID, signal: AbortS
     const node = await tree.node(cid, signal)
     if (node.kind === 'file') {
       if (files.length >= limits.maxFiles) throw new CsiError(Code.INVALID_ARGUMENT, `the model has more than ${limits.maxFiles} files`)
-      files.push({ path, size: node.size, cid, sha256: await sha256Of({ tree }, node, signal) })
+      files.push({ path, size: node.size, cid, sha256: await sha256Of(tree, node, signal) })
       totalSize += node.size
       return
     }

@@ -7,9 +7,10 @@ import { CsiError, Code, toCsiError } from '../../driver/errors.js'
 import { deadline } from '../../driver/deadline.js'
 import type { Kubo } from '../../driver/kubo.js'
 import type { Logger } from '../../driver/logger.js'
-import type { ClusterClient, GlobalPinInfo } from '../../controller/cluster-client.js'
+import type { ClusterClient, GlobalPinInfo } from '../../driver/cluster-client.js'
 import { PinIndex, pinName, rootBlock, type PinEntry } from './pin-index.js'
 import type { PinState } from './pin-input.js'
+import { dialOrigins, type OriginPolicy } from './origins.js'
 
 export interface BackendStatus {
   status: PinState
@@ -38,10 +39,11 @@ export interface BackendDeps {
   concurrency: number
   /** Called once a request's content is pinned (replaced roots are released then). */
   onPinned: (e: PinEntry) => void
+  /** Which origins Kubo may dial (the rest are skipped). */
+  origins: OriginPolicy
 }
 
 const CLEANUP_MS = 15_000
-const ORIGIN_DIAL_MS = 5_000
 
 export class KuboPinBackend implements PinBackend {
   private readonly queue: PQueue
@@ -69,7 +71,7 @@ export class KuboPinBackend implements PinBackend {
     const signal = limit.signal
     try {
       // Provider hints: dial the origins first (best effort), as the spec asks of a delegate.
-      await Promise.all(rec.origins.map(async (o) => await this.d.kubo.post('swarm/connect', { arg: o }, signal, ORIGIN_DIAL_MS).catch(() => {})))
+      await dialOrigins(this.d.kubo, this.d.origins, rec.origins, signal)
       const root = await rootBlock(rec)
       await this.d.index.put(root, signal)
       await this.d.kubo.post('pin/add', { arg: root.cid.toString(), recursive: true, name: pinName('pinned', rec.owner, rec.id) }, signal, this.d.pinTimeoutMs + 1000)
@@ -157,7 +159,7 @@ export class ClusterPinBackend implements PinBackend {
 
   private async pinRoot (e: PinEntry, signal: AbortSignal): Promise<void> {
     const rec = e.record
-    await Promise.all(rec.origins.map(async (o) => await this.d.kubo.post('swarm/connect', { arg: o }, signal, ORIGIN_DIAL_MS).catch(() => {})))
+    await dialOrigins(this.d.kubo, this.d.origins, rec.origins, signal)
     const root = await rootBlock(rec)
     // The root lives in the API's Kubo (a Cluster peer's); the allocated peers fetch it over bitswap.
     await this.d.index.put(root, signal)

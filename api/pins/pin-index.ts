@@ -7,7 +7,7 @@ import { LRUCache } from 'lru-cache'
 import type { CID } from 'multiformats/cid'
 import type { Kubo } from '../../driver/kubo.js'
 import type { RecordStore, NamedPin } from '../../driver/record-store.js'
-import { ApiRecords } from '../records.js'
+import { RecordBlocks } from '../../driver/record-blocks.js'
 import { decodePinRecord, encodeBlock, type Encoded, type FailureRecord, type PinRequestRecord } from './pin-record.js'
 
 export const PIN_NAMES = {
@@ -42,12 +42,12 @@ function parseName (p: NamedPin, kind: keyof typeof PIN_NAMES): { owner: string,
 
 export class PinIndex {
   readonly store: RecordStore
-  readonly records: ApiRecords
+  readonly records: RecordBlocks
   // Records never change (content-addressed): decoded ones are cached.
   private readonly cache = new LRUCache<string, PinRequestRecord | FailureRecord>({ max: 20_000 })
 
   constructor (readonly kubo: Kubo) {
-    this.records = new ApiRecords(kubo)
+    this.records = new RecordBlocks(kubo)
     this.store = this.records.store
   }
 

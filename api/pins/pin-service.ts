@@ -8,7 +8,8 @@ import { notFoundRequest } from './pin-backend.js'
 import { PinIndex, rootBlock, type PinEntry } from './pin-index.js'
 import { isRequestId, nameMatches, type ListQuery, type PinInput, type PinState } from './pin-input.js'
 import type { PinRequestRecord } from './pin-record.js'
-import { invalid } from '../../driver/errors.js'
+import { CsiError, Code, invalid } from '../../driver/errors.js'
+import { isP2pMultiaddr } from '../config.js'
 
 export interface PinView {
   cid: string
@@ -90,10 +91,7 @@ export class PinService {
     if (this.d.delegates.length > 0) return this.d.delegates
     const c = this.delegatesCache
     if (c !== undefined && Date.now() - c.at < DELEGATES_TTL_MS) return await c.value
-    const value = this.d.kubo.postJson<{ ID: string, Addresses?: string[] | null }>('id', {}, signal).then((id) => {
-      const addrs = (id.Addresses ?? []).filter(a => a.endsWith(`/p2p/${id.ID}`))
-      return [...new Set(addrs)].slice(0, 20)
-    })
+    const value = this.d.kubo.postJson<{ ID: string, Addresses?: string[] | null }>('id', {}, signal).then(delegatesOf)
     this.delegatesCache = { at: Date.now(), value }
     value.catch(() => { this.delegatesCache = undefined })
     return await value
@@ -179,4 +177,17 @@ export class PinService {
     await this.d.index.unregister(e, signal)
     this.d.log.info('pin removed', { requestid: id, owner })
   }
+}
+
+/**
+ * PinStatus.delegates from Kubo's `id`: its addresses that end in its own /p2p/<id>, at most 20.
+ * The spec requires at least one; a Kubo that announces no address (no swarm listener, or every
+ * address filtered) is still named by `/p2p/<id>`, which a client can find through routing.
+ */
+export function delegatesOf (id: { ID: string, Addresses?: string[] | null }): string[] {
+  const own = `/p2p/${id.ID}`
+  if (!isP2pMultiaddr(own)) throw new CsiError(Code.UNAVAILABLE, 'the backing Kubo answered `id` without a valid peer ID')
+  const addrs = (id.Addresses ?? []).filter(a => a.endsWith(own) && isP2pMultiaddr(a))
+  const unique = [...new Set(addrs)].slice(0, 20)
+  return unique.length > 0 ? unique : [own]
 }

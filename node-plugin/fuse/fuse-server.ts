@@ -12,7 +12,7 @@ import { createLightLogger } from '../../driver/light-logger.js'
 import { Kubo } from '../../driver/kubo.js'
 import { Code, CsiError, toCsiError } from '../../driver/errors.js'
 import { FUSE_HEAP_MIB } from '../../driver/constants.js'
-import { isHeapMiB, type FuseSpec } from './fuse-spec.js'
+import { fuseFsName, isHeapMiB, type FuseSpec } from './fuse-spec.js'
 import { toFuseOps, type FsInstance } from './fuse-ops.js'
 import { FuseOpStats } from './op-stats.js'
 import { serveFuseMetrics, type FuseMetricsSource } from './fuse-metrics.js'
@@ -52,7 +52,7 @@ export async function startFuse (spec: FuseSpec, log: Logger): Promise<RunningFu
     force: true,
     mkdir: true,
     allowOther: true,
-    fsname: `ipfs-csi:${spec.volumeId}`.slice(0, 100).replace(/[,\s]/g, '_'),
+    fsname: fuseFsName(spec.volumeId),
     subtype: 'ipfs-csi',
     timeout: opTimeoutMs + 2000,
     ...(content ? { kernelCache: true, entryTimeout: CONTENT_CACHE_S, attrTimeout: CONTENT_CACHE_S } : { autoCache: true, entryTimeout: 1, attrTimeout: 1, acAttrTimeout: WRITABLE_AC_ATTR })

@@ -45,6 +45,9 @@ export interface FuseSpec {
 
 export const isHeapMiB = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) >= FUSE_HEAP_MIB.min && (n as number) <= FUSE_HEAP_MIB.max
 
+/** The FUSE mount's source name in the mount table: how the node service knows a mount is this volume's. */
+export const fuseFsName = (volumeId: string): string => `ipfs-csi:${volumeId}`.slice(0, 100).replace(/[,\s]/g, '_')
+
 /** How a FUSE server reaches Kubo and reads: the same for every volume a node (or `ipfs-csi mount`) serves. */
 export interface FuseSettings {
   kuboApi: string

@@ -7,6 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import { parseAllDocuments } from 'yaml'
 import { type ClusterPaths, NODE_NAME, createLocalPvs, kubectl, waitUntil } from './cluster.js'
+import { createGatewayTls } from './gateway.js'
 
 export const NAMESPACE = 'ipfs-csi'
 
@@ -50,15 +51,20 @@ export async function installDeploy (p: ClusterPaths, repo: string, log: Log): P
   kubectl(p, ['apply', '-f', '-'], sec)
   createLocalPvs(p, [
     { name: 'repo-ipfs-kubo-0', namespace: NAMESPACE, size: '10Gi', uid: 10001 },
-    { name: 'cluster-ipfs-kubo-0', namespace: NAMESPACE, size: '1Gi', uid: 10001 }
+    { name: 'cluster-ipfs-kubo-0', namespace: NAMESPACE, size: '1Gi', uid: 10001 },
+    { name: 'repo-ipfs-gateway-kubo-0', namespace: NAMESPACE, size: '100Gi', uid: 10001 }
   ])
+  createGatewayTls(p)
   kubectl(p, ['apply', '-f', '-'], rendered)
   log(`deploy/overlays/e2e applied (${((Date.now() - t0) / 1000).toFixed(1)} s)`)
   await waitUntil('storage Kubo + IPFS Cluster ready', 300_000, () => readyCount(p, 'statefulset', 'ipfs-kubo') ? true : undefined, 2000)
   log(`storage tier ready (${((Date.now() - t0) / 1000).toFixed(1)} s)`)
+  await waitUntil('node data plane (fuse-host + node Kubo) ready', 300_000, () => readyCount(p, 'daemonset', 'ipfs-csi-node-data') ? true : undefined, 2000)
   await waitUntil('node plugin ready', 300_000, () => readyCount(p, 'daemonset', 'ipfs-csi-node') ? true : undefined, 2000)
   await waitUntil('controller ready', 300_000, () => readyCount(p, 'deployment', 'ipfs-csi-controller') ? true : undefined, 2000)
   await waitUntil('preloader ready', 300_000, () => readyCount(p, 'daemonset', 'ipfs-csi-preloader') ? true : undefined, 2000)
+  await waitUntil('API and its Redis ready', 300_000, () => readyCount(p, 'deployment', 'ipfs-csi-api-redis') && readyCount(p, 'deployment', 'ipfs-csi-api') ? true : undefined, 2000)
+  await waitUntil('gateway Kubo and nginx ready', 300_000, () => readyCount(p, 'statefulset', 'ipfs-gateway-kubo') && readyCount(p, 'deployment', 'ipfs-gateway') ? true : undefined, 2000)
   await waitUntil('ipfs.csi.dev registered with kubelet (CSINode)', 120_000, () => {
     const drivers = kubectl(p, ['get', 'csinode', NODE_NAME, '-o', 'jsonpath={.spec.drivers[*].name}']).trim().split(/\s+/)
     return drivers.includes('ipfs.csi.dev') ? true : undefined

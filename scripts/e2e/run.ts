@@ -13,6 +13,8 @@ import { buildAndImportImages } from './images.js'
 import { installDeploy, collectLogs, NAMESPACE } from './deploy.js'
 import { WORKLOADS, WORKLOAD_NS, addContent, deleteWorkloads, type Content } from './workloads.js'
 import { writeJunit, type CaseResult } from './junit.js'
+import { API_WORKLOADS } from './api-workloads.js'
+import { gatewayPublished } from './gateway.js'
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..')
 const RESULTS = path.join(REPO, 'test-results')
@@ -41,11 +43,11 @@ export async function bringUp (phases: Phase[]): Promise<{ p: ClusterPaths, driv
 }
 
 /** Workloads, then the driver, then the cluster: deletes never hang on a driver that is gone. */
-export async function tearDown (p: ClusterPaths | undefined, failed: boolean, keep: boolean): Promise<void> {
+export async function tearDown (p: ClusterPaths | undefined, failed: boolean, keep: boolean, logDir = LOG_DIR): Promise<void> {
   const paths = p ?? clusterPaths()
   if (failed) {
-    log(`keeping logs under ${path.relative(REPO, LOG_DIR)}/`)
-    collectLogs(paths, LOG_DIR, log)
+    log(`keeping logs under ${path.relative(REPO, logDir)}/`)
+    collectLogs(paths, logDir, log)
   }
   if (keep) { log(`--keep: cluster left running (kubectl --kubeconfig ${paths.kubeconfig})`); return }
   if (p !== undefined) {
@@ -71,7 +73,7 @@ async function main (): Promise<number> {
     p = up.p
     const content: Content = await timed(phases, 'test content added to the storage Kubo', async () => addContent(REPO, path.join(contentDir, 'tree'), up.driverToken))
     log(`content ${content.rootCid}: ${content.files.length} files, ${(content.files.reduce((s, f) => s + f.size, 0) / 1048576).toFixed(0)} MiB`)
-    for (const w of WORKLOADS) {
+    for (const w of [...WORKLOADS, ...API_WORKLOADS, gatewayPublished]) {
       if (values.only !== undefined && !w.name.includes(values.only)) continue
       const t0 = Date.now()
       try {

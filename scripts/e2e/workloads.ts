@@ -3,7 +3,7 @@
 // non-root with no service-account token, and have no network beyond their own sandbox.
 import { execFileSync } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { type ClusterPaths, Fatal, NODE_NAME, kubectl, sleep, waitUntil } from './cluster.js'
 import { E2E_PORTS, NAMESPACE } from './deploy.js'
@@ -75,6 +75,8 @@ export interface PodOptions {
   mounts: Obj[]
   env?: Record<string, string>
   initContainers?: Obj[]
+  /** More pod spec fields (host network, service account, ...). */
+  podSpec?: Obj
 }
 
 export function podManifest (o: PodOptions): Obj {
@@ -97,7 +99,8 @@ export function podManifest (o: PodOptions): Obj {
         resources: { requests: { cpu: '10m', memory: '32Mi' }, limits: { cpu: '1', memory: '512Mi' } },
         volumeMounts: [...o.mounts, { name: 'tmp', mountPath: '/tmp' }]
       }],
-      volumes: [...o.volumes, { name: 'tmp', emptyDir: {} }]
+      volumes: [...o.volumes, { name: 'tmp', emptyDir: {} }],
+      ...o.podSpec
     }
   }
 }
@@ -319,6 +322,33 @@ const modelServing: Workload = {
   }
 }
 
+interface PodInfo { metadata: { name: string, uid: string }, status: { conditions?: Array<{ type: string, status: string }>, containerStatuses?: Array<{ name: string, restartCount: number }> } }
+
+function podsOf (p: ClusterPaths, app: string): PodInfo[] {
+  return (JSON.parse(kubectl(p, ['-n', NAMESPACE, 'get', 'pods', '-l', `app.kubernetes.io/name=${app}`, '-o', 'json'])) as { items: PodInfo[] }).items
+}
+
+/** Pid of every FUSE server, by volume directory, as their status files in the host state dir say. */
+function fuseServerPids (p: ClusterPaths): Record<string, number> {
+  const dir = path.join(p.root, 'ipfs-csi', 'volumes')
+  const out: Record<string, number> = {}
+  for (const key of (() => { try { return readdirSync(dir) } catch { return [] } })()) {
+    try { out[key] = (JSON.parse(readFileSync(path.join(dir, key, 'fuse-status.json'), 'utf8')) as { pid: number }).pid } catch {}
+  }
+  return out
+}
+
+/** The node service's start-up reconcile line ({adopted, healed, failed, busy}) from a pod's log. */
+function reconcileReport (p: ClusterPaths, pod: string): { adopted: number, healed: number, failed: number } | undefined {
+  let text = ''
+  try { text = kubectl(p, ['-n', NAMESPACE, 'logs', pod, '-c', 'ipfs-csi']) } catch { return undefined }
+  for (const line of text.split('\n')) {
+    if (!line.includes('reconciled volumes')) continue
+    try { return JSON.parse(line) as { adopted: number, healed: number, failed: number } } catch {}
+  }
+  return undefined
+}
+
 const nodePluginRestart: Workload = {
   name: 'node plugin pod deleted while a reader streams a large file: reads never fail, mounts adopted, next pod mounts',
   async run ({ p, content, log }) {
@@ -342,29 +372,46 @@ echo "all $pass passes verified"`
       mounts: [{ name: 'vol', mountPath: '/data', readOnly: true }]
     }))
     const passes = (): number => (podLogs(p, 'streamer').match(/^pass \d+ ok$/gm) ?? []).length
-    await waitUntil('streamer running and a first full pass', 300_000, () => {
+    const streaming = (what: string): void => {
       const ph = phase(p, 'streamer')
-      if (ph === 'Failed' || ph === 'Succeeded') throw new Fatal(`streamer ended early (${ph}):\n${podLogs(p, 'streamer')}`)
-      return passes() >= 1 ? true : undefined
-    }, 1000)
-    const old = kubectl(p, ['-n', NAMESPACE, 'get', 'pods', '-l', 'app.kubernetes.io/name=ipfs-csi-node', '-o', 'jsonpath={.items[0].metadata.name}']).trim()
+      if (ph === 'Failed' || ph === 'Succeeded') throw new Fatal(`streamer ended ${what} (${ph}):\n${podLogs(p, 'streamer')}`)
+    }
+    await waitUntil('streamer running and a first full pass', 300_000, () => { streaming('early'); return passes() >= 1 ? true : undefined }, 1000)
+    const [old] = podsOf(p, 'ipfs-csi-node')
+    const [dataBefore] = podsOf(p, 'ipfs-csi-node-data')
+    if (old === undefined || dataBefore === undefined) throw new Error('no node plugin or node data-plane pod')
+    const serversBefore = fuseServerPids(p)
+    if (Object.keys(serversBefore).length === 0) throw new Error('no FUSE server status in the state dir')
     const before = passes()
-    log(`deleting node plugin pod ${old} during pass ${before + 1}`)
+    // Deleted while the streamer reads: the first pass that starts after the deletion is
+    // waited for below, so the pod goes away under live reads.
+    log(`deleting node plugin pod ${old.metadata.name} during pass ${before + 1} (FUSE servers ${JSON.stringify(serversBefore)})`)
     const t0 = Date.now()
-    kubectl(p, ['-n', NAMESPACE, 'delete', 'pod', old, '--wait=true', '--timeout=180s'])
-    await waitUntil('new node plugin pod ready', 300_000, () => {
-      const j = JSON.parse(kubectl(p, ['-n', NAMESPACE, 'get', 'pods', '-l', 'app.kubernetes.io/name=ipfs-csi-node', '-o', 'json'])) as { items: Array<{ metadata: { name: string }, status: { conditions?: Array<{ type: string, status: string }> } }> }
-      const fresh = j.items.find((i) => i.metadata.name !== old && i.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'))
-      return fresh !== undefined ? true : undefined
+    kubectl(p, ['-n', NAMESPACE, 'delete', 'pod', old.metadata.name, '--wait=true', '--timeout=180s'])
+    const deletedMs = Date.now() - t0
+    const passesAtDeletion = passes()
+    const fresh = await waitUntil('new node plugin pod ready', 300_000, () => {
+      streaming('while the node plugin was replaced')
+      return podsOf(p, 'ipfs-csi-node').find((i) => i.metadata.name !== old.metadata.name && i.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'))
     }, 1000)
     const restartMs = Date.now() - t0
-    // Two more complete passes after the new pod is up: the mount the streamer holds still serves.
-    const target = passes() + 2
-    await waitUntil('two passes after the restart', 300_000, () => {
-      const ph = phase(p, 'streamer')
-      if (ph === 'Failed' || ph === 'Succeeded') throw new Fatal(`streamer ended (${ph}):\n${podLogs(p, 'streamer')}`)
-      return passes() >= target ? true : undefined
-    }, 1000)
+    // The new pod adopted every FUSE server: same pids, none healed (a heal would mean a remount).
+    const report = await waitUntil('the new node plugin pod reconciled', 120_000, () => reconcileReport(p, fresh.metadata.name), 1000)
+    if (report.healed !== 0 || report.failed !== 0 || report.adopted < Object.keys(serversBefore).length) {
+      throw new Error(`new node plugin pod did not adopt the mounts: ${JSON.stringify(report)}, servers before ${JSON.stringify(serversBefore)}`)
+    }
+    const serversAfter = fuseServerPids(p)
+    for (const [key, pid] of Object.entries(serversBefore)) {
+      if (serversAfter[key] !== pid) throw new Error(`FUSE server of ${key} was ${pid}, now ${String(serversAfter[key])}: not the same server`)
+    }
+    // The data plane (fuse-host, node Kubo) was not touched.
+    const [dataAfter] = podsOf(p, 'ipfs-csi-node-data')
+    const restarts = (dataAfter?.status.containerStatuses ?? []).reduce((n, c) => n + c.restartCount, 0) - (dataBefore.status.containerStatuses ?? []).reduce((n, c) => n + c.restartCount, 0)
+    if (dataAfter?.metadata.uid !== dataBefore.metadata.uid || restarts !== 0) throw new Error(`the node data-plane pod changed (${dataBefore.metadata.uid} → ${dataAfter?.metadata.uid ?? 'none'}, ${restarts} container restarts)`)
+    // Two more complete passes after the new pod is up, and at least one pass that ran while the
+    // old pod was being deleted: the mount the streamer holds served throughout.
+    const target = Math.max(passes(), passesAtDeletion + 1) + 2
+    await waitUntil('two passes after the restart', 300_000, () => { streaming('after the restart'); return passes() >= target ? true : undefined }, 1000)
     kubectl(p, ['-n', WORKLOAD_NS, 'exec', 'streamer', '--', 'touch', '/tmp/stop'])
     const end = await waitUntil('streamer to finish', 300_000, () => { const ph = phase(p, 'streamer'); return ph === 'Succeeded' || ph === 'Failed' ? ph : undefined }, 1000)
     const logs = podLogs(p, 'streamer')
@@ -375,7 +422,7 @@ echo "all $pass passes verified"`
       volumes: [{ name: 'vol', csi: { driver: 'ipfs.csi.dev', readOnly: true, volumeAttributes: { cid: content.rootCid, path: 'model' } } }],
       mounts: [{ name: 'vol', mountPath: '/model', readOnly: true }]
     })
-    return `node plugin replaced in ${restartMs} ms; ${logs.trim().split('\n').pop() ?? ''}; next pod: ${after.logs.trim().split('\n').pop() ?? ''}`
+    return `node plugin pod deleted in ${deletedMs} ms, new pod ready in ${restartMs} ms, adopted ${report.adopted} mounts (same FUSE server pids); ${logs.trim().split('\n').pop() ?? ''}; next pod: ${after.logs.trim().split('\n').pop() ?? ''}`
   }
 }
 

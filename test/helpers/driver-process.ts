@@ -1,5 +1,6 @@
 // Runs `ipfs-csi serve` as a real child process, like the DaemonSet does.
 import { spawn, type ChildProcess } from 'node:child_process'
+import { createHash } from 'node:crypto'
 import { createWriteStream, existsSync } from 'node:fs'
 import { mkdtemp, mkdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -91,7 +92,7 @@ export class DriverProcess {
 
   async restart (): Promise<void> { await this.stop(); await this.launch() }
 
-  /** A fresh path under the kubelet dir, as kubelet would hand us. */
-  stagingPath (volumeId: string): string { return path.join(this.kubeletDir, 'plugins/kubernetes.io/csi/ipfs.csi.dev', volumeId.replace(/[^A-Za-z0-9-]/g, '_').slice(0, 60), 'globalmount') }
+  /** The staging path kubelet hands us: <driver>/<sha256 of the volume handle>/globalmount. */
+  stagingPath (volumeId: string): string { return path.join(this.kubeletDir, 'plugins/kubernetes.io/csi/ipfs.csi.dev', createHash('sha256').update(volumeId).digest('hex'), 'globalmount') }
   targetPath (pod: string, volumeId: string): string { return path.join(this.kubeletDir, 'pods', pod, 'volumes/kubernetes.io~csi', volumeId.replace(/[^A-Za-z0-9-]/g, '_').slice(0, 60), 'mount') }
 }

@@ -1,8 +1,9 @@
 // Fakes of the node service's two seams (node-plugin/mounter.ts, fuse-launcher.ts): an in-memory
 // mount table, and "FUSE servers" that mount there and report through the real status file. The
 // stage/publish/heal logic runs unchanged on top of them, without root, FUSE or processes.
-import { readFile, writeFile } from 'node:fs/promises'
-import type { Mounter } from '../../node-plugin/mounter.js'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import type { BindOptions, Mounter } from '../../node-plugin/mounter.js'
+import { openDirUnder } from '../../node-plugin/safe-mount.js'
 import type { FuseLauncher, WaitMountedOptions } from '../../node-plugin/fuse-launcher.js'
 import type { MountEntry } from '../../node-plugin/mount-table.js'
 import type { StartedServer } from '../../node-plugin/fuse-process.js'
@@ -21,13 +22,19 @@ export class FakeMounter implements Mounter {
 
   async table (): Promise<MountEntry[]> { return this.entries.map(e => ({ ...e })) }
 
-  async bind (src: string, dst: string, readOnly: boolean): Promise<void> {
+  async bind (src: string, dst: string, options: BindOptions): Promise<void> {
     const from = [...this.entries].reverse().find(e => e.mountPoint === src)
     if (from === undefined) throw new CsiError(Code.INTERNAL, `mount --bind ${src}: not mounted (fake)`)
-    this.add(dst, from.fsType, from.source, readOnly)
+    if (!options.isSource(from)) throw new CsiError(Code.FAILED_PRECONDITION, `${src} is not this volume's mount (fake)`)
+    // The real target checks (no symlink followed, a directory, made when missing), no mount.
+    await (await openDirUnder(options.dstRoot, dst, 'target_path', { create: true })).close()
+    this.add(dst, from.fsType, from.source, options.readOnly)
   }
 
-  async unmount (p: string): Promise<void> { this.removeTop(p) }
+  async unmount (m: MountEntry): Promise<void> {
+    const i = this.entries.findIndex(e => e.id === m.id)
+    if (i >= 0) this.entries.splice(i, 1)
+  }
   async fuseUnmount (p: string): Promise<void> { this.removeTop(p) }
 
   async probe (p: string): Promise<{ ok: true, usage: { frsize: number, blocks: number, bfree: number, bavail: number, files: number, ffree: number } } | { ok: false, reason: 'notconn', message: string }> {
@@ -56,6 +63,7 @@ export class FakeLauncher implements FuseLauncher {
     const pid = this.nextPid++
     this.running.set(pid, specPath)
     this.started++
+    await mkdir(spec.mountpoint, { recursive: true }) // as the FUSE server does (mkdir: true)
     this.mounter.add(spec.mountpoint, 'fuse.ipfs-csi', `ipfs-csi:${spec.volumeId}`, spec.readOnly)
     await writeFile(specPath.replace(/spec\.json$/, 'fuse-status.json'), JSON.stringify({ pid, mountpoint: spec.mountpoint }))
     return { pid, exited: new Promise(() => {}) }

@@ -50,6 +50,8 @@ export interface GatewayNginxOptions {
   conn?: number
   cacheMaxSize?: string
   workers?: number
+  /** host:port (UDP) the access-log lines for metrics go to (an exporter's --log-listen); default a free port nobody reads. */
+  metricsLog?: string
 }
 
 export class GatewayNginx {
@@ -59,6 +61,8 @@ export class GatewayNginx {
   readonly ca: TestCa
   readonly child: ChildProcess
   readonly errorLog: string
+  /** http://127.0.0.1:PORT/stub_status (the exporter's --stub-status-url). */
+  stubStatusUrl = ''
   private readonly agent: https.Agent
 
   private constructor (dir: string, domain: string, port: number, ca: TestCa, child: ChildProcess, errorLog: string) {
@@ -73,6 +77,7 @@ export class GatewayNginx {
     const ca = await makeTestCa(dir, domain)
     for (const d of ['cache', 'tmp/body', 'tmp/proxy', 'tmp/fastcgi', 'tmp/uwsgi', 'tmp/scgi']) await mkdir(path.join(dir, d), { recursive: true })
     const port = await freePort()
+    const statusPort = await freePort()
     await writeFile(path.join(dir, 'upstreams.conf'), o.backends.map(b => `server ${b} max_fails=1 fail_timeout=10s;`).join('\n') + '\n')
     const conf = renderGatewayTemplate(await readFile(NGINX_TEMPLATE, 'utf8'), {
       GATEWAY_DOMAIN: domain,
@@ -84,7 +89,9 @@ export class GatewayNginx {
       GATEWAY_CACHE_MAX_SIZE: o.cacheMaxSize ?? '1g',
       GATEWAY_RATE: o.rate ?? '20r/s',
       GATEWAY_BURST: String(o.burst ?? 40),
-      GATEWAY_CONN: String(o.conn ?? 32)
+      GATEWAY_CONN: String(o.conn ?? 32),
+      GATEWAY_METRICS_LOG: o.metricsLog ?? `127.0.0.1:${await freePort()}`,
+      GATEWAY_STATUS_LISTEN: `127.0.0.1:${statusPort}`
     })
     await writeFile(path.join(dir, 'gateway.conf'), conf)
     const errorLog = path.join(dir, 'error.log')
@@ -114,6 +121,7 @@ export class GatewayNginx {
     const child = spawn(NGINX_BIN, ['-p', dir, '-e', errorLog, '-c', path.join(dir, 'nginx.conf')], { stdio: ['ignore', 'pipe', 'pipe'] })
     child.stdout.pipe(out); child.stderr.pipe(out)
     const g = new GatewayNginx(dir, domain, port, ca, child, errorLog)
+    g.stubStatusUrl = `http://127.0.0.1:${statusPort}/stub_status`
     const deadline = Date.now() + 30_000
     for (;;) {
       if (child.exitCode !== null) throw new Error(`nginx exited ${child.exitCode}: ${await readFile(errorLog, 'utf8').catch(() => '')}`)

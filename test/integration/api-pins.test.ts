@@ -9,6 +9,7 @@ import { promisify } from 'node:util'
 import { CLI, ROOT } from '../helpers/repo.js'
 import { createApiClient, unwrap } from '../../sdk/index.js'
 import { tmpdir } from 'node:os'
+import { createServer } from 'node:net'
 import path from 'node:path'
 import { KuboDaemon } from '../helpers/kubo-daemon.js'
 import { ApiProcess, AUDIENCE, ISSUER, saToken, signingKey, writeJwks, type SigningKey } from '../helpers/api-process.js'
@@ -63,6 +64,8 @@ async function serviceHolds (cid: string): Promise<boolean> {
   return out.includes(cid)
 }
 
+const apiArgs = (): string[] => ['--kubo-api', service.apiUrl, '--oidc-issuer', ISSUER, '--audience', AUDIENCE, '--oidc-jwks-file', path.join(work, 'jwks.json'), '--policy', path.join(work, 'policy.yaml'), '--pin-timeout-ms', '20000']
+
 test.before(async () => {
   work = await mkdtemp(path.join(tmpdir(), 'ipfs-csi-api-'))
   service = await KuboDaemon.start({ name: 'api-service', config: noRouting })
@@ -75,7 +78,9 @@ test.before(async () => {
     '  system:serviceaccount:ml:viewer: [pins:read]',
     '  system:serviceaccount:other-team:*: [pins:read, pins:write]'
   ].join('\n'))
-  api = await ApiProcess.start(['--kubo-api', service.apiUrl, '--oidc-issuer', ISSUER, '--audience', AUDIENCE, '--oidc-jwks-file', path.join(work, 'jwks.json'), '--policy', path.join(work, 'policy.yaml'), '--pin-timeout-ms', '20000'])
+  // The client Kubo is on loopback and its addresses are the origins: loopback must be allowed
+  // (by default only public addresses are dialled; see the origins test below).
+  api = await ApiProcess.start([...apiArgs(), '--origins-allow', '127.0.0.0/8'])
   // The token Kubo stores is made the way a person would: `ipfs-csi api token create` (the SDK underneath).
   await writeFile(path.join(work, 'sa-token'), await saToken(key))
   const made = await promisify(execFile)(process.execPath, [CLI, 'api', 'token', 'create', '--url', api.url, '--token-file', path.join(work, 'sa-token'), '--device', 'kubo-laptop'])
@@ -264,4 +269,37 @@ test.serial('/openapi.json serves the document the committed SDK was generated f
   t.regex(docs.headers.get('content-type') ?? '', /text\/html/)
   t.regex(docs.headers.get('content-security-policy') ?? '', /default-src 'none'/)
   t.false(/<script/i.test(await docs.text()))
+})
+
+test.serial('origins: a loopback origin is never dialled by default, and is with --origins-allow 127.0.0.0/8', async (t) => {
+  // A listener on loopback stands for any service beside the storage Kubo (metadata server, API
+  // server, a database): a dial from Kubo is a connection to it.
+  let connections = 0
+  const server = createServer((s) => { connections++; s.destroy() })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const port = (server.address() as { port: number }).port
+  const origin = `/ip4/127.0.0.1/tcp/${port}/p2p/12D3KooWGzxzKZYveHXtpG6AsrUJBcWxHBFS2HsEoGTxrMLvKXtf`
+  // Content the service Kubo holds: the request is pinned at once, after its origins were dialled.
+  const cid = await service.addBytes(randomBytes(4096), ['--cid-version=1'])
+  const token = await saToken(key)
+  const pinVia = async (url: string): Promise<void> => {
+    const add = await fetch(`${url}/api/v1/pins`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ cid, origins: [origin] }) })
+    t.is(add.status, 202)
+    const id = ((await add.json()) as { requestid: string }).requestid
+    await waitFor('pinned', async () => {
+      const st = await fetch(`${url}/api/v1/pins/${id}`, { headers: { authorization: `Bearer ${token}` } })
+      return ((await st.json()) as { status: string }).status === 'pinned' ? true : undefined
+    })
+  }
+  const strict = await ApiProcess.start(apiArgs())
+  try {
+    await pinVia(strict.url)
+    t.is(connections, 0, 'the default API made Kubo dial a loopback origin')
+  } finally {
+    await strict.stop()
+  }
+  await pinVia(api.url)
+  await waitFor('a dial to the allowed loopback origin', async () => connections > 0 ? true : undefined, 30_000)
+  t.true(connections > 0)
+  server.close()
 })

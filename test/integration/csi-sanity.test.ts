@@ -14,9 +14,12 @@ test('csi-sanity passes against the driver and a real Kubo', async (t) => {
   t.teardown(async () => { await kubo.dispose() })
   const driver = await DriverProcess.start({ kuboApi: kubo.apiUrl, mode: 'all', name: 'sanity' })
   t.teardown(async () => { await driver.stop() })
-  // csi-sanity creates (and removes) the two leaf dirs itself; their parents are kubelet's.
-  const stagingDir = path.join(driver.kubeletDir, 'plugins/sanity/staging')
-  const mountDir = path.join(driver.kubeletDir, 'pods/sanity/mount')
+  // csi-sanity creates (and removes) the two leaf dirs itself; their parents are kubelet's. The
+  // node service unstages and unpublishes only kubelet's path shapes (or paths it recorded), and
+  // csi-sanity also cleans up volumes it never staged, so its dirs take kubelet's shapes: one
+  // staging dir for every volume fits the per-PV form (plugins/kubernetes.io/csi/pv/<pv>/globalmount).
+  const stagingDir = path.join(driver.kubeletDir, 'plugins/kubernetes.io/csi/pv/sanity/globalmount')
+  const mountDir = path.join(driver.kubeletDir, 'pods/sanity-pod-uid/volumes/kubernetes.io~csi/sanity/mount')
   await mkdir(path.dirname(stagingDir), { recursive: true })
   await mkdir(path.dirname(mountDir), { recursive: true })
   const args = [

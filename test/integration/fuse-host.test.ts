@@ -204,6 +204,13 @@ test('the launcher socket refuses bad requests and drops silent clients', async 
   t.regex(String(refused.error), /is not <state-dir>/)
   t.regex(String((await launcherRequest(host.socketPath, { op: 'exec', cmd: '/bin/sh' }, 10_000)).error), /unknown op/)
   t.false(existsSync(path.join(outside, 'x.log')), 'a refused request creates nothing')
+  // status and stop: only specs under <state>/volumes/, and only processes that serve them.
+  const volSpec = path.join(stateDir, 'volumes', 'nothing-here', 'spec.json')
+  t.deepEqual(await launcherRequest(host.socketPath, { op: 'status', specPath: volSpec }, 10_000), { pids: [] })
+  t.deepEqual(await launcherRequest(host.socketPath, { op: 'stop', specPath: volSpec, graceMs: 0 }, 10_000), { stopped: [] })
+  t.deepEqual(await launcherRequest(host.socketPath, { op: 'stop', specPath: volSpec, pid: process.pid, graceMs: 0 }, 10_000), { stopped: [] }, 'a pid that is not a server of that spec is left alone')
+  t.regex(String((await launcherRequest(host.socketPath, { op: 'status', specPath: path.join(outside, 'spec.json') }, 10_000)).error), /is not <state-dir>/)
+  t.regex(String((await launcherRequest(host.socketPath, { op: 'stop', specPath: volSpec, graceMs: -1 }, 10_000)).error), /graceMs/)
 
   // Raw garbage gets an error line; a client that sends nothing is dropped.
   const talk = async (data: string | undefined): Promise<{ reply: string, ms: number }> => await new Promise((resolve, reject) => {

@@ -169,7 +169,10 @@ test('Prometheus scrapes every part under real reads: each metric family moves, 
   process.kill(oldPid, 'SIGKILL')
   await waitFor('heal', async () => {
     const pid = (JSON.parse(await readFile(fuseStatus, 'utf8')) as { pid: number }).pid
-    return pid !== oldPid ? true : undefined
+    if (pid === oldPid) return undefined
+    // The new server writes its status before the healer binds the targets again: a read of the
+    // pod's path right then still meets the dead bind (ENOTCONN). Done when the target serves.
+    return await readFile(path.join(tp, 'config.json')).then(() => true, () => undefined)
   })
   // The new server writes its status once mounted; the healer binds the target again after
   // that: the pod's path serves again once the bind is back (a read before it finds the bare dir).

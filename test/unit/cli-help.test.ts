@@ -13,6 +13,8 @@ import { FUSE_HOST_FLAGS } from '../../node-plugin/fuse-host.js'
 import { PRELOAD_SERVE_FLAGS, PRELOAD_STATUS_FLAGS, watchStatus } from '../../preloader/preload-command.js'
 import { VERIFY_FLAGS } from '../../preloader/verify-command.js'
 import { API_FLAGS } from '../../api/config.js'
+import { EXPORTER_FLAGS } from '../../gateway/exporter-command.js'
+import { KUBO_METRICS_FLAGS } from '../../gateway/kubo-metrics-command.js'
 
 const execFileP = promisify(execFile)
 const cli = async (...args: string[]): Promise<{ code: number, stdout: string, stderr: string }> => {
@@ -42,7 +44,9 @@ const COMMANDS: Array<[string[], Record<string, unknown>]> = [
   [['content', 'ls'], { 'kubo-api': 1, 'cluster-api': 1, 'cluster-basic-auth-file': 1, 'node-kubo-api': 1, json: 1 }],
   [['fuse-server'], { spec: 1 }],
   [['fuse-host'], FUSE_HOST_FLAGS],
-  [['api', 'serve'], API_FLAGS]
+  [['api', 'serve'], API_FLAGS],
+  [['gateway', 'exporter'], EXPORTER_FLAGS],
+  [['gateway', 'kubo-metrics'], KUBO_METRICS_FLAGS]
 ]
 
 for (const [cmd, flags] of COMMANDS) {

@@ -5,7 +5,8 @@ import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { CID } from 'multiformats/cid'
-import { LocalBlockstore, parseShardFn } from '../../content/local-blockstore.js'
+import { LocalBlockstore } from '../../content/local-blockstore.js'
+import { parseShardFn } from '../../driver/flatfs-dir.js'
 
 test('shard functions match go-ds-flatfs, including padding of short keys', (t) => {
   const ntl = parseShardFn('/repo/flatfs/shard/v1/next-to-last/2\n')

@@ -28,12 +28,14 @@ interface FakeKubo {
   /** Flip a byte of the cat output at this offset (-1: none); hang: never answer cat. */
   corruptAt: number
   hangCat: boolean
+  /** Bytes cat sends beyond what was asked (negative: it stops that many bytes short). */
+  catExtra: number
   close: () => Promise<void>
 }
 
 async function fakeKubo (): Promise<FakeKubo> {
   const hanging: http.ServerResponse[] = []
-  const k: FakeKubo = { url: '', file: Buffer.alloc(0), blocks: new Map(), cats: [], blockGets: [], corruptAt: -1, hangCat: false, close: async () => {} }
+  const k: FakeKubo = { url: '', file: Buffer.alloc(0), blocks: new Map(), cats: [], blockGets: [], corruptAt: -1, hangCat: false, catExtra: 0, close: async () => {} }
   const server = http.createServer((req, res) => {
     const u = new URL(req.url ?? '/', 'http://x')
     const arg = u.searchParams.get('arg') ?? ''
@@ -42,7 +44,7 @@ async function fakeKubo (): Promise<FakeKubo> {
       if (k.hangCat) { hanging.push(res); return }
       const off = Number(u.searchParams.get('offset') ?? 0)
       const len = Number(u.searchParams.get('length') ?? k.file.length)
-      const body = Buffer.from(k.file.subarray(off, off + len))
+      const body = k.catExtra >= 0 ? Buffer.concat([k.file.subarray(off, off + len), Buffer.alloc(k.catExtra, 7)]) : Buffer.from(k.file.subarray(off, off + len + k.catExtra))
       if (k.corruptAt >= off && k.corruptAt < off + len) body[k.corruptAt - off] = (body[k.corruptAt - off] as number) ^ 0xff
       res.writeHead(200, { 'content-type': 'text/plain', trailer: 'X-Stream-Error' })
       for (let i = 0; i < body.length; i += 4096) res.write(body.subarray(i, i + 4096))
@@ -145,6 +147,28 @@ test('a leaf wrong in both cat and block/get fails with DATA_LOSS', async (t) =>
   t.true(err instanceof CsiError && err.code === Code.DATA_LOSS, err?.message)
   t.false(f.has(bad.cid))
   t.deepEqual(Buffer.from(await f.get((leaves[1] as Leaf).cid)), Buffer.from((leaves[1] as Leaf).block))
+})
+
+test('a cat that ends early: the leaves it did not deliver whole are fetched alone with block/get', async (t) => {
+  const leaves = await Promise.all([1, 2, 3].map(async (s) => await rawLeaf(s, 50_000)))
+  const { kubo, f, run } = await setup(t, leaves)
+  kubo.catExtra = -60_000 // the first leaf whole, 40,000 bytes of the second
+  f.fetchRun(parent, run)
+  for (const l of leaves) t.deepEqual(Buffer.from(await f.get(l.cid)), Buffer.from(l.block))
+  t.deepEqual(kubo.blockGets.sort(), [(leaves[1] as Leaf).cid.toString(), (leaves[2] as Leaf).cid.toString()].sort())
+  t.is(f.stats.runLeaves, 1)
+  t.is(f.stats.runFallbacks, 2)
+})
+
+test('a cat that sends more than asked: the leaves before the excess are kept, none is served from the excess', async (t) => {
+  const leaves = await Promise.all([1, 2].map(async (s) => await rawLeaf(s, 50_000)))
+  const { kubo, f, run } = await setup(t, leaves)
+  kubo.catExtra = 10_000
+  f.fetchRun(parent, run)
+  for (const l of leaves) t.deepEqual(Buffer.from(await f.get(l.cid)), Buffer.from(l.block))
+  // Every leaf arrived whole before the excess: both verified from the stream, no fallback.
+  t.is(f.stats.runLeaves, 2)
+  t.deepEqual(kubo.blockGets, [])
 })
 
 test('a cat that never answers fails its leaves at the deadline (DEADLINE_EXCEEDED)', async (t) => {

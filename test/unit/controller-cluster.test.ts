@@ -4,7 +4,7 @@
 import test from 'ava'
 import { CID } from 'multiformats/cid'
 import { anchorBlock, ClusterPinner, parseClusterParams, pinnedPeers } from '../../controller/cluster-pinner.js'
-import { parseJsonLines, type ClusterClient, type Metric } from '../../controller/cluster-client.js'
+import { parseJsonLines, type ClusterClient, type Metric } from '../../driver/cluster-client.js'
 import { formatContentLs, type ContentEntry } from '../../controller/content-command.js'
 import { Code, CsiError } from '../../driver/errors.js'
 import type { Kubo } from '../../driver/kubo.js'

@@ -4,7 +4,7 @@ import test from 'ava'
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { checkSpawnPaths, parseRequest, RequestError } from '../../node-plugin/fuse-host.js'
+import { checkSpawnPaths, checkSpecShape, MAX_STOP_GRACE_MS, parseRequest, RequestError } from '../../node-plugin/fuse-host.js'
 import { ConfigError, parseServeConfig } from '../../driver/config.js'
 
 let base: string
@@ -46,6 +46,28 @@ test('parseRequest: bad JSON, non-objects, unknown ops and bad path fields are r
     spawn('/s/volumes/../../etc/spec.json'), spawn('/s//volumes/k/spec.json'), spawn('/s/volumes/k/./spec.json'),
     spawn('/s/volumes/k/spec.json\0'), spawn('/s/volumes/k/spec.json', '../x.log'), spawn('/' + 'a'.repeat(5000))]) {
     t.throws(() => parseRequest(bad), { instanceOf: RequestError }, bad)
+  }
+})
+
+test('parseRequest: status and stop name a spec.json; stop takes an optional pid and a bounded grace', (t) => {
+  const spec = '/s/volumes/k/spec.json'
+  t.deepEqual(parseRequest(JSON.stringify({ op: 'status', specPath: spec })), { op: 'status', specPath: spec })
+  t.deepEqual(parseRequest(JSON.stringify({ op: 'stop', specPath: spec, graceMs: 0 })), { op: 'stop', specPath: spec, graceMs: 0 })
+  t.deepEqual(parseRequest(JSON.stringify({ op: 'stop', specPath: spec, pid: 42, graceMs: 5000 })), { op: 'stop', specPath: spec, pid: 42, graceMs: 5000 })
+  const bad = [
+    { op: 'status' }, { op: 'status', specPath: '/s/volumes/k/state.json' }, { op: 'status', specPath: '/s/volumes/../k/spec.json' },
+    { op: 'stop', specPath: spec }, { op: 'stop', specPath: spec, graceMs: -1 }, { op: 'stop', specPath: spec, graceMs: MAX_STOP_GRACE_MS + 1 },
+    { op: 'stop', specPath: spec, graceMs: 1.5 }, { op: 'stop', specPath: spec, graceMs: '10' }, { op: 'stop', specPath: spec, graceMs: 10, pid: 1 },
+    { op: 'stop', specPath: spec, graceMs: 10, pid: -5 }, { op: 'stop', specPath: spec, graceMs: 10, pid: '42' }
+  ]
+  for (const r of bad) t.throws(() => parseRequest(JSON.stringify(r)), { instanceOf: RequestError }, JSON.stringify(r))
+})
+
+test('checkSpecShape: status and stop only for <state>/volumes/<dir>/spec.json, existing or not', (t) => {
+  t.notThrows(() => checkSpecShape(state, path.join(vol, 'spec.json')))
+  t.notThrows(() => checkSpecShape(state, path.join(state, 'volumes', 'gone', 'spec.json')))
+  for (const p of [path.join(outside, 'spec.json'), path.join(state, 'spec.json'), path.join(vol, 'sub', 'spec.json'), path.join(vol, 'state.json')]) {
+    t.throws(() => checkSpecShape(state, p), { instanceOf: RequestError }, p)
   }
 })
 
@@ -93,4 +115,13 @@ test('--fuse-launcher: local by default, unix:///abs accepted, anything else ref
     const err = t.throws(() => parseServeConfig([...base, '--fuse-launcher', bad], {}), { instanceOf: ConfigError })
     t.regex(err.message, /--fuse-launcher/)
   }
+})
+
+test('--fuse-kubo-api: the Kubo FUSE servers reach, --kubo-api by default, an http(s) URL or refused', (t) => {
+  const base = ['--node-id', 'n1', '--kubo-api', 'http://ipfs-node-kubo:5001']
+  t.is(parseServeConfig(base, {}).fuseKuboApi, 'http://ipfs-node-kubo:5001')
+  t.is(parseServeConfig(base, { IPFS_CSI_FUSE_KUBO_API: 'http://127.0.0.1:5001' }).fuseKuboApi, 'http://127.0.0.1:5001')
+  t.is(parseServeConfig(base, { IPFS_CSI_FUSE_KUBO_API: 'http://127.0.0.1:5001' }).kuboApi, 'http://ipfs-node-kubo:5001')
+  const err = t.throws(() => parseServeConfig([...base, '--fuse-kubo-api', 'ftp://x'], {}), { instanceOf: ConfigError })
+  t.regex(err.message, /--fuse-kubo-api must be an http\(s\) URL/)
 })

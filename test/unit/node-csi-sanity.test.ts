@@ -60,9 +60,12 @@ test('csi-sanity passes against the Identity and Node services on the fake seams
 
   const expected = JSON.parse(await readFile(path.join(ROOT, 'test/sanity/node-unit-skips.json'), 'utf8')) as { skip: Record<string, string>, skipped: Record<string, string> }
   const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
-  // csi-sanity creates (and removes) the two leaf dirs itself; their parents are kubelet's.
-  const stagingDir = path.join(kubelet, 'plugins/sanity/staging')
-  const mountDir = path.join(kubelet, 'pods/sanity/mount')
+  // csi-sanity creates (and removes) the two leaf dirs itself; their parents are kubelet's. The
+  // node service unstages and unpublishes only kubelet's path shapes (or paths it recorded), and
+  // csi-sanity also cleans up volumes it never staged, so its dirs take kubelet's shapes: one
+  // staging dir for every volume fits the per-PV form (plugins/kubernetes.io/csi/pv/<pv>/globalmount).
+  const stagingDir = path.join(kubelet, 'plugins/kubernetes.io/csi/pv/sanity/globalmount')
+  const mountDir = path.join(kubelet, 'pods/sanity-pod-uid/volumes/kubernetes.io~csi/sanity/mount')
   await mkdir(path.dirname(stagingDir), { recursive: true })
   await mkdir(path.dirname(mountDir), { recursive: true })
   const args = [

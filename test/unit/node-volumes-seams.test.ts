@@ -4,7 +4,8 @@
 import test from 'ava'
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { mkdtemp, mkdir, readdir, rm } from 'node:fs/promises'
+import { createHash } from 'node:crypto'
+import { mkdtemp, mkdir, readFile, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { Code, CsiError } from '../../driver/errors.js'
@@ -91,4 +92,96 @@ test('a publish over a dead FUSE server heals it: a new server, and the targets 
   t.is(mountedAt(mounter, staging).length, 1)
   t.is(mountedAt(mounter, target1).length, 1, 'the earlier target was bound again over the new mount')
   t.is(mountedAt(mounter, target2).length, 1)
+})
+
+// Issue 12 item 6: NodeUnpublish/NodeUnstage act only on kubelet's own path shapes or on paths
+// this driver recorded, unmount only this volume's mounts, and never delete a file.
+const CID2 = 'bafybeihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku'
+const podTarget = (kubelet: string, pod: string, name = 'pvc-1'): string => path.join(kubelet, 'pods', pod, 'volumes', 'kubernetes.io~csi', name, 'mount')
+const kubeletStaging = (kubelet: string, volumeId: string): string => path.join(kubelet, 'plugins/kubernetes.io/csi/ipfs.csi.dev', createHash('sha256').update(volumeId).digest('hex'), 'globalmount')
+
+test('NodeUnpublish refuses a path that is neither kubelet\'s pod volume path nor a published target, and deletes nothing', async (t) => {
+  const { v, kubelet } = await setup(t)
+  const file = path.join(kubelet, 'pods', 'p1', 'etc-hosts')
+  const dir = path.join(kubelet, 'plugins', 'registry')
+  await mkdir(path.dirname(file), { recursive: true })
+  await writeFile(file, '127.0.0.1 localhost\n')
+  await mkdir(dir, { recursive: true })
+  t.is(await code(v.unpublish({ volume_id: CID, target_path: file })), Code.INVALID_ARGUMENT)
+  t.is(await code(v.unpublish({ volume_id: CID, target_path: dir })), Code.INVALID_ARGUMENT)
+  t.is(await readFile(file, 'utf8'), '127.0.0.1 localhost\n', 'the file is still there')
+  t.true((await stat(dir)).isDirectory(), 'the (empty) directory is still there')
+  // Nothing at such a path: a repeated call, answered OK without touching anything.
+  t.is(await code(v.unpublish({ volume_id: CID, target_path: path.join(kubelet, 'pods', 'p1', 'gone') })), 'ok')
+})
+
+test('NodeUnpublish at kubelet\'s target shape never deletes a file and never unmounts another volume\'s or a foreign mount', async (t) => {
+  const { v, mounter, kubelet } = await setup(t)
+  const fileTarget = podTarget(kubelet, 'u-file')
+  await mkdir(path.dirname(fileTarget), { recursive: true })
+  await writeFile(fileTarget, 'not ours')
+  t.is(await code(v.unpublish({ volume_id: CID, target_path: fileTarget })), 'ok')
+  t.is(await readFile(fileTarget, 'utf8'), 'not ours')
+
+  const staging = kubeletStaging(kubelet, CID)
+  const target = podTarget(kubelet, 'u-a')
+  await v.stage({ volume_id: CID, staging_target_path: staging, volume_capability: RO }, signal)
+  await v.publish({ volume_id: CID, staging_target_path: staging, target_path: target, volume_capability: RO, readonly: true }, signal)
+  t.is(await code(v.unpublish({ volume_id: CID2, target_path: target })), Code.FAILED_PRECONDITION, 'another volume id names this bind')
+  t.is(mountedAt(mounter, target).length, 1, 'the bind of the other volume is kept')
+
+  const foreign = podTarget(kubelet, 'u-b', 'pvc-2')
+  await mkdir(foreign, { recursive: true })
+  mounter.add(foreign, 'tmpfs', 'tmpfs', false)
+  t.is(await code(v.unpublish({ volume_id: CID, target_path: foreign })), Code.FAILED_PRECONDITION)
+  t.deepEqual(mountedAt(mounter, foreign), [{ ro: false, fsType: 'tmpfs' }])
+  t.true((await stat(foreign)).isDirectory())
+
+  // Its own target: unmounted, and the empty directory it created removed.
+  await v.unpublish({ volume_id: CID, target_path: target })
+  t.deepEqual(mountedAt(mounter, target), [])
+  await t.throwsAsync(stat(target), { code: 'ENOENT' })
+})
+
+test('NodeUnpublish through a symlinked target is refused; the mount the link points to is kept', async (t) => {
+  const { v, mounter, kubelet } = await setup(t)
+  const staging = kubeletStaging(kubelet, CID)
+  const victim = podTarget(kubelet, 'victim')
+  await v.stage({ volume_id: CID, staging_target_path: staging, volume_capability: RO }, signal)
+  await v.publish({ volume_id: CID, staging_target_path: staging, target_path: victim, volume_capability: RO, readonly: true }, signal)
+  const link = podTarget(kubelet, 'attacker')
+  await mkdir(path.dirname(link), { recursive: true })
+  await symlink(victim, link)
+  t.is(await code(v.unpublish({ volume_id: CID, target_path: link })), Code.INVALID_ARGUMENT)
+  t.is(mountedAt(mounter, victim).length, 1)
+  // A publish onto a symlink or a file is refused the same way, and leaves both as they were.
+  t.is(await code(v.publish({ volume_id: CID, staging_target_path: staging, target_path: link, volume_capability: RO, readonly: true }, signal)), Code.INVALID_ARGUMENT)
+  const fileTarget = podTarget(kubelet, 'file-pod')
+  await mkdir(path.dirname(fileTarget), { recursive: true })
+  await writeFile(fileTarget, 'x')
+  t.is(await code(v.publish({ volume_id: CID, staging_target_path: staging, target_path: fileTarget, volume_capability: RO, readonly: true }, signal)), Code.INVALID_ARGUMENT)
+  t.is(await readFile(fileTarget, 'utf8'), 'x')
+  t.deepEqual(mountedAt(mounter, fileTarget), [])
+})
+
+test('NodeUnstage acts only on the recorded staging path or kubelet\'s staging shape for that volume', async (t) => {
+  const { v, mounter, kubelet } = await setup(t)
+  const staging = kubeletStaging(kubelet, CID)
+  await v.stage({ volume_id: CID, staging_target_path: staging, volume_capability: RO }, signal)
+  // Another volume id naming this volume's staging path: not its path, not its hash.
+  t.is(await code(v.unstage({ volume_id: CID2, staging_target_path: staging })), Code.INVALID_ARGUMENT)
+  t.is(mountedAt(mounter, staging).length, 1, 'the FUSE mount of the staged volume is kept')
+  // Kubelet's shape for CID2 but CID's mount there (a leftover): not CID2's mount, kept.
+  const other = kubeletStaging(kubelet, CID2)
+  await mkdir(other, { recursive: true })
+  mounter.add(other, 'fuse.ipfs-csi', `ipfs-csi:${CID}`, true)
+  t.is(await code(v.unstage({ volume_id: CID2, staging_target_path: other })), 'ok')
+  t.is(mountedAt(mounter, other).length, 1)
+  // A path of no shape that exists is refused; one that does not is a repeated call.
+  const odd = path.join(kubelet, 'plugins', 'odd')
+  await mkdir(odd, { recursive: true })
+  t.is(await code(v.unstage({ volume_id: CID, staging_target_path: odd })), Code.INVALID_ARGUMENT)
+  t.is(await code(v.unstage({ volume_id: CID, staging_target_path: path.join(kubelet, 'plugins', 'gone') })), 'ok')
+  await v.unstage({ volume_id: CID, staging_target_path: staging })
+  t.deepEqual(mountedAt(mounter, staging), [])
 })

@@ -1,16 +1,17 @@
-// The API's records in Kubo: small blocks (dag-cbor or dag-json) pinned direct under a name that
-// says what they are, so every replica sees the same state and nothing lives on local disk.
+// Records in Kubo (the API's pins and tokens, the model index): small blocks (dag-cbor or
+// dag-json) pinned direct under a name that says what they are, so every replica sees the same
+// state and nothing lives on local disk.
 import type { CID } from 'multiformats/cid'
 import * as dagCbor from '@ipld/dag-cbor'
-import { CsiError, Code } from '../driver/errors.js'
-import type { Kubo } from '../driver/kubo.js'
-import { RecordStore, type NamedPin } from '../driver/record-store.js'
+import { CsiError, Code } from './errors.js'
+import type { Kubo } from './kubo.js'
+import { RecordStore, type NamedPin } from './record-store.js'
 
 export interface Block { cid: CID, bytes: Uint8Array }
 
 const CODEC_NAMES: Record<number, string> = { [dagCbor.code]: 'dag-cbor', 0x0129: 'dag-json' }
 
-export class ApiRecords {
+export class RecordBlocks {
   readonly store: RecordStore
 
   constructor (readonly kubo: Kubo) {

@@ -1,8 +1,8 @@
 // The one place that talks to the IPFS Cluster REST API. Every call has a deadline (the caller's
 // signal combined with a timeout); basic-auth credentials come from a file and are never logged.
 import { readFileSync } from 'node:fs'
-import { CsiError, Code, toCsiError } from '../driver/errors.js'
-import { deadline } from '../driver/deadline.js'
+import { CsiError, Code, toCsiError } from './errors.js'
+import { deadline } from './deadline.js'
 
 /** Per-peer status of one pin, as GET /pins/<cid> reports it. */
 export interface PeerPinStatus {
