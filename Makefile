@@ -4,7 +4,7 @@ export PATH := $(CURDIR)/.tools/bin:$(PATH)
 export GOTOOLCHAIN := local
 
 # sdk/: the OpenAPI document and the TypeScript types generated from it (commit the result).
-.PHONY: setup setup-e2e build typecheck test sdk test-unit test-integration sanity demo bench bench-e2e e2e e2e-down clean manifests validate-manifests monitoring
+.PHONY: setup setup-e2e build typecheck test sdk test-unit test-integration sanity demo bench bench-e2e e2e e2e-down e2e-upstream setup-e2e-upstream clean manifests validate-manifests monitoring
 
 setup:
 	@bash scripts/setup.sh
@@ -56,6 +56,15 @@ setup-e2e: setup
 
 e2e: setup-e2e
 	flock /tmp/ipfs-csi-e2e.lock unshare --net -- sh scripts/e2e/netns.sh node dist/scripts/e2e/run.js
+
+# e2e-upstream: the upstream Kubernetes storage e2e suite (`External Storage [Driver: ipfs.csi.dev]`,
+# k8s.io/kubernetes v1.37.2 test/e2e) in the same cluster; JUnit in test-results/e2e-upstream.xml,
+# skips checked against test/e2e-storage/skips.json (docs/e2e-upstream.md). Shares the e2e lock.
+setup-e2e-upstream: setup
+	@bash scripts/setup-e2e.sh upstream
+
+e2e-upstream: setup-e2e-upstream
+	flock /tmp/ipfs-csi-e2e.lock unshare --net -- sh scripts/e2e/netns.sh node dist/scripts/e2e/upstream.js
 
 # bench-e2e: on the same cluster, pod Ready + full sha256 read of a 1 GiB model, our PVC against an
 # init container running `ipfs get` into an emptyDir; both and the ratio in test-results/bench-e2e.txt.

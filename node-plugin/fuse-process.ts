@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url'
 import { Code, CsiError } from '../driver/errors.js'
 import { findMount, readMountTable } from './mount-table.js'
 import { isHeapMiB } from './fuse/fuse-spec.js'
+import { placeInOwnCgroup, serverMemoryLimit, type Placement } from './fuse-cgroup.js'
 import { userFacing } from './user-errors.js'
 
 export const CLI_PATH = fileURLToPath(new URL('../driver/cli.js', import.meta.url))
@@ -39,6 +40,8 @@ export interface StartedServer {
   exited: Promise<{ code: number | null, signal: string | null }>
   /** Stops watching for the exit (a launcher-started server is watched by polling /proc). */
   stopWatching?: () => void
+  /** Its memory cgroup, or why it has none (local spawns of a spec with a heap limit). */
+  cgroup?: Placement
 }
 
 export interface SpawnOptions {
@@ -67,6 +70,27 @@ export async function spawnFuseServer (specPath: string, logPath: string, option
 }
 
 const STATUS_TIMEOUT_MS = 10_000
+/**
+ * Status requests in flight at once. A healer pass asks about every volume together, and
+ * fuse-host takes 64 connections (more are closed unanswered): the rest wait here, and spawn and
+ * stop requests keep connections of their own.
+ */
+const STATUS_IN_FLIGHT = 16
+let statusInFlight = 0
+const statusWaiting: Array<() => void> = []
+
+async function withStatusSlot<T> (fn: () => Promise<T>): Promise<T> {
+  // A released slot passes straight to the next waiter, so the count never overshoots.
+  if (statusInFlight >= STATUS_IN_FLIGHT) await new Promise<void>((resolve) => statusWaiting.push(resolve))
+  else statusInFlight++
+  try {
+    return await fn()
+  } finally {
+    const next = statusWaiting.shift()
+    if (next !== undefined) next()
+    else statusInFlight--
+  }
+}
 
 /** The launcher's answer to a status or stop request: its pid list, or UNAVAILABLE/INTERNAL. */
 async function remotePids (socketPath: string, request: Record<string, unknown>, timeoutMs: number, key: 'pids' | 'stopped'): Promise<number[]> {
@@ -84,7 +108,7 @@ async function remotePids (socketPath: string, request: Record<string, unknown>,
  * running", so a busy or restarting fuse-host does not get a live mount healed away.
  */
 export async function remoteFindPids (socketPath: string, specPath: string): Promise<number[]> {
-  return await remotePids(socketPath, { op: 'status', specPath }, STATUS_TIMEOUT_MS, 'pids')
+  return await withStatusSlot(async () => await remotePids(socketPath, { op: 'status', specPath }, STATUS_TIMEOUT_MS, 'pids'))
 }
 
 export async function remoteIsRunning (socketPath: string, pid: number, specPath: string): Promise<boolean> {
@@ -97,24 +121,26 @@ export async function remoteStop (socketPath: string, specPath: string, pid: num
 }
 
 /**
- * The spec's heap limit: V8 takes it only as a flag at start, so the spawner reads it. A spec
- * that cannot be read or is a symlink is left to the server itself to refuse with a clear error.
+ * What the spawner needs of the spec: the heap limit (V8 takes it only as a flag at start) and
+ * what the server's memory cgroup is sized and named by. A spec that cannot be read or is a
+ * symlink is left to the server itself to refuse with a clear error.
  */
-async function heapLimitOf (specPath: string): Promise<number | undefined> {
+async function spawnSettingsOf (specPath: string): Promise<{ heap?: number, blockCacheBytes: number, volumeId: string }> {
   try {
     const fh = await open(specPath, fsc.O_RDONLY | fsc.O_NOFOLLOW)
     try {
-      const heap = (JSON.parse(await fh.readFile('utf8')) as { maxHeapMiB?: unknown }).maxHeapMiB
-      return isHeapMiB(heap) ? heap : undefined
+      const spec = JSON.parse(await fh.readFile('utf8')) as { maxHeapMiB?: unknown, blockCacheBytes?: unknown, volumeId?: unknown }
+      const cache = Number.isSafeInteger(spec.blockCacheBytes) ? spec.blockCacheBytes as number : 0
+      return { ...(isHeapMiB(spec.maxHeapMiB) ? { heap: spec.maxHeapMiB } : {}), blockCacheBytes: cache, volumeId: typeof spec.volumeId === 'string' ? spec.volumeId : 'volume' }
     } finally { await fh.close() }
   } catch {
-    return undefined
+    return { blockCacheBytes: 0, volumeId: 'volume' }
   }
 }
 
 /** Spawns `cli.js fuse-server --spec specPath` detached, output appended to `logPath`. */
 export async function spawnLocalFuseServer (specPath: string, logPath: string): Promise<StartedServer> {
-  const heap = await heapLimitOf(specPath)
+  const { heap, blockCacheBytes, volumeId } = await spawnSettingsOf(specPath)
   // As root, into a dir on the host: never through a symlink planted at the log's name.
   const log = await open(logPath, fsc.O_WRONLY | fsc.O_APPEND | fsc.O_CREAT | fsc.O_NOFOLLOW, 0o600)
   try {
@@ -132,7 +158,9 @@ export async function spawnLocalFuseServer (specPath: string, logPath: string): 
       child.once('error', reject)
     })
     child.unref()
-    return { pid, exited }
+    // A server with a heap limit gets a memory cgroup of its own (fuse-cgroup.ts), where the node allows.
+    const cgroup = heap !== undefined ? await placeInOwnCgroup(pid, volumeId, serverMemoryLimit(heap, blockCacheBytes)) : undefined
+    return { pid, exited, ...(cgroup !== undefined ? { cgroup } : {}) }
   } finally {
     await log.close()
   }

@@ -46,4 +46,13 @@ build_tool csi-snapshotter "$SNAPSHOTTER_VERSION" "$(module_key tools/csi-snapsh
     github.com/kubernetes-csi/external-snapshotter/v8/cmd/csi-snapshotter \
     github.com/kubernetes-csi/external-snapshotter/v8/cmd/snapshot-controller'
 
+# --- `make e2e-upstream` only (`setup-e2e.sh upstream`): the upstream storage e2e suite, from the
+# same tool module: e2e.test (k8s.io/kubernetes/test/e2e), the ginkgo CLI that runs it in parallel
+# (the version k8s.io/kubernetes requires), and agnhost for the suite's test image ---
+if [ "${1:-}" = upstream ]; then
+  build_tool kubernetes-e2e "$K8S_VERSION" "$(module_key tools/kubernetes)" \
+    bash -c 'cd tools/kubernetes && nice -n 10 go test -c -vet=off -trimpath -ldflags "$0" -o "$GOBIN/e2e.test" k8s.io/kubernetes/test/e2e \
+      && CGO_ENABLED=0 nice -n 10 go build -trimpath -o "$GOBIN/" github.com/onsi/ginkgo/v2/ginkgo k8s.io/kubernetes/test/images/agnhost' "$k8s_ldflags"
+fi
+
 log "e2e tools ready"

@@ -41,8 +41,8 @@ export const PROJECT_IMAGE = {
   cmd: ['--help']
 } as const
 
-interface ImageConfig { entrypoint?: string[], cmd?: string[], env?: Record<string, string>, user?: string, workdir?: string }
-interface ImageDef { name: string, layers: string[], config: ImageConfig }
+export interface ImageConfig { entrypoint?: string[], cmd?: string[], env?: Record<string, string>, user?: string, workdir?: string }
+export interface ImageDef { name: string, layers: string[], config: ImageConfig }
 
 const BASE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
 
@@ -57,7 +57,7 @@ async function sha256File (file: string): Promise<string> {
 }
 
 /** Copies a host file into root at the same path (or at dest), following symlinks. */
-function put (root: string, src: string, dest = src, mode?: number): void {
+export function put (root: string, src: string, dest = src, mode?: number): void {
   const target = path.join(root, dest)
   mkdirSync(path.dirname(target), { recursive: true })
   cpSync(realpathSync(src), target, { dereference: true })
@@ -65,7 +65,7 @@ function put (root: string, src: string, dest = src, mode?: number): void {
 }
 
 /** A binary and every shared library ldd says it loads, at their host paths. */
-function putDynamic (root: string, binary: string, dest = binary): void {
+export function putDynamic (root: string, binary: string, dest = binary): void {
   put(root, binary, dest)
   let out = ''
   try { out = sh('ldd', [binary]) } catch { return } // static: nothing more to copy
@@ -83,7 +83,7 @@ function link (root: string, target: string, at: string): void {
 }
 
 /** busybox-static with every applet linked, /tmp, and passwd/group naming the users the manifests run as. */
-function baseLayer (root: string): void {
+export function baseLayer (root: string): void {
   put(root, '/bin/busybox', '/bin/busybox', 0o755)
   for (const applet of sh('/bin/busybox', ['--list']).split('\n').filter((a) => a !== '' && a !== 'busybox')) {
     const at = `/bin/${applet}`
@@ -132,7 +132,7 @@ function projectLayers (repo: string, runtime: string, app: string): void {
 }
 
 /** nginx from Debian, with the official image's template step (envsubst of /etc/nginx/templates). */
-function nginxLayer (root: string): void {
+export function nginxLayer (root: string): void {
   putDynamic(root, '/usr/sbin/nginx')
   // The manifests' probe runs `sh -c "nc -z …"` (alpine's busybox nc has -z, Debian's does not,
   // and busybox sh runs its own applets before PATH): dash as sh, OpenBSD nc as nc.
@@ -247,13 +247,18 @@ export async function buildAndImportImages (opts: BuildOptions): Promise<void> {
     { name: IMAGES.snapshotter, layers: [sidecar('csi-snapshotter')], config: { entrypoint: ['/csi-snapshotter'] } },
     { name: IMAGES.snapshotController, layers: [sidecar('snapshot-controller')], config: { entrypoint: ['/snapshot-controller'] } }
   ]
+  await importImages(defs, opts)
+  rmSync(workDir, { recursive: true, force: true })
+}
+
+/** Writes each image as an OCI archive under opts.workDir and imports it into the cluster's containerd. */
+export async function importImages (defs: ImageDef[], opts: Pick<BuildOptions, 'workDir' | 'containerdSocket' | 'log'>): Promise<void> {
   for (const def of defs) {
     const t0 = Date.now()
-    const archive = await writeOci(def, path.join(workDir, 'oci', def.name.replace(/[^A-Za-z0-9.-]/g, '_')))
+    const archive = await writeOci(def, path.join(opts.workDir, 'oci', def.name.replace(/[^A-Za-z0-9.-]/g, '_')))
     sh('ctr', ['--address', opts.containerdSocket, '-n', 'k8s.io', 'images', 'import', archive])
     opts.log(`image ${def.name} imported (${((Date.now() - t0) / 1000).toFixed(1)} s)`)
   }
-  rmSync(workDir, { recursive: true, force: true })
 }
 
 /** The deploy/image/Dockerfile final stage, parsed enough to compare with PROJECT_IMAGE. */

@@ -43,11 +43,11 @@ export async function bringUp (phases: Phase[]): Promise<{ p: ClusterPaths, driv
 }
 
 /** Workloads, then the driver, then the cluster: deletes never hang on a driver that is gone. */
-export async function tearDown (p: ClusterPaths | undefined, failed: boolean, keep: boolean): Promise<void> {
+export async function tearDown (p: ClusterPaths | undefined, failed: boolean, keep: boolean, logDir = LOG_DIR): Promise<void> {
   const paths = p ?? clusterPaths()
   if (failed) {
-    log(`keeping logs under ${path.relative(REPO, LOG_DIR)}/`)
-    collectLogs(paths, LOG_DIR, log)
+    log(`keeping logs under ${path.relative(REPO, logDir)}/`)
+    collectLogs(paths, logDir, log)
   }
   if (keep) { log(`--keep: cluster left running (kubectl --kubeconfig ${paths.kubeconfig})`); return }
   if (p !== undefined) {
