@@ -67,6 +67,27 @@ export async function spawnFuseServer (specPath: string, logPath: string, option
 }
 
 const STATUS_TIMEOUT_MS = 10_000
+/**
+ * Status requests in flight at once. A healer pass asks about every volume together, and
+ * fuse-host takes 64 connections (more are closed unanswered): the rest wait here, and spawn and
+ * stop requests keep connections of their own.
+ */
+const STATUS_IN_FLIGHT = 16
+let statusInFlight = 0
+const statusWaiting: Array<() => void> = []
+
+async function withStatusSlot<T> (fn: () => Promise<T>): Promise<T> {
+  // A released slot passes straight to the next waiter, so the count never overshoots.
+  if (statusInFlight >= STATUS_IN_FLIGHT) await new Promise<void>((resolve) => statusWaiting.push(resolve))
+  else statusInFlight++
+  try {
+    return await fn()
+  } finally {
+    const next = statusWaiting.shift()
+    if (next !== undefined) next()
+    else statusInFlight--
+  }
+}
 
 /** The launcher's answer to a status or stop request: its pid list, or UNAVAILABLE/INTERNAL. */
 async function remotePids (socketPath: string, request: Record<string, unknown>, timeoutMs: number, key: 'pids' | 'stopped'): Promise<number[]> {
@@ -84,7 +105,7 @@ async function remotePids (socketPath: string, request: Record<string, unknown>,
  * running", so a busy or restarting fuse-host does not get a live mount healed away.
  */
 export async function remoteFindPids (socketPath: string, specPath: string): Promise<number[]> {
-  return await remotePids(socketPath, { op: 'status', specPath }, STATUS_TIMEOUT_MS, 'pids')
+  return await withStatusSlot(async () => await remotePids(socketPath, { op: 'status', specPath }, STATUS_TIMEOUT_MS, 'pids'))
 }
 
 export async function remoteIsRunning (socketPath: string, pid: number, specPath: string): Promise<boolean> {

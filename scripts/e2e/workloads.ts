@@ -322,7 +322,7 @@ const modelServing: Workload = {
   }
 }
 
-interface PodInfo { metadata: { name: string, uid: string }, status: { conditions?: Array<{ type: string, status: string }>, containerStatuses?: Array<{ name: string, restartCount: number }> } }
+interface PodInfo { metadata: { name: string, uid: string }, status: { conditions?: Array<{ type: string, status: string }>, containerStatuses?: Array<{ name: string, restartCount: number, ready: boolean }> } }
 
 function podsOf (p: ClusterPaths, app: string): PodInfo[] {
   return (JSON.parse(kubectl(p, ['-n', NAMESPACE, 'get', 'pods', '-l', `app.kubernetes.io/name=${app}`, '-o', 'json'])) as { items: PodInfo[] }).items
@@ -349,13 +349,20 @@ function reconcileReport (p: ClusterPaths, pod: string): { adopted: number, heal
   return undefined
 }
 
-const nodePluginRestart: Workload = {
-  name: 'node plugin pod deleted while a reader streams a large file: reads never fail, mounts adopted, next pod mounts',
-  async run ({ p, content, log }) {
-    const large = content.files.find((f) => f.rel === 'stream/large.bin')
-    if (large === undefined) throw new Error('no stream/large.bin')
-    // Reads the file again and again (sha256 each pass) until told to stop; any failed read fails the pod.
-    const script = `set -e
+/** A pod that reads stream/large.bin again and again (sha256 each pass) until /tmp/stop exists; any failed read fails it. */
+interface Streamer {
+  name: string
+  passes: () => number
+  /** Throws (Fatal) when the pod has ended: it must stream until told to stop. */
+  alive: (what: string) => void
+  /** Asks it to stop after its current pass; returns its last log line, or throws with its logs if a pass failed. */
+  finish: () => Promise<string>
+}
+
+async function startStreamer (p: ClusterPaths, content: Content, name: string): Promise<Streamer> {
+  const large = content.files.find((f) => f.rel === 'stream/large.bin')
+  if (large === undefined) throw new Error('no stream/large.bin')
+  const script = `set -e
 pass=0
 while [ ! -e /tmp/stop ]; do
   pass=$((pass + 1))
@@ -365,33 +372,51 @@ while [ ! -e /tmp/stop ]; do
   [ $pass -lt 400 ] || { echo 'never told to stop'; exit 1; }
 done
 echo "all $pass passes verified"`
-    apply(p, podManifest({
-      name: 'streamer',
-      script,
-      volumes: [{ name: 'vol', csi: { driver: 'ipfs.csi.dev', readOnly: true, volumeAttributes: { cid: content.rootCid, path: 'stream' } } }],
-      mounts: [{ name: 'vol', mountPath: '/data', readOnly: true }]
-    }))
-    const passes = (): number => (podLogs(p, 'streamer').match(/^pass \d+ ok$/gm) ?? []).length
-    const streaming = (what: string): void => {
-      const ph = phase(p, 'streamer')
-      if (ph === 'Failed' || ph === 'Succeeded') throw new Fatal(`streamer ended ${what} (${ph}):\n${podLogs(p, 'streamer')}`)
+  apply(p, podManifest({
+    name,
+    script,
+    volumes: [{ name: 'vol', csi: { driver: 'ipfs.csi.dev', readOnly: true, volumeAttributes: { cid: content.rootCid, path: 'stream' } } }],
+    mounts: [{ name: 'vol', mountPath: '/data', readOnly: true }]
+  }))
+  const passes = (): number => (podLogs(p, name).match(/^pass \d+ ok$/gm) ?? []).length
+  const alive = (what: string): void => {
+    const ph = phase(p, name)
+    if (ph === 'Failed' || ph === 'Succeeded') throw new Fatal(`${name} ended ${what} (${ph}):\n${podLogs(p, name)}`)
+  }
+  await waitUntil(`${name} running and a first full pass`, 300_000, () => { alive('early'); return passes() >= 1 ? true : undefined }, 1000)
+  return {
+    name,
+    passes,
+    alive,
+    finish: async () => {
+      kubectl(p, ['-n', WORKLOAD_NS, 'exec', name, '--', 'touch', '/tmp/stop'])
+      const end = await waitUntil(`${name} to finish`, 300_000, () => { const ph = phase(p, name); return ph === 'Succeeded' || ph === 'Failed' ? ph : undefined }, 1000)
+      const logs = podLogs(p, name)
+      if (end !== 'Succeeded') throw new Error(`${name} failed:\n${logs}`)
+      return logs.trim().split('\n').pop() ?? ''
     }
-    await waitUntil('streamer running and a first full pass', 300_000, () => { streaming('early'); return passes() >= 1 ? true : undefined }, 1000)
+  }
+}
+
+const restarts = (pod: PodInfo | undefined, container?: string): number =>
+  (pod?.status.containerStatuses ?? []).filter((c) => container === undefined || c.name === container).reduce((n, c) => n + c.restartCount, 0)
+
+const nodePluginRestart: Workload = {
+  name: 'node plugin pod deleted while a reader streams a large file: reads never fail, mounts adopted, next pod mounts',
+  async run ({ p, content, log }) {
+    const streamer = await startStreamer(p, content, 'streamer')
     const [old] = podsOf(p, 'ipfs-csi-node')
     const [dataBefore] = podsOf(p, 'ipfs-csi-node-data')
     if (old === undefined || dataBefore === undefined) throw new Error('no node plugin or node data-plane pod')
     const serversBefore = fuseServerPids(p)
     if (Object.keys(serversBefore).length === 0) throw new Error('no FUSE server status in the state dir')
-    const before = passes()
-    // Deleted while the streamer reads: the first pass that starts after the deletion is
-    // waited for below, so the pod goes away under live reads.
-    log(`deleting node plugin pod ${old.metadata.name} during pass ${before + 1} (FUSE servers ${JSON.stringify(serversBefore)})`)
+    log(`deleting node plugin pod ${old.metadata.name} during pass ${streamer.passes() + 1} (FUSE servers ${JSON.stringify(serversBefore)})`)
     const t0 = Date.now()
     kubectl(p, ['-n', NAMESPACE, 'delete', 'pod', old.metadata.name, '--wait=true', '--timeout=180s'])
     const deletedMs = Date.now() - t0
-    const passesAtDeletion = passes()
+    const passesAtDeletion = streamer.passes()
     const fresh = await waitUntil('new node plugin pod ready', 300_000, () => {
-      streaming('while the node plugin was replaced')
+      streamer.alive('while the node plugin was replaced')
       return podsOf(p, 'ipfs-csi-node').find((i) => i.metadata.name !== old.metadata.name && i.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'))
     }, 1000)
     const restartMs = Date.now() - t0
@@ -406,27 +431,55 @@ echo "all $pass passes verified"`
     }
     // The data plane (fuse-host, node Kubo) was not touched.
     const [dataAfter] = podsOf(p, 'ipfs-csi-node-data')
-    const restarts = (dataAfter?.status.containerStatuses ?? []).reduce((n, c) => n + c.restartCount, 0) - (dataBefore.status.containerStatuses ?? []).reduce((n, c) => n + c.restartCount, 0)
-    if (dataAfter?.metadata.uid !== dataBefore.metadata.uid || restarts !== 0) throw new Error(`the node data-plane pod changed (${dataBefore.metadata.uid} → ${dataAfter?.metadata.uid ?? 'none'}, ${restarts} container restarts)`)
+    const dataRestarts = restarts(dataAfter) - restarts(dataBefore)
+    if (dataAfter?.metadata.uid !== dataBefore.metadata.uid || dataRestarts !== 0) throw new Error(`the node data-plane pod changed (${dataBefore.metadata.uid} → ${dataAfter?.metadata.uid ?? 'none'}, ${dataRestarts} container restarts)`)
     // Two more complete passes after the new pod is up, and at least one pass that ran while the
     // old pod was being deleted: the mount the streamer holds served throughout.
-    const target = Math.max(passes(), passesAtDeletion + 1) + 2
-    await waitUntil('two passes after the restart', 300_000, () => { streaming('after the restart'); return passes() >= target ? true : undefined }, 1000)
-    kubectl(p, ['-n', WORKLOAD_NS, 'exec', 'streamer', '--', 'touch', '/tmp/stop'])
-    const end = await waitUntil('streamer to finish', 300_000, () => { const ph = phase(p, 'streamer'); return ph === 'Succeeded' || ph === 'Failed' ? ph : undefined }, 1000)
-    const logs = podLogs(p, 'streamer')
-    if (end !== 'Succeeded') throw new Error(`streamer failed:\n${logs}`)
+    const target = Math.max(streamer.passes(), passesAtDeletion + 1) + 2
+    await waitUntil('two passes after the restart', 300_000, () => { streamer.alive('after the restart'); return streamer.passes() >= target ? true : undefined }, 1000)
+    const last = await streamer.finish()
     const after = await runPod(p, {
       name: 'after-restart-reader',
       script: shaCheckScript('/model', under(content.files, 'model')),
       volumes: [{ name: 'vol', csi: { driver: 'ipfs.csi.dev', readOnly: true, volumeAttributes: { cid: content.rootCid, path: 'model' } } }],
       mounts: [{ name: 'vol', mountPath: '/model', readOnly: true }]
     })
-    return `node plugin pod deleted in ${deletedMs} ms, new pod ready in ${restartMs} ms, adopted ${report.adopted} mounts (same FUSE server pids); ${logs.trim().split('\n').pop() ?? ''}; next pod: ${after.logs.trim().split('\n').pop() ?? ''}`
+    return `node plugin pod deleted in ${deletedMs} ms, new pod ready in ${restartMs} ms, adopted ${report.adopted} mounts (same FUSE server pids); ${last}; next pod: ${after.logs.trim().split('\n').pop() ?? ''}`
   }
 }
 
-export const WORKLOADS: Workload[] = [staticPv, dynamicPvc, inlineEphemeral, writable, snapshotRestore, preloader, modelServing, nodePluginRestart]
+const nodeKuboRestart: Workload = {
+  name: 'node-local Kubo restarted while a reader streams content this node holds: reads never fail',
+  async run ({ p, content, log }) {
+    const streamer = await startStreamer(p, content, 'streamer-kubo')
+    const [data] = podsOf(p, 'ipfs-csi-node-data')
+    if (data === undefined) throw new Error('no node data-plane pod')
+    const before = restarts(data, 'kubo')
+    const servers = fuseServerPids(p)
+    log(`stopping the node Kubo in ${data.metadata.name} during pass ${streamer.passes() + 1}`)
+    const t0 = Date.now()
+    // SIGTERM to the container's first process: Kubo shuts down and kubelet restarts the container.
+    kubectl(p, ['-n', NAMESPACE, 'exec', data.metadata.name, '-c', 'kubo', '--', 'kill', '1'])
+    const passesAtStop = streamer.passes()
+    await waitUntil('the node Kubo restarted and ready', 300_000, () => {
+      streamer.alive('while the node Kubo restarted')
+      const [now] = podsOf(p, 'ipfs-csi-node-data')
+      const kubo = now?.status.containerStatuses?.find((c) => c.name === 'kubo')
+      return kubo !== undefined && kubo.restartCount > before && kubo.ready ? true : undefined
+    }, 1000)
+    const restartMs = Date.now() - t0
+    // The FUSE servers never noticed (their blocks are on this node's disk): the same processes.
+    const after = fuseServerPids(p)
+    for (const [key, pid] of Object.entries(servers)) {
+      if (after[key] !== pid) throw new Error(`FUSE server of ${key} was ${pid}, now ${String(after[key])}`)
+    }
+    const target = Math.max(streamer.passes(), passesAtStop + 1) + 1
+    await waitUntil('a pass after the node Kubo is back', 300_000, () => { streamer.alive('after the node Kubo restart'); return streamer.passes() >= target ? true : undefined }, 1000)
+    return `node Kubo back in ${restartMs} ms; ${await streamer.finish()}`
+  }
+}
+
+export const WORKLOADS: Workload[] = [staticPv, dynamicPvc, inlineEphemeral, writable, snapshotRestore, preloader, modelServing, nodePluginRestart, nodeKuboRestart]
 
 /** Deletes workload pods, then claims and snapshots, then the PVs they left, waiting for each step. */
 export async function deleteWorkloads (p: ClusterPaths, log: (m: string) => void): Promise<void> {

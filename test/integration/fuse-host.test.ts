@@ -1,7 +1,8 @@
-// FUSE servers started by `ipfs-csi fuse-host` (the node pod's separate container) instead of
+// FUSE servers started by `ipfs-csi fuse-host` (the node data-plane pod) instead of
 // the node service: they are the fuse-host's children, survive the node service dying, are
 // adopted by a restarted node service, are reaped by the fuse-host (no zombies), and a missing
-// fuse-host makes NodeStageVolume fail with UNAVAILABLE leaving nothing behind.
+// fuse-host makes NodeStageVolume fail with UNAVAILABLE leaving nothing behind; and with fuse-host
+// in PID and mount namespaces of its own (its own pod), the node service works through it alone.
 import test from 'ava'
 import { spawn, execFile, type ChildProcess } from 'node:child_process'
 import { createWriteStream, existsSync, readFileSync, statSync } from 'node:fs'
@@ -18,7 +19,7 @@ import { CLI, logFile } from '../helpers/repo.js'
 import { stopProcess } from '../helpers/stop-process.js'
 import { readMountTable } from '../../node-plugin/mount-table.js'
 import { volumeKey } from '../../node-plugin/volume-state.js'
-import { launcherRequest } from '../../node-plugin/fuse-process.js'
+import { launcherRequest, remoteFindPids } from '../../node-plugin/fuse-process.js'
 
 const execFileP = promisify(execFile)
 const RO = mountCap('MULTI_NODE_READER_ONLY')
@@ -88,11 +89,13 @@ async function zombiesOf (ppid: number): Promise<number[]> {
 
 interface Host { child: ChildProcess, socketPath: string, logPath: string, exited: Promise<number | null> }
 
-async function startHost (dir: string, stateDir: string, name: string): Promise<Host> {
+/** `wrap`: a command to run fuse-host under (e.g. unshare into namespaces of its own). */
+async function startHost (dir: string, stateDir: string, name: string, wrap: string[] = []): Promise<Host> {
   const socketPath = path.join(dir, 'run', 'fuse-host.sock')
   const logPath = logFile(`fuse-host-${name}`)
   const out = createWriteStream(logPath, { flags: 'a' })
-  const child = spawn(process.execPath, [CLI, 'fuse-host', '--socket', socketPath, '--state-dir', stateDir, '--log-level', 'debug'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const argv = [process.execPath, CLI, 'fuse-host', '--socket', socketPath, '--state-dir', stateDir, '--log-level', 'debug']
+  const child = spawn(wrap[0] ?? argv[0] as string, [...wrap.slice(1), ...(wrap.length > 0 ? argv : argv.slice(1))], { stdio: ['ignore', 'pipe', 'pipe'] })
   child.stdout.pipe(out); child.stderr.pipe(out)
   children.push(child)
   const exited = new Promise<number | null>(resolve => child.once('exit', code => resolve(code)))
@@ -193,6 +196,79 @@ test('FUSE servers started through fuse-host survive the node service, are adopt
   t.deepEqual((await readMountTable()).filter(e => e.mountPoint.startsWith(dir + '/')), [])
 })
 
+/** Host pids of live FUSE servers whose command line names `specPath` (the host sees every PID namespace). */
+async function hostPidsOf (specPath: string): Promise<number[]> {
+  const out: number[] = []
+  for (const name of await readdir('/proc').catch(() => [] as string[])) {
+    if (!/^\d+$/.test(name) || !running(Number(name))) continue
+    const argv = (await readFile(`/proc/${name}/cmdline`, 'utf8').catch(() => '')).split('\0')
+    if (argv.includes('fuse-server') && argv.includes(specPath)) out.push(Number(name))
+  }
+  return out
+}
+
+test('fuse-host in PID and mount namespaces of its own (as in its own pod): the node service stages, adopts and unstages through it alone', async (t) => {
+  // A shared mount over the test dir, like the Bidirectional hostPaths both pods mount: the FUSE
+  // mounts fuse-host's servers make in their mount namespace appear in the node service's.
+  const dir = await newDir()
+  await execFileP('mount', ['--bind', dir, dir])
+  t.teardown(async () => { await cleanup(dir); await execFileP('umount', ['-l', dir]).catch(() => {}) })
+  await execFileP('mount', ['--make-shared', dir])
+  const stateDir = path.join(dir, 'state')
+  // fuse-host is PID 1 of a new PID namespace with its own /proc: its servers' pids mean nothing
+  // in the node service's /proc, and they all die with it (--kill-child), as in a pod.
+  const host = await startHost(dir, stateDir, 'pidns', ['unshare', '--pid', '--fork', '--kill-child', '--mount-proc', '--propagation', 'unchanged'])
+  const d = await DriverProcess.start({ kuboApi: kubo.apiUrl, mode: 'node', dir, name: 'fuse-host-pidns', extraArgs: ['--fuse-launcher', `unix://${host.socketPath}`] })
+  drivers.push(d)
+  const id = root
+  const sp = d.stagingPath(id)
+  const tp = d.targetPath('pod-ns', id)
+  await d.csi.node.NodeStageVolume({ volume_id: id, staging_target_path: sp, volume_capability: RO })
+  await d.csi.node.NodePublishVolume({ volume_id: id, staging_target_path: sp, target_path: tp, volume_capability: RO, readonly: true })
+  t.true(await readsFile(tp, 'a.txt'))
+  const specPath = path.join(stateDir, 'volumes', volumeKey(id), 'spec.json')
+  const nsPid = await serverPid(d, id)
+  const hostPids = await hostPidsOf(specPath)
+  t.is(hostPids.length, 1, 'one FUSE server runs')
+  t.not(hostPids[0], nsPid, 'the server\'s pid in its namespace is not its pid on the host')
+  t.deepEqual(await launcherRequest(host.socketPath, { op: 'status', specPath }, 10_000), { pids: [nsPid] }, 'fuse-host reports it by its own pid')
+
+  // The node service dies and comes back: the server is adopted (not healed: same process).
+  await d.kill9()
+  await d.launch()
+  t.is(await serverPid(d, id), nsPid)
+  t.deepEqual(await hostPidsOf(specPath), hostPids, 'the same FUSE server process')
+  const stats = await d.csi.node.NodeGetVolumeStats({ volume_id: id, volume_path: tp })
+  t.false(stats.volume_condition.abnormal, stats.volume_condition.message)
+  t.true(await readsFile(tp, 'a.txt'))
+
+  // Unstage stops the server through fuse-host and leaves nothing mounted.
+  await d.csi.node.NodeUnpublishVolume({ volume_id: id, target_path: tp })
+  await d.csi.node.NodeUnstageVolume({ volume_id: id, staging_target_path: sp })
+  t.true(await eventually(async () => (await hostPidsOf(specPath)).length === 0, 20_000), 'the server was stopped')
+  t.deepEqual((await readMountTable()).filter(e => e.mountPoint.startsWith(dir + '/')), [])
+
+  // Staged again, then fuse-host's namespace ends (its pod deleted): the server dies with it, and
+  // the node service sees a dead volume, not a live one, once fuse-host is back.
+  await d.csi.node.NodeStageVolume({ volume_id: id, staging_target_path: sp, volume_capability: RO })
+  const before = await hostPidsOf(specPath)
+  t.is(before.length, 1)
+  // SIGKILL, as a container stop ends: `unshare --fork` ignores SIGTERM while it waits, and
+  // --kill-child then kills the namespace's init, which takes every process in it along.
+  host.child.kill('SIGKILL')
+  await host.exited
+  t.true(await eventually(async () => (await hostPidsOf(specPath)).length === 0, 20_000), 'the server died with its PID namespace')
+  const host2 = await startHost(dir, stateDir, 'pidns-2', ['unshare', '--pid', '--fork', '--kill-child', '--mount-proc', '--propagation', 'unchanged'])
+  // The healer (or a repeated stage) remounts it through the new fuse-host.
+  await d.csi.node.NodeStageVolume({ volume_id: id, staging_target_path: sp, volume_capability: RO })
+  t.true(await readsFile(sp, 'a.txt'), 'remounted through the new fuse-host')
+  t.not((await hostPidsOf(specPath))[0], before[0])
+  await d.csi.node.NodeUnstageVolume({ volume_id: id, staging_target_path: sp })
+  t.true(await eventually(async () => (await hostPidsOf(specPath)).length === 0, 20_000))
+  host2.child.kill('SIGKILL')
+  await host2.exited
+})
+
 test('the launcher socket refuses bad requests and drops silent clients', async (t) => {
   const dir = await newDir()
   const stateDir = path.join(dir, 'state')
@@ -211,6 +287,10 @@ test('the launcher socket refuses bad requests and drops silent clients', async 
   t.deepEqual(await launcherRequest(host.socketPath, { op: 'stop', specPath: volSpec, pid: process.pid, graceMs: 0 }, 10_000), { stopped: [] }, 'a pid that is not a server of that spec is left alone')
   t.regex(String((await launcherRequest(host.socketPath, { op: 'status', specPath: path.join(outside, 'spec.json') }, 10_000)).error), /is not <state-dir>/)
   t.regex(String((await launcherRequest(host.socketPath, { op: 'stop', specPath: volSpec, graceMs: -1 }, 10_000)).error), /graceMs/)
+  // A healer pass asks about every volume at once: more than fuse-host's 64 connections must
+  // still all get answers (the node service queues its status requests).
+  const many = await Promise.allSettled(Array.from({ length: 150 }, async (_, i) => await remoteFindPids(host.socketPath, path.join(stateDir, 'volumes', `v${i}`, 'spec.json'))))
+  t.deepEqual(many.filter(r => r.status === 'rejected').map(r => String((r as PromiseRejectedResult).reason)).slice(0, 3), [], '150 concurrent status requests all answered')
 
   // Raw garbage gets an error line; a client that sends nothing is dropped.
   const talk = async (data: string | undefined): Promise<{ reply: string, ms: number }> => await new Promise((resolve, reject) => {
