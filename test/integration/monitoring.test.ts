@@ -216,6 +216,9 @@ test('Prometheus scrapes every part under real reads: each metric family moves, 
     // pod's path right then still meets the dead bind (ENOTCONN). Done when the target serves.
     return await readFile(path.join(tp, 'config.json')).then(() => true, () => undefined)
   })
+  // The new server writes its status once mounted; the healer binds the target again after
+  // that: the pod's path serves again once the bind is back (a read before it finds the bare dir).
+  await waitFor('the target bound again', async () => await readFile(path.join(tp, 'config.json'), 'utf8').then(() => true))
   t.deepEqual(JSON.parse(await readFile(path.join(tp, 'config.json'), 'utf8')), { ok: true })
   t.true((await readFile(path.join(tp, 'model/shard2.bin'))).equals(files['model/shard2.bin']))
 
