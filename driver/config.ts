@@ -54,6 +54,14 @@ export interface ServeConfig {
   fuseMaxHeapMiB: number
   /** NodeGetInfo's max_volumes_per_node: what the scheduler places on this node (0: no limit). */
   maxVolumesPerNode: number
+  /** Writable volumes' spill root on this node; unset: each FUSE server's $TMPDIR/ipfs-csi-spill. */
+  spillDir?: string
+  /** Bytes all spill files of the node may take together. */
+  spillMaxBytes: number
+  /** Bytes one volume's spill files may take (at most spillMaxBytes). */
+  spillVolumeMaxBytes: number
+  /** The inline ephemeral volume policy (node-plugin/inline-policy.ts); unset: inline volumes are refused. */
+  inlinePolicyFile?: string
   /**
    * Node mode: kubelet plugin registration served by the driver itself (instead of the
    * node-driver-registrar sidecar). registrationSocket is where the `Registration` service listens
@@ -100,6 +108,10 @@ export const SERVE_FLAGS = {
   'fuse-launcher': { type: 'string', default: 'local' },
   'fuse-max-heap-mib': { type: 'string', default: String(DEFAULTS.fuseMaxHeapMiB) },
   'max-volumes-per-node': { type: 'string', default: '0' },
+  'spill-dir': { type: 'string' },
+  'spill-max-bytes': { type: 'string', default: String(DEFAULTS.spillMaxBytes) },
+  'spill-volume-max-bytes': { type: 'string' },
+  'inline-policy-file': { type: 'string' },
   'registration-socket': { type: 'string' },
   'kubelet-registration-path': { type: 'string' },
   'metrics-listen': { type: 'string' }
@@ -178,6 +190,27 @@ function validateRegistration (problems: string[], socketRaw: unknown, kubeletPa
   return { registrationSocket: path.resolve(socket), kubeletRegistrationPath: path.resolve(kubeletPath) }
 }
 
+function optionalAbsolute (problems: string[], flag: string, raw: unknown): string | undefined {
+  if (raw === undefined || raw === '') return undefined
+  const p = String(raw)
+  if (!path.isAbsolute(p)) { problems.push(`--${flag} must be an absolute path (got ${JSON.stringify(p)})`); return undefined }
+  return path.resolve(p)
+}
+
+const MIN_SPILL_BYTES = 1024 * 1024
+
+/** `--spill-*`: an absolute dir (optional), a node budget, a per-volume share no larger than it. */
+function validateSpill (problems: string[], dirRaw: unknown, maxRaw: unknown, volumeRaw: unknown): Pick<ServeConfig, 'spillDir' | 'spillMaxBytes' | 'spillVolumeMaxBytes'> {
+  const spillDir = optionalAbsolute(problems, 'spill-dir', dirRaw)
+  const spillMaxBytes = intOption(problems, 'spill-max-bytes', maxRaw, MIN_SPILL_BYTES, Number.MAX_SAFE_INTEGER)
+  let spillVolumeMaxBytes = Math.max(MIN_SPILL_BYTES, Math.floor(spillMaxBytes / 2))
+  if (volumeRaw !== undefined && volumeRaw !== '') {
+    spillVolumeMaxBytes = intOption(problems, 'spill-volume-max-bytes', volumeRaw, MIN_SPILL_BYTES, Number.MAX_SAFE_INTEGER)
+    if (spillVolumeMaxBytes > spillMaxBytes) problems.push(`--spill-volume-max-bytes (${spillVolumeMaxBytes}) must not exceed --spill-max-bytes (${spillMaxBytes})`)
+  }
+  return { ...(spillDir !== undefined ? { spillDir } : {}), spillMaxBytes, spillVolumeMaxBytes }
+}
+
 export function parseServeConfig (argv: string[], env: NodeJS.ProcessEnv = process.env): ServeConfig {
   let read
   try {
@@ -234,8 +267,12 @@ export function parseServeConfig (argv: string[], env: NodeJS.ProcessEnv = proce
   const metricsListen = parseListen(problems, v['metrics-listen'])
   const fuseMaxHeapMiB = intOption(problems, 'fuse-max-heap-mib', v['fuse-max-heap-mib'], FUSE_HEAP_MIB.min, FUSE_HEAP_MIB.max)
   const maxVolumesPerNode = intOption(problems, 'max-volumes-per-node', v['max-volumes-per-node'], 0, 100_000)
+  const spill = validateSpill(problems, v['spill-dir'], v['spill-max-bytes'], v['spill-volume-max-bytes'])
+  const inlinePolicyFile = optionalAbsolute(problems, 'inline-policy-file', v['inline-policy-file'])
   if (problems.length > 0) throw new ConfigError(problems)
   return {
+    ...spill,
+    ...(inlinePolicyFile !== undefined ? { inlinePolicyFile } : {}),
     fuseLauncher,
     fuseMaxHeapMiB,
     maxVolumesPerNode,

@@ -23,6 +23,11 @@ export const DEFAULTS = {
    * of heap dies alone (and is healed) instead of growing until the cgroup OOM-kills its neighbours.
    */
   fuseMaxHeapMiB: 512,
+  /**
+   * Writable volumes: what the spill files of all FUSE servers of a node may take together
+   * (files open for writing are kept whole in them until saved), and where they go.
+   */
+  spillMaxBytes: 8 * 1024 ** 3,
   /** Leaf blocks fetched ahead of a sequential reader. */
   readAheadBlocks: 8,
   /** How often the node service checks mounts and remounts dead FUSE servers. */
@@ -50,5 +55,7 @@ export const CTX = {
   /** `name[:tag|version]` of the API's model index (inline volumes, static PVs), resolved at stage. */
   model: 'model',
   capacity: 'ipfs.csi.dev/capacity',
-  ephemeral: 'csi.storage.k8s.io/ephemeral'
+  ephemeral: 'csi.storage.k8s.io/ephemeral',
+  /** Set by kubelet on NodePublish (CSIDriver podInfoOnMount); the inline volume policy reads it. */
+  podNamespace: 'csi.storage.k8s.io/pod.namespace'
 } as const

@@ -28,6 +28,11 @@ Runs the CSI services (Identity, and Controller and/or Node) on a unix socket. $
   --fuse-launcher local|unix:///SOCK  who starts FUSE servers: this process, or ipfs-csi fuse-host at SOCK
   --fuse-max-heap-mib N             V8 heap limit of each volume's FUSE server (default ${DEFAULTS.fuseMaxHeapMiB})
   --max-volumes-per-node N          max_volumes_per_node in NodeGetInfo (default 0: no limit)
+  --spill-dir DIR                   where writable volumes keep files open for writing (default $TMPDIR/ipfs-csi-spill of the FUSE server)
+  --spill-max-bytes N               what those spill files of the whole node may take (default ${DEFAULTS.spillMaxBytes}); past it, ENOSPC
+  --spill-volume-max-bytes N        what one volume's spill files may take (default half of --spill-max-bytes)
+  --inline-policy-file FILE         which namespaces may mount what as inline ephemeral volumes (reloaded when
+                                    it changes); unset: inline volumes are refused (docs/security.md)
   --registration-socket SOCK        node mode: serve kubelet plugin registration on SOCK (in plugins_registry)
   --kubelet-registration-path SOCK  the CSI socket as kubelet sees it on the host (with --registration-socket)
   --kubo-timeout-ms N               deadline of each Kubo call (default ${DEFAULTS.kuboTimeoutMs})

@@ -205,7 +205,7 @@ async function answer (line: string, stateDir: string, log: Logger, counts: Fuse
     const started = await spawnLocalFuseServer(req.specPath, req.logPath)
     counts.spawned++
     counts.running++
-    log.info('started FUSE server', { pid: started.pid, spec: req.specPath })
+    log.info('started FUSE server', { pid: started.pid, spec: req.specPath, cgroup: started.cgroup?.dir, noCgroup: started.cgroup?.skipped })
     // node reaps its children (no zombies); the exit is logged for the operator.
     void started.exited.then(({ code, signal }) => {
       counts.running--

@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url'
 import { Code, CsiError } from '../driver/errors.js'
 import { findMount, readMountTable } from './mount-table.js'
 import { isHeapMiB } from './fuse/fuse-spec.js'
+import { placeInOwnCgroup, serverMemoryLimit, type Placement } from './fuse-cgroup.js'
 import { userFacing } from './user-errors.js'
 
 export const CLI_PATH = fileURLToPath(new URL('../driver/cli.js', import.meta.url))
@@ -39,6 +40,8 @@ export interface StartedServer {
   exited: Promise<{ code: number | null, signal: string | null }>
   /** Stops watching for the exit (a launcher-started server is watched by polling /proc). */
   stopWatching?: () => void
+  /** Its memory cgroup, or why it has none (local spawns of a spec with a heap limit). */
+  cgroup?: Placement
 }
 
 export interface SpawnOptions {
@@ -118,24 +121,26 @@ export async function remoteStop (socketPath: string, specPath: string, pid: num
 }
 
 /**
- * The spec's heap limit: V8 takes it only as a flag at start, so the spawner reads it. A spec
- * that cannot be read or is a symlink is left to the server itself to refuse with a clear error.
+ * What the spawner needs of the spec: the heap limit (V8 takes it only as a flag at start) and
+ * what the server's memory cgroup is sized and named by. A spec that cannot be read or is a
+ * symlink is left to the server itself to refuse with a clear error.
  */
-async function heapLimitOf (specPath: string): Promise<number | undefined> {
+async function spawnSettingsOf (specPath: string): Promise<{ heap?: number, blockCacheBytes: number, volumeId: string }> {
   try {
     const fh = await open(specPath, fsc.O_RDONLY | fsc.O_NOFOLLOW)
     try {
-      const heap = (JSON.parse(await fh.readFile('utf8')) as { maxHeapMiB?: unknown }).maxHeapMiB
-      return isHeapMiB(heap) ? heap : undefined
+      const spec = JSON.parse(await fh.readFile('utf8')) as { maxHeapMiB?: unknown, blockCacheBytes?: unknown, volumeId?: unknown }
+      const cache = Number.isSafeInteger(spec.blockCacheBytes) ? spec.blockCacheBytes as number : 0
+      return { ...(isHeapMiB(spec.maxHeapMiB) ? { heap: spec.maxHeapMiB } : {}), blockCacheBytes: cache, volumeId: typeof spec.volumeId === 'string' ? spec.volumeId : 'volume' }
     } finally { await fh.close() }
   } catch {
-    return undefined
+    return { blockCacheBytes: 0, volumeId: 'volume' }
   }
 }
 
 /** Spawns `cli.js fuse-server --spec specPath` detached, output appended to `logPath`. */
 export async function spawnLocalFuseServer (specPath: string, logPath: string): Promise<StartedServer> {
-  const heap = await heapLimitOf(specPath)
+  const { heap, blockCacheBytes, volumeId } = await spawnSettingsOf(specPath)
   // As root, into a dir on the host: never through a symlink planted at the log's name.
   const log = await open(logPath, fsc.O_WRONLY | fsc.O_APPEND | fsc.O_CREAT | fsc.O_NOFOLLOW, 0o600)
   try {
@@ -153,7 +158,9 @@ export async function spawnLocalFuseServer (specPath: string, logPath: string): 
       child.once('error', reject)
     })
     child.unref()
-    return { pid, exited }
+    // A server with a heap limit gets a memory cgroup of its own (fuse-cgroup.ts), where the node allows.
+    const cgroup = heap !== undefined ? await placeInOwnCgroup(pid, volumeId, serverMemoryLimit(heap, blockCacheBytes)) : undefined
+    return { pid, exited, ...(cgroup !== undefined ? { cgroup } : {}) }
   } finally {
     await log.close()
   }

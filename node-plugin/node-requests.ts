@@ -1,6 +1,7 @@
 // The node service's edge: CSI requests (wire shapes, snake_case, every field optional) checked
 // and turned into the domain requests the stager and publisher take. Bad input is refused here,
 // with INVALID_ARGUMENT, before anything is resolved, spawned, mounted or created.
+import { CTX } from '../driver/constants.js'
 import { invalid } from '../driver/errors.js'
 import { checkPathUnder } from '../driver/paths.js'
 import { checkCapability, checkVolumeId, isEphemeral, volumeSourceOf, type CapabilityLike, type VolumeSource } from './volume-source.js'
@@ -59,6 +60,8 @@ export interface PublishInline {
   volumeId: string
   source: Extract<VolumeSource, { kind: 'content' }>
   targetPath: string
+  /** The pod's namespace as kubelet passes it (CSIDriver podInfoOnMount), for the inline policy. */
+  podNamespace?: string
 }
 
 export type PublishVolume = PublishStaged | PublishInline
@@ -90,7 +93,8 @@ export async function publishVolumeOf (req: PublishRequest, limits: RequestLimit
   const source = volumeSourceOf(volumeId, req.volume_context, limits.defaultCapacityBytes)
   if (isEphemeral(req.volume_context)) {
     if (source.kind !== 'content') throw invalid('inline ephemeral volumes are content only')
-    return { inline: true, volumeId, source, targetPath: await checkPathUnder(limits.kubeletDir, rawTarget, 'target_path') }
+    const podNamespace = req.volume_context?.[CTX.podNamespace]
+    return { inline: true, volumeId, source, targetPath: await checkPathUnder(limits.kubeletDir, rawTarget, 'target_path'), ...(podNamespace !== undefined ? { podNamespace } : {}) }
   }
   const rawStaging = requirePath(req.staging_target_path, 'staging_target_path')
   const targetPath = await checkPathUnder(limits.kubeletDir, rawTarget, 'target_path')

@@ -6,6 +6,7 @@ import type { ServeConfig } from '../driver/config.js'
 import { Kubo } from '../driver/kubo.js'
 import type { Logger } from '../driver/logger.js'
 import { FuseServers } from './fuse-servers.js'
+import { InlinePolicy } from './inline-policy.js'
 import { processLauncher, type FuseLauncher } from './fuse-launcher.js'
 import { systemMounter, type Mounter } from './mounter.js'
 import type { RequestLimits } from './node-requests.js'
@@ -25,6 +26,8 @@ export interface NodeVolumesDeps {
   mounter?: Mounter
   /** FUSE server processes (default: real ones, through config.fuseLauncher). */
   launcher?: FuseLauncher
+  /** Who may mount what inline (default: config.inlinePolicyFile; none refuses every inline volume). */
+  inlinePolicy?: InlinePolicy
 }
 
 export interface NodeVolumesOptions {
@@ -72,6 +75,7 @@ export class NodeVolumes {
       stagedPins: new StagedPins(kubo, log, otherUserFrom(this.store)),
       mountTimeoutMs
     })
-    this.publisher = new VolumePublisher({ log, kubeletDir: config.kubeletDir, store: this.store, mounter: this.mounter, mounts, health: this.health, stager: this.stager })
+    const inlinePolicy = deps.inlinePolicy ?? new InlinePolicy(config.inlinePolicyFile, log)
+    this.publisher = new VolumePublisher({ log, kubeletDir: config.kubeletDir, store: this.store, mounter: this.mounter, mounts, health: this.health, stager: this.stager, inlinePolicy })
   }
 }

@@ -13,6 +13,7 @@ import type { MountHealth } from './volume-health.js'
 import type { VolumeMounts } from './volume-mounts.js'
 import { describeSource, READER_ONLY_MODES } from './volume-source.js'
 import type { VolumeStager } from './volume-stager.js'
+import type { InlinePolicy } from './inline-policy.js'
 import type { VolumeStateStore } from './volume-state.js'
 
 export interface VolumePublisherDeps {
@@ -25,6 +26,8 @@ export interface VolumePublisherDeps {
   health: MountHealth
   /** Inline volumes are mounted and torn down like staged ones. */
   stager: VolumeStager
+  /** Who may mount what inline. */
+  inlinePolicy: InlinePolicy
 }
 
 export class VolumePublisher {
@@ -97,6 +100,7 @@ export class VolumePublisher {
   private async publishInline (req: PublishInline, signal: AbortSignal): Promise<void> {
     const { volumeId, source, targetPath } = req
     const { log, store, mounts, health, stager } = this.d
+    await this.d.inlinePolicy.check(source, req.podNamespace)
     const existing = await store.read(volumeId)
     if (existing !== undefined) {
       if (!existing.ephemeral) throw new CsiError(Code.FAILED_PRECONDITION, `volume ${volumeId} is staged as a persistent volume, not an inline one`)

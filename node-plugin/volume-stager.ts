@@ -46,7 +46,12 @@ export function nodeFuseSettings (config: ServeConfig, kind: VolumeSource['kind'
   }
   if (kind === 'writable') {
     // Writable data lives in the storage Kubo's MFS, not in the node-local Kubo.
-    return { ...common, kuboApi: config.storageKuboApi, ...(config.storageKuboApiTokenFile !== undefined ? { kuboApiTokenFile: config.storageKuboApiTokenFile } : {}) }
+    return {
+      ...common,
+      kuboApi: config.storageKuboApi,
+      ...(config.storageKuboApiTokenFile !== undefined ? { kuboApiTokenFile: config.storageKuboApiTokenFile } : {}),
+      spill: { ...(config.spillDir !== undefined ? { dir: config.spillDir } : {}), maxBytes: config.spillMaxBytes, volumeMaxBytes: config.spillVolumeMaxBytes }
+    }
   }
   return {
     ...common,
@@ -147,8 +152,10 @@ export class VolumeStager {
     }
     await store.write(state)
     log.info('staged', { volumeId, mountpoint, kind: source.kind, root: spec.rootCid ?? spec.mfsPath, ms: Date.now() - started })
-    // GC protection for what is mounted, in the background (see staged-pins.ts).
-    if (spec.mode === 'content' && spec.rootCid !== undefined) this.d.stagedPins.pin(volumeId, spec.rootCid)
+    // GC protection for what is mounted, in the background (see staged-pins.ts). Not for inline
+    // volumes: anyone the policy lets in would otherwise pin whole DAGs into the node's repo; their
+    // blocks stay in the node cache, under its bounded budget (GC may take them; reads fetch again).
+    if (spec.mode === 'content' && spec.rootCid !== undefined && !ephemeral) this.d.stagedPins.pin(volumeId, spec.rootCid)
     return state
   }
 

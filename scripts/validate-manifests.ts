@@ -202,8 +202,9 @@ export function unpinnedImages (text: string, file: string): Problem[] {
 }
 
 interface K8sObject { kind?: string, metadata?: { name?: string }, data?: Record<string, string>, spec?: Json }
-interface Container { name: string, image?: string, env?: Array<{ name: string, value?: string }>, envFrom?: Array<{ configMapRef?: { name: string } }>, volumeMounts?: Array<{ name: string, mountPath: string }> }
-interface PodSpec { containers?: Container[], initContainers?: Container[], volumes?: Array<{ name: string, secret?: { secretName: string } }> }
+interface Container { name: string, image?: string, args?: string[], env?: Array<{ name: string, value?: string }>, envFrom?: Array<{ configMapRef?: { name: string } }>, volumeMounts?: Array<{ name: string, mountPath: string }>, resources?: { limits?: Record<string, string> } }
+interface Volume { name: string, secret?: { secretName: string }, emptyDir?: { sizeLimit?: string }, configMap?: { name: string } }
+interface PodSpec { containers?: Container[], initContainers?: Container[], volumes?: Volume[] }
 
 function podSpecOf (o: K8sObject): PodSpec | undefined {
   const spec = o.spec as { template?: { spec?: PodSpec }, jobTemplate?: { spec?: { template?: { spec?: PodSpec } } } } | undefined
@@ -224,10 +225,57 @@ function secretAt (spec: PodSpec, c: Container, dir: string): string | undefined
   return m === undefined ? undefined : spec.volumes?.find(v => v.name === m.name)?.secret?.secretName
 }
 
+/** A Kubernetes quantity (`10Gi`, `500M`, `1073741824`) in bytes; NaN when unreadable. */
+export function quantityBytes (q: string | undefined): number {
+  const m = /^(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti|Pi|k|M|G|T|P)?$/.exec(q ?? '')
+  if (m === null) return Number.NaN
+  const unit = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, k: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15 }[m[2] ?? ''] ?? 1
+  return Math.floor(Number(m[1]) * unit)
+}
+
+/** The volume mounted at `dir` in `c` (the longest mount path that holds it). */
+function volumeAt (spec: PodSpec, c: Container, dir: string): Volume | undefined {
+  const m = (c.volumeMounts ?? []).filter(v => dir === v.mountPath || dir.startsWith(v.mountPath.replace(/\/$/, '') + '/')).sort((a, b) => b.mountPath.length - a.mountPath.length)[0]
+  return m === undefined ? undefined : spec.volumes?.find(v => v.name === m.name)
+}
+
+/**
+ * Issue 12 items 2 and 8 on the node service: the FUSE servers' heap limit and the node's
+ * volume limit are set, inline volumes are checked against a policy ConfigMap that is mounted,
+ * and the spill settings the FUSE servers get are set (returned for spillProblems).
+ */
+function nodeServiceProblems (spec: PodSpec, c: Container, env: Record<string, string>, configMaps: Map<string, Record<string, string>>, bad: (message: string) => void): { dir: string, budget: number } | undefined {
+  if (!(Number(env.IPFS_CSI_FUSE_MAX_HEAP_MIB) > 0)) bad('IPFS_CSI_FUSE_MAX_HEAP_MIB is not set: a FUSE server\'s heap is bounded only by the container')
+  if (!(Number(env.IPFS_CSI_MAX_VOLUMES_PER_NODE) > 0)) bad('IPFS_CSI_MAX_VOLUMES_PER_NODE is not set: the scheduler may put any number of volumes (FUSE servers) on a node')
+  const policyFile = env.IPFS_CSI_INLINE_POLICY_FILE
+  const policy = policyFile === undefined ? undefined : volumeAt(spec, c, policyFile)
+  if (policy?.configMap === undefined) bad(`IPFS_CSI_INLINE_POLICY_FILE ${policyFile ?? 'is unset'}: inline volumes need a policy mounted from a ConfigMap`)
+  else if (!configMaps.has(policy.configMap.name)) bad(`the inline policy ConfigMap ${policy.configMap.name} is not in the render`)
+  const dir = env.IPFS_CSI_SPILL_DIR
+  const budget = Number(env.IPFS_CSI_SPILL_MAX_BYTES)
+  if (dir === undefined) bad('IPFS_CSI_SPILL_DIR is unset: spill files would land in the FUSE servers\' shared /tmp')
+  if (!(budget > 0)) bad(`IPFS_CSI_SPILL_MAX_BYTES is ${env.IPFS_CSI_SPILL_MAX_BYTES ?? 'unset'}: set the node's spill budget`)
+  return dir !== undefined && budget > 0 ? { dir, budget } : undefined
+}
+
+/**
+ * Item 7 where the FUSE servers run (fuse-host): the spill dir is an emptyDir of its own with a
+ * sizeLimit the budget fits under, and the pod's ephemeral-storage limits cover that sizeLimit
+ * (or kubelet evicts the pod before the budget refuses a write).
+ */
+function spillProblems (spec: PodSpec, c: Container, spill: { dir: string, budget: number }, bad: (message: string) => void): void {
+  const vol = volumeAt(spec, c, spill.dir)
+  const sizeLimit = quantityBytes(vol?.emptyDir?.sizeLimit)
+  if (vol?.emptyDir === undefined || !Number.isFinite(sizeLimit)) { bad(`the spill dir ${spill.dir} is not an emptyDir with a sizeLimit here`); return }
+  if (spill.budget > sizeLimit) bad(`IPFS_CSI_SPILL_MAX_BYTES (${spill.budget}) is larger than the spill emptyDir's sizeLimit (${sizeLimit})`)
+  const podLimit = (spec.containers ?? []).reduce((sum, x) => sum + quantityBytes(x.resources?.limits?.['ephemeral-storage'] ?? 'NaN'), 0)
+  if (!(podLimit >= sizeLimit)) bad(`the pod's ephemeral-storage limits (${podLimit}) do not cover the spill sizeLimit (${sizeLimit}): kubelet would evict the pod before the spill budget refuses a write`)
+}
+
 const ANY_ADDR = /\/ip4\/0\.0\.0\.0\/|\/ip6\/::\//
 
 /**
- * Security invariants of issue 12 (items 12-15) that live in the manifests: every Kubo token is
+ * Security invariants of issue 12 (items 2, 7, 8, 12-15) that live in the manifests: every Kubo token is
  * scoped (AllowedPaths file), node-local Kubos hold no storage-tier secret on disk, Kubo gateways
  * and APIs never listen on every interface and never fetch for a visitor, nothing routes the
  * public to the storage tier, listeners bind the pod IP, images are pinned by digest or carry a
@@ -240,6 +288,8 @@ export async function hardeningProblems (text: string, file: string): Promise<Pr
   const problems: Problem[] = []
   const bad = (o: K8sObject, c: Container | undefined, message: string): void => { problems.push({ file, message: `${o.kind ?? ''}/${o.metadata?.name ?? ''}${c !== undefined ? ` ${c.name}` : ''}: ${message}` }) }
   let kuboInits = 0
+  let spill: { dir: string, budget: number } | undefined
+  const fuseHosts: Array<{ o: K8sObject, spec: PodSpec, c: Container }> = []
   for (const o of objects) {
     if (o.kind === 'Ingress') {
       const text = JSON.stringify(o.spec ?? {})
@@ -259,6 +309,8 @@ export async function hardeningProblems (text: string, file: string): Promise<Pr
         if (reason === undefined || reason.trim().length < 40) bad(o, c, `image ${img} is not pinned by digest and deploy/lint/unpinned-images.json gives no reason`)
       }
       const env = effectiveEnv(c, configMaps)
+      if (o.kind === 'DaemonSet' && env.IPFS_CSI_MODE === 'node') spill = nodeServiceProblems(spec, c, env, configMaps, (m) => bad(o, c, m)) ?? spill
+      if (o.kind === 'DaemonSet' && c.args?.[0] === 'fuse-host') fuseHosts.push({ o, spec, c })
       if (env.IPFS_CSI_LISTEN !== undefined && !/^\$\(POD_IP\):\d+$|^127\.0\.0\.1:\d+$/.test(env.IPFS_CSI_LISTEN)) bad(o, c, `listens on ${env.IPFS_CSI_LISTEN}: bind the pod IP ($(POD_IP):PORT) or loopback`)
       if (!(c.volumeMounts ?? []).some(v => v.mountPath === '/scripts') || !(c.name === 'kubo-init')) continue
       kuboInits++
@@ -274,6 +326,8 @@ export async function hardeningProblems (text: string, file: string): Promise<Pr
     }
   }
   if (kuboInits === 0) problems.push({ file, message: 'no kubo-init container found: the hardening checks checked nothing' })
+  if (fuseHosts.length === 0) problems.push({ file, message: 'no fuse-host container found: the spill checks checked nothing' })
+  for (const h of fuseHosts) if (spill !== undefined) spillProblems(h.spec, h.c, spill, (m) => bad(h.o, h.c, m))
   return problems
 }
 

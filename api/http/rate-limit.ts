@@ -88,18 +88,28 @@ export class RetryLater extends CsiError {
 
 /**
  * Event-loop lag from timer drift, sampled every `intervalMs`: the largest recent drift decays
- * by half each sample, so one slow tick sheds for a moment, not for long.
+ * by half each sample, so one slow tick sheds for a moment, not for long. A drift counts in
+ * the proportion of it the process spent running, which makes the lag about the CPU time our own
+ * work held the loop for: a CPU-bound burst is lag to shed, while a process that only waited for
+ * a CPU (other processes held them) was idle, and refusing its clients would not help them (it
+ * made `ipfs pin remote add` fail on a loaded node with the API doing nothing).
  */
 export class LoadShedder {
   private lagMs = 0
   private readonly timer: NodeJS.Timeout
   private last = performance.now()
+  private lastCpu = process.cpuUsage()
 
   constructor (readonly maxLagMs: number, intervalMs = 50) {
     this.timer = setInterval(() => {
       const now = performance.now()
-      const drift = Math.max(0, now - this.last - intervalMs)
+      const cpu = process.cpuUsage()
+      const wallMs = now - this.last
+      const cpuMs = (cpu.user - this.lastCpu.user + cpu.system - this.lastCpu.system) / 1000
+      const busy = wallMs > 0 ? Math.min(1, cpuMs / wallMs) : 1
+      const drift = Math.max(0, wallMs - intervalMs) * busy
       this.last = now
+      this.lastCpu = cpu
       this.lagMs = Math.max(drift, this.lagMs / 2)
     }, intervalMs)
     this.timer.unref()

@@ -107,6 +107,10 @@ export function validateSpec (raw: unknown): FuseSpec {
   if (s?.logMaxBytes !== undefined && (!Number.isSafeInteger(s.logMaxBytes) || s.logMaxBytes < MIN_LOG_BYTES || s.logMaxBytes > MAX_LOG_BYTES)) {
     problems.push(`logMaxBytes must be an integer from ${MIN_LOG_BYTES} to ${MAX_LOG_BYTES}`)
   }
+  if (s?.spillDir !== undefined && (typeof s.spillDir !== 'string' || !path.isAbsolute(s.spillDir))) problems.push('spillDir must be an absolute path')
+  for (const k of ['spillMaxBytes', 'spillVolumeMaxBytes'] as const) {
+    if (s?.[k] !== undefined && (!Number.isSafeInteger(s[k]) || (s[k] as number) < 1)) problems.push(`${k} must be a positive integer`)
+  }
   if (problems.length > 0) throw new Error(`invalid FUSE spec: ${problems.join('; ')}`)
   return s
 }

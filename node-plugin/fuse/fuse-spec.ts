@@ -33,6 +33,12 @@ export interface FuseSpec {
   logLevel: string
   /** The server's log file is kept under this (its previous content in `<log>.1`). Default 8 MiB. */
   logMaxBytes?: number
+  /** writable mode: the node's spill root (writable/spill-budget.ts). Unset: `$TMPDIR/ipfs-csi-spill`. */
+  spillDir?: string
+  /** writable mode: bytes all spill files of the node may take together. Unset: DEFAULTS.spillMaxBytes. */
+  spillMaxBytes?: number
+  /** writable mode: bytes this volume's spill files may take (at most spillMaxBytes). */
+  spillVolumeMaxBytes?: number
   /** V8 heap limit (--max-old-space-size), applied by whoever spawns the server. Unset: Node's default. */
   maxHeapMiB?: number
 }
@@ -54,6 +60,8 @@ export interface FuseSettings {
   readAheadBlocks: number
   logLevel: string
   maxHeapMiB?: number
+  /** Writable volumes only: where spill files go and the node budget and volume share they get. */
+  spill?: { dir?: string, maxBytes: number, volumeMaxBytes: number }
 }
 
 /** What one volume serves: a fixed root CID, or an MFS directory. */
@@ -63,7 +71,7 @@ export type FuseVolume =
 
 /** The one builder of a FuseSpec (node stage and `ipfs-csi mount`). */
 export function fuseSpecOf (settings: FuseSettings, volume: FuseVolume): FuseSpec {
-  const { kuboBlocksDir, kuboApiTokenFile, maxHeapMiB, ...common } = settings
+  const { kuboBlocksDir, kuboApiTokenFile, maxHeapMiB, spill, ...common } = settings
   const base = {
     version: 1 as const,
     volumeId: volume.volumeId,
@@ -73,7 +81,15 @@ export function fuseSpecOf (settings: FuseSettings, volume: FuseVolume): FuseSpe
     ...(maxHeapMiB !== undefined ? { maxHeapMiB } : {})
   }
   if (volume.mode === 'writable') {
-    return { ...base, mode: 'writable', mfsPath: volume.mfsPath, capacityBytes: volume.capacityBytes, readOnly: volume.readOnly }
+    return {
+      ...base,
+      mode: 'writable',
+      mfsPath: volume.mfsPath,
+      capacityBytes: volume.capacityBytes,
+      readOnly: volume.readOnly,
+      ...(spill?.dir !== undefined ? { spillDir: spill.dir } : {}),
+      ...(spill !== undefined ? { spillMaxBytes: spill.maxBytes, spillVolumeMaxBytes: spill.volumeMaxBytes } : {})
+    }
   }
   // Content is immutable: always read-only.
   return { ...base, ...(kuboBlocksDir !== undefined ? { kuboBlocksDir } : {}), mode: 'content', rootCid: volume.rootCid, readOnly: true }

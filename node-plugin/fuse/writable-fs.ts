@@ -17,10 +17,12 @@
 //    to a huge file re-uploads it each time), and a flush of a file too big to upload within
 //    the op bound answers EIO while the upload still completes in the background.
 //  - Capacity: see writable/capacity.ts. spec.readOnly: every mutation fails with EROFS.
+//  - Spill files count against the node's spill budget and this volume's share of it
+//    (writable/spill-budget.ts): a write that needs more fails with ENOSPC for that file alone.
 //  - Every Kubo call has a deadline; a failing Kubo gives EIO, never a hang.
-import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
+import { DEFAULTS } from '../../driver/constants.js'
 import { Errno, FsError } from '../../driver/errors.js'
 import type { Kubo } from '../../driver/kubo.js'
 import type { Logger } from '../../driver/logger.js'
@@ -32,6 +34,7 @@ import { checkMfsRoot, isWithin, normalize, rebase, toMfs } from './writable/mfs
 import { OpenFile } from './writable/open-file.js'
 import { ChunkReader } from './writable/chunk-reader.js'
 import { RwGate } from './writable/rw-gate.js'
+import { SpillBudget, type SpillLimits } from './writable/spill-budget.js'
 import { StatCache } from './writable/stat-cache.js'
 
 const S_IFDIR = 0o040000
@@ -66,9 +69,15 @@ export async function createWritableFs (spec: FuseSpec, deps: WritableDeps): Pro
   const mfs = new MfsClient(deps.kubo, spec.kuboTimeoutMs)
   const rootStat = await mfs.stat(root)
   if (rootStat.type !== 'directory') throw new Error(`MFS path ${root} is not a directory`)
-  const w = new WritableFs(spec, root, mfs, deps.log, new Capacity(spec.capacityBytes, rootStat.cumulativeSize))
+  const w = new WritableFs(spec, root, mfs, deps.log, new Capacity(spec.capacityBytes, rootStat.cumulativeSize), spillLimitsOf(spec))
   deps.log.info('writable volume ready', { mfsPath: root, usedBytes: rootStat.cumulativeSize, capacityBytes: spec.capacityBytes, readOnly: spec.readOnly })
   return { fs: w.asyncFs(), close: async () => await w.close() }
+}
+
+/** The spec's spill settings; unset (`ipfs-csi mount`, tests): under $TMPDIR, the default budget. */
+export function spillLimitsOf (spec: FuseSpec): SpillLimits {
+  const nodeBytes = spec.spillMaxBytes ?? DEFAULTS.spillMaxBytes
+  return { root: spec.spillDir ?? path.join(tmpdir(), 'ipfs-csi-spill'), nodeBytes, volumeBytes: Math.min(nodeBytes, spec.spillVolumeMaxBytes ?? nodeBytes) }
 }
 
 export class WritableFs {
@@ -84,14 +93,15 @@ export class WritableFs {
   private readonly gid = process.getgid?.() ?? 0
   private closing = false
   /** Made on first use (a mount that fails leaves nothing behind); named after the volume. */
-  private spillDir: Promise<string> | undefined
+  private budget: SpillBudget | undefined
 
   constructor (
     private readonly spec: FuseSpec,
     private readonly root: string,
     private readonly mfs: MfsClient,
     private readonly log: Logger,
-    readonly capacity: Capacity
+    readonly capacity: Capacity,
+    private readonly spillLimits: SpillLimits
   ) {}
 
   asyncFs (): AsyncFs {
@@ -190,8 +200,7 @@ export class WritableFs {
           if (perm !== FILE_MODE && perm !== 0) await this.mfs.chmod(dest, perm)
         })
         // A concurrent create of the same name may have won while we waited: share its file.
-        const dir = await this.spill()
-        if (!this.files.has(p)) this.files.set(p, new OpenFile(dir, p, 0, true, perm !== 0 ? perm : FILE_MODE, now))
+        if (!this.files.has(p)) this.files.set(p, new OpenFile(this.spill(), p, 0, true, perm !== 0 ? perm : FILE_MODE, now))
       }
     }
     // Open the new file, or one that existed already (stale negative lookup): its content stays.
@@ -240,8 +249,14 @@ export class WritableFs {
       const end = pos + len
       // Refused whole, before any byte is written: what the file held stays as it was. A file
       // already unlinked no longer counts (its space was given back when it went).
-      if (!f.deleted) this.capacity.change(Math.max(0, end - f.size))
-      f.writeSpill(buf, len, pos)
+      const grown = f.deleted ? 0 : Math.max(0, end - f.size)
+      this.capacity.change(grown)
+      try {
+        f.writeSpill(buf, len, pos)
+      } catch (err) {
+        this.capacity.change(-grown)
+        throw err
+      }
       if (end > f.size) f.size = end
       f.dirty = true
       f.mtimeMs = Date.now()
@@ -391,7 +406,7 @@ export class WritableFs {
       if (f.dirty && !f.deleted) { kept++; continue }
       await f.dispose().catch(() => {})
     }
-    if (kept === 0 && this.spillDir !== undefined) await rm(await this.spillDir, { recursive: true, force: true }).catch(() => {})
+    if (kept === 0) this.budget?.dispose()
     this.files.clear()
     this.handles.clear()
   }
@@ -404,10 +419,17 @@ export class WritableFs {
 
   private mfsOf (p: string): string { return toMfs(this.root, p) }
 
-  private async spill (): Promise<string> {
-    this.spillDir ??= mkdtemp(path.join(tmpdir(), `ipfs-csi-spill-${this.spec.volumeId.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 64)}-`))
-      .catch((err: Error) => { this.spillDir = undefined; throw new FsError(Errno.EIO, `cannot make a spill directory: ${err.message}`) })
-    return await this.spillDir
+  private spill (): SpillBudget {
+    if (this.budget === undefined) {
+      const budget = new SpillBudget(this.spillLimits, this.spec.volumeId, this.log)
+      try {
+        budget.init()
+      } catch (err) {
+        throw new FsError(Errno.EIO, `cannot make a spill directory under ${this.spillLimits.root}: ${(err as Error).message}`)
+      }
+      this.budget = budget
+    }
+    return this.budget
   }
 
   private async stat (p: string): Promise<MfsStat> {
@@ -444,10 +466,9 @@ export class WritableFs {
     if (f === undefined) {
       const st = await this.stat(p)
       if (st.type === 'directory') throw new FsError(Errno.EISDIR, `${p} is a directory`)
-      const dir = await this.spill()
       f = this.files.get(p) // another open may have won while we waited
       if (f === undefined) {
-        f = new OpenFile(dir, p, st.size, st.size === 0, st.mode ?? FILE_MODE, st.mtimeMs ?? Date.now())
+        f = new OpenFile(this.spill(), p, st.size, st.size === 0, st.mode ?? FILE_MODE, st.mtimeMs ?? Date.now())
         this.files.set(p, f)
       }
     }
@@ -501,7 +522,9 @@ export class WritableFs {
         try { await this.load(f) } catch (err) { this.capacity.change(-delta); throw err }
       }
     }
-    if (f.loaded) f.truncateSpill(size)
+    if (f.loaded) {
+      try { f.truncateSpill(size) } catch (err) { this.capacity.change(-delta); throw err }
+    }
     f.size = size
     f.dirty = true
     f.mtimeMs = Date.now()

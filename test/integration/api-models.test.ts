@@ -16,6 +16,8 @@ import { CLI } from '../helpers/repo.js'
 import { createApiClient, unwrap } from '../../sdk/index.js'
 import { codeOf, mountCap } from '../helpers/csi-client.js'
 import { Code } from '../../driver/errors.js'
+import { POD_NAMESPACE_KEY } from '../../node-plugin/inline-policy.js'
+import { policyPath, writePolicy } from '../helpers/inline-policy.js'
 import { ApiProcess, AUDIENCE, ISSUER, saToken, signingKey, writeJwks, type SigningKey } from '../helpers/api-process.js'
 
 let kubo: KuboDaemon
@@ -159,9 +161,11 @@ test.serial('a StorageClass with model: name:tag gets the CID the tag points at,
   }
 })
 
-test.serial('an inline ephemeral volume with model: name:tag mounts the version the tag names (resolved at publish)', async (t) => {
-  const driver = await DriverProcess.start({ kuboApi: kubo.apiUrl, mode: 'node', name: 'api-models-node', extraArgs: ['--heal-interval-ms', '0'] })
+test.serial('an inline ephemeral volume with model: name:tag mounts the version the tag names (resolved at publish), for the namespaces the inline policy lets use that model', async (t) => {
+  const policy = writePolicy(policyPath(), [{ namespaces: ['ml'], models: ['llama'] }])
+  const driver = await DriverProcess.start({ kuboApi: kubo.apiUrl, mode: 'node', name: 'api-models-node', extraArgs: ['--heal-interval-ms', '0', '--inline-policy-file', policy] })
   t.teardown(async () => {
+    await rm(path.dirname(policy), { recursive: true, force: true })
     await cleanupMounts(driver.dir)
     await driver.stop()
     await rm(driver.dir, { recursive: true, force: true })
@@ -169,7 +173,8 @@ test.serial('an inline ephemeral volume with model: name:tag mounts the version 
   // prod points at 1.0 (set above): its weights directory, mounted read-only, byte for byte.
   const id = 'csi-model-inline-1'
   const tp = driver.targetPath('pod-model', id)
-  const req = { volume_id: id, target_path: tp, volume_capability: mountCap('SINGLE_NODE_WRITER'), readonly: false, volume_context: { [CTX.ephemeral]: 'true', [CTX.model]: 'llama:prod', [CTX.path]: 'weights', 'csi.storage.k8s.io/pod.name': 'pod-model' } }
+  const req = { volume_id: id, target_path: tp, volume_capability: mountCap('SINGLE_NODE_WRITER'), readonly: false, volume_context: { [CTX.ephemeral]: 'true', [CTX.model]: 'llama:prod', [CTX.path]: 'weights', 'csi.storage.k8s.io/pod.name': 'pod-model', [POD_NAMESPACE_KEY]: 'ml' } }
+  t.is(await codeOf(driver.csi.node.NodePublishVolume({ ...req, volume_context: { ...req.volume_context, [POD_NAMESPACE_KEY]: 'web' } })), Code.PERMISSION_DENIED, 'a namespace the policy does not name')
   await driver.csi.node.NodePublishVolume(req)
   t.true((await readFile(path.join(tp, 'model-00001.safetensors'))).equals(files['llama-v1/weights/model-00001.safetensors'] as Buffer))
   await driver.csi.node.NodeUnpublishVolume({ volume_id: id, target_path: tp })

@@ -7,20 +7,20 @@
 // stopped); the series move, the gateway and API alerts go pending or fire, and the gateway
 // dashboard is rendered from this data with every panel drawn.
 import test from 'ava'
-import { spawn, type ChildProcess } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import dgram from 'node:dgram'
-import { createWriteStream } from 'node:fs'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { stringify } from 'yaml'
 import { ApiProcess, AUDIENCE, ISSUER, saToken, signingKey, writeJwks } from '../helpers/api-process.js'
 import { allowedPathsFile, baseSettings, initEnv, runKuboInit, startDeployedKubo, writeSecretDir, type DeployedKubo } from '../helpers/deploy-kubo.js'
 import { freePort } from '../helpers/free-port.js'
 import { GatewayNginx } from '../helpers/gateway-nginx.js'
 import { KuboDaemon } from '../helpers/kubo-daemon.js'
-import { CLI, RESULTS_DIR, logFile } from '../helpers/repo.js'
+import { GATEWAY_FAMILIES } from '../helpers/metric-families.js'
+import { Prometheus, startLogged, waitFor } from '../helpers/prometheus.js'
+import { CLI, RESULTS_DIR } from '../helpers/repo.js'
 import { stopProcess } from '../helpers/stop-process.js'
 import { Kubo } from '../../driver/kubo.js'
 import { GatewayPublisher } from '../../gateway/publisher.js'
@@ -33,34 +33,7 @@ const children: ChildProcess[] = []
 const cleanups: Array<() => Promise<void>> = []
 
 const sleep = async (ms: number): Promise<void> => await new Promise(resolve => setTimeout(resolve, ms))
-
-function startChild (name: string, args: string[], bin = process.execPath): ChildProcess {
-  const out = createWriteStream(logFile(`monitoring-gateway-${name}`))
-  const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] })
-  child.stdout?.pipe(out)
-  child.stderr?.pipe(out)
-  children.push(child)
-  return child
-}
-
-async function waitFor<T> (what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const v = await fn().catch(() => undefined)
-    if (v !== undefined) return v
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await sleep(250)
-  }
-}
-
-interface Sample { metric: Record<string, string>, value: [number, string] }
-async function query (prom: string, q: string): Promise<Sample[]> {
-  const res = await fetch(`${prom}/api/v1/query?query=${encodeURIComponent(q)}`, { signal: AbortSignal.timeout(10_000) })
-  const body = await res.json() as { status: string, error?: string, data: { result: Sample[] } }
-  if (body.status !== 'success') throw new Error(`${q}: ${body.error ?? ''}`)
-  return body.data.result
-}
-const nonZero = (q: string): string => `max_over_time((${q})[10m:1s]) > 0`
+const startChild = (name: string, args: string[]): void => { children.push(startLogged(`monitoring-gateway-${name}`, args)) }
 
 test.after.always(async () => {
   for (const c of children.reverse()) await stopProcess(c, 10_000).catch(() => {})
@@ -95,7 +68,7 @@ test('Prometheus scrapes the gateway (nginx exporter, gateway Kubo) and the API 
   await new GatewayPublisher({ storage: new Kubo({ url: storage.apiUrl, timeoutMs: 60_000 }), gateways: [gwApi], copyTimeoutMs: 120_000 }).publish((await import('multiformats/cid')).CID.parse(cid), AbortSignal.timeout(120_000))
 
   // nginx with the deployed template, its log lines to the exporter's UDP port; 5 r/s per address.
-  const [logPort, pExporter, pApiMetrics, pProm] = [await freePort(), await freePort(), await freePort(), await freePort()]
+  const [logPort, pExporter, pApiMetrics] = [await freePort(), await freePort(), await freePort()]
   const nginx = await GatewayNginx.start({ backends: [new URL(gwKubo.gateway).host], domain: DOMAIN, rate: '5r/s', burst: 10, conn: 64, metricsLog: `127.0.0.1:${logPort}` })
   cleanups.push(async () => { await nginx.stop() })
   startChild('exporter', [CLI, 'gateway', 'exporter', '--log-listen', `127.0.0.1:${logPort}`, '--stub-status-url', nginx.stubStatusUrl, '--metrics-listen', `127.0.0.1:${pExporter}`])
@@ -115,26 +88,13 @@ test('Prometheus scrapes the gateway (nginx exporter, gateway Kubo) and the API 
   const pKuboRelay = await freePort()
   startChild('kubo-metrics', [CLI, 'gateway', 'kubo-metrics', '--kubo-api', gwKubo.api, '--metrics-listen', `127.0.0.1:${pKuboRelay}`])
   const jobs = { 'ipfs-gateway': `127.0.0.1:${pExporter}`, 'ipfs-gateway-kubo': `127.0.0.1:${pKuboRelay}`, 'ipfs-csi-api': `127.0.0.1:${pApiMetrics}` }
-  const config = {
-    global: { scrape_interval: '1s', scrape_timeout: '1s', evaluation_interval: '1s' },
-    rule_files: [RULES],
-    scrape_configs: Object.entries(jobs).map(([job, target]) => ({ job_name: job, static_configs: [{ targets: [target] }] }))
-  }
-  await writeFile(path.join(dir, 'prometheus.yml'), stringify(config))
-  const prom = `http://127.0.0.1:${pProm}`
-  startChild('prometheus', ['--config.file', path.join(dir, 'prometheus.yml'), '--storage.tsdb.path', path.join(dir, 'tsdb'), '--web.listen-address', `127.0.0.1:${pProm}`, '--log.level', 'warn'], 'prometheus')
-  await waitFor('Prometheus ready', async () => (await fetch(`${prom}/-/ready`)).ok ? true : undefined)
+  const p = await Prometheus.start(dir, jobs, [RULES], 'monitoring-gateway')
+  children.push(p.child)
   const started = Date.now() / 1000
-  await waitFor('every target up', async () => {
-    const up = await query(prom, 'up')
-    return up.length === 3 && up.every(s => s.value[1] === '1') ? true : undefined
-  }).catch(async (err: Error) => {
-    const targets = await (await fetch(`${prom}/api/v1/targets`)).json() as { data: { activeTargets: Array<{ labels: { job: string }, health: string, lastError: string }> } }
-    throw new Error(`${err.message}: ${JSON.stringify(targets.data.activeTargets.map(x => [x.labels.job, x.health, x.lastError]))}`)
-  })
+  await p.allUp(3)
   const scraped = async (what: string, q: string): Promise<void> => {
-    await waitFor(what, async () => (await query(prom, q)).length > 0 ? true : undefined).catch(async (err: Error) => {
-      const now = await query(prom, '{__name__=~"ipfs_csi_gateway_requests_total|ipfs_csi_http_requests_total"}')
+    await p.scraped(what, q).catch(async (err: Error) => {
+      const now = await p.query('{__name__=~"ipfs_csi_gateway_requests_total|ipfs_csi_http_requests_total"}')
       throw new Error(`${err.message}; series now: ${JSON.stringify(now.map(s => [s.metric, s.value[1]]))}`)
     })
   }
@@ -187,49 +147,18 @@ test('Prometheus scrapes the gateway (nginx exporter, gateway Kubo) and the API 
   }
   t.true(flood.filter(s => s === 429).length >= 700, `API 429s: ${flood.filter(s => s === 429).length}`)
 
-  const families: Record<string, string> = {
-    'gateway requests, 200 from the cache': 'ipfs_csi_gateway_requests_total{code="200",cache="HIT"}',
-    'gateway requests, 200 from a Kubo': 'ipfs_csi_gateway_requests_total{code="200",cache="MISS"}',
-    'gateway requests, 429': 'ipfs_csi_gateway_requests_total{code="429"}',
-    'gateway requests, 502': 'ipfs_csi_gateway_requests_total{code="502"}',
-    'gateway latency histogram': 'ipfs_csi_gateway_request_duration_seconds_count{cache="HIT"}',
-    'gateway bytes': 'ipfs_csi_gateway_response_bytes_total{cache="MISS"}',
-    'gateway rejected log lines': 'ipfs_csi_gateway_log_lines_rejected_total',
-    'nginx up': 'ipfs_csi_gateway_nginx_up',
-    'nginx connections': 'ipfs_csi_gateway_connections{state="active"}',
-    'nginx connections accepted': 'ipfs_csi_gateway_connections_accepted_total',
-    'nginx connections handled': 'ipfs_csi_gateway_connections_handled_total',
-    'exporter build info': 'ipfs_csi_build_info{job="ipfs-gateway",component="gateway-exporter"}',
-    'gateway Kubo GETs (its own metrics, relayed)': 'ipfs_http_gw_get_duration_seconds_count{job="ipfs-gateway-kubo"}',
-    'API requests, 200': 'ipfs_csi_http_requests_total{server="api",code="200"}',
-    'API requests, 5xx': 'ipfs_csi_http_requests_total{server="api",code=~"5.."}',
-    'API requests, 429': 'ipfs_csi_http_requests_total{server="api",code="429"}',
-    'API latency histogram': 'ipfs_csi_http_request_duration_seconds_count{server="api"}',
-    'API Kubo up': 'ipfs_csi_kubo_up{job="ipfs-csi-api"}'
-  }
-  const missing = await waitFor('every gateway and API family non-zero', async () => {
-    const bad: string[] = []
-    for (const [what, q] of Object.entries(families)) if ((await query(prom, nonZero(q))).length === 0) bad.push(`${what}: ${q}`)
-    return bad.length === 0 ? bad : undefined
-  }, 30_000).catch(async () => {
-    const bad: string[] = []
-    for (const [what, q] of Object.entries(families)) if ((await query(prom, nonZero(q))).length === 0) bad.push(`${what}: ${q}`)
-    return bad
-  })
+  const missing = await p.missing(GATEWAY_FAMILIES, 30_000)
   t.deepEqual(missing, [], 'families with no non-zero series')
 
   // nginx stops: the exporter reports it down.
   await nginx.stop()
-  await scraped('nginx down', 'ipfs_csi_gateway_nginx_up == 0')
+  await p.scraped('nginx down', 'ipfs_csi_gateway_nginx_up == 0')
   // The alerts' expressions hold on this data: pending (their `for` is minutes long) or firing.
   const expected = ['IpfsGatewayErrors', 'IpfsGatewayRateLimited', 'IpfsGatewayDown', 'IpfsCsiApiErrors', 'IpfsCsiApiRateLimited', 'IpfsKuboDown']
-  const active = await waitFor('alerts pending or firing', async () => {
-    const names = new Set((await query(prom, 'max_over_time(ALERTS[10m])')).map(s => s.metric.alertname))
-    return expected.every(a => names.has(a)) ? [...names].sort() : undefined
-  }, 60_000).catch(async () => [...new Set((await query(prom, 'max_over_time(ALERTS[10m])')).map(s => s.metric.alertname))].sort())
+  const active = await waitFor('alerts pending or firing', async () => { const a = await p.alertsSeen(); return expected.every(x => a.includes(x)) ? a : undefined }, 60_000).catch(async () => await p.alertsSeen())
   t.deepEqual(expected.filter(a => !active.includes(a)), [], `alerts active: ${active.join(', ')}`)
 
   await mkdir(RESULTS_DIR, { recursive: true })
-  const panels = await renderDashboard(prom, started, Date.now() / 1000, path.join(RESULTS_DIR, 'dashboard-gateway.png'), '5s', GATEWAY_DASHBOARD)
+  const panels = await renderDashboard(p.url, started, Date.now() / 1000, path.join(RESULTS_DIR, 'dashboard-gateway.png'), '5s', GATEWAY_DASHBOARD)
   t.deepEqual(panels.filter(p => p.series === 0).map(p => p.title), [], 'gateway dashboard panels without data')
 })

@@ -1,75 +1,58 @@
 // Monitoring end to end with a real Prometheus (Debian's package): it scrapes `ipfs-csi serve`
-// (node service, whose scrape carries its FUSE servers' metrics), the fuse-host that starts
-// those servers, a preloader, an `ipfs-csi mount` and Kubo itself, evaluates the rules of
-// deploy/monitoring/ipfs-csi.rules.yaml, while the test reads through a staged volume (blocks
-// from the node Kubo's disk) and the mount (blocks through the API), hits a corrupted block and
-// has a FUSE server killed and healed. Then every metric family is asked from Prometheus' HTTP
-// API for non-zero values, two alerts must fire, and the dashboard is rendered from the data.
+// (controller and node service, whose scrape carries its FUSE servers' metrics), the fuse-host
+// that starts those servers, a preloader, an `ipfs-csi mount` and Kubo itself, evaluates the
+// rules of deploy/monitoring/ipfs-csi.rules.yaml, while the test reads through a staged volume
+// (blocks from the node Kubo's disk), a volume the controller pinned through an IPFS Cluster on a
+// storage Kubo (blocks over bitswap), a writable volume and the mount (blocks through the API),
+// hits a corrupted block, stages content nobody has, has a FUSE server killed and healed, edits
+// the preloader's desired state and stops the Cluster. Then every metric family the code
+// registers (test/helpers/metric-families.ts) is asked from Prometheus' HTTP API for non-zero
+// values, alerts must fire, and the dashboard is rendered from the data with every panel drawn.
 import test from 'ava'
-import { spawn, type ChildProcess } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { createWriteStream } from 'node:fs'
-import { mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { stringify } from 'yaml'
 import { addTree, cleanupMounts } from '../helpers/cleanup-mounts.js'
 import { ContentMount } from '../helpers/content-mount.js'
 import { mountCap } from '../helpers/csi-client.js'
 import { DriverProcess } from '../helpers/driver-process.js'
 import { freePort } from '../helpers/free-port.js'
+import { ClusterPeer } from '../helpers/ipfs-cluster.js'
 import { KuboDaemon } from '../helpers/kubo-daemon.js'
-import { CLI, RESULTS_DIR, logFile } from '../helpers/repo.js'
+import { READ_PATH_FAMILIES } from '../helpers/metric-families.js'
+import { Prometheus, startLogged, waitFor } from '../helpers/prometheus.js'
+import { CLI, RESULTS_DIR } from '../helpers/repo.js'
 import { stopProcess } from '../helpers/stop-process.js'
 import { RULES } from '../../scripts/monitoring.js'
 import { renderDashboard } from '../../scripts/render-dashboard.js'
 
 const MiB = 1024 * 1024
 const RO = mountCap('MULTI_NODE_READER_ONLY')
+const RW = mountCap('SINGLE_NODE_WRITER')
 const children: ChildProcess[] = []
 let work = ''
 let kubo: KuboDaemon | undefined
+let storage: KuboDaemon | undefined
+let cluster: ClusterPeer | undefined
 let driver: DriverProcess | undefined
 let mount: ContentMount | undefined
+const mounts: ContentMount[] = []
 
 const sleep = async (ms: number): Promise<void> => await new Promise(resolve => setTimeout(resolve, ms))
-
-function startChild (name: string, args: string[], bin = process.execPath): ChildProcess {
-  const out = createWriteStream(logFile(`monitoring-${name}`))
-  const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] })
-  child.stdout?.pipe(out)
-  child.stderr?.pipe(out)
-  children.push(child)
-  return child
-}
-
-async function waitFor<T> (what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const v = await fn().catch(() => undefined)
-    if (v !== undefined) return v
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await sleep(250)
-  }
-}
-
+const startChild = (name: string, args: string[]): ChildProcess => { const c = startLogged(`monitoring-${name}`, args); children.push(c); return c }
 const httpOk = async (url: string): Promise<true | undefined> => (await fetch(url, { signal: AbortSignal.timeout(2000) })).ok ? true : undefined
-
-interface Sample { metric: Record<string, string>, value: [number, string] }
-/** Series of a selector (or an expression, as a subquery) that were above zero in the last 10 minutes. */
-const nonZero = (q: string): string => /^[a-z_:]+(\{[^}]*\})?$/.test(q) ? `max_over_time(${q}[10m]) > 0` : `max_over_time((${q})[10m:1s]) > 0`
-
-async function query (prom: string, q: string): Promise<Sample[]> {
-  const res = await fetch(`${prom}/api/v1/query?query=${encodeURIComponent(q)}`, { signal: AbortSignal.timeout(10_000) })
-  const body = await res.json() as { status: string, error?: string, data: { result: Sample[] } }
-  if (body.status !== 'success') throw new Error(`${q}: ${body.error ?? ''}`)
-  return body.data.result
-}
+/** No public routing: the node Kubo gets what it lacks from the storage Kubo it peers with, over bitswap. */
+const PRIVATE_KUBO = { 'Routing.Type': 'none', 'Discovery.MDNS.Enabled': false, 'Swarm.RelayClient.Enabled': false, 'Swarm.RelayService.Enabled': false, 'AutoNAT.ServiceMode': 'disabled' }
 
 test.after.always(async () => {
   await mount?.stop().catch(() => {})
+  for (const m of mounts) await m.stop().catch(() => {})
   await driver?.stop().catch(() => {})
   for (const c of children.reverse()) await stopProcess(c, 10_000).catch(() => {})
+  await cluster?.dispose().catch(() => {})
+  await storage?.dispose().catch(() => {})
   if (driver !== undefined) {
     await cleanupMounts(driver.dir)
     await rm(driver.dir, { recursive: true, force: true })
@@ -80,7 +63,24 @@ test.after.always(async () => {
 
 test('Prometheus scrapes every part under real reads: each metric family moves, alerts fire, the dashboard renders', async (t) => {
   work = await mkdtemp(path.join(tmpdir(), 'ipfs-csi-monitoring-'))
-  kubo = await KuboDaemon.start({ name: 'monitoring' })
+  // The storage tier: a Kubo with one IPFS Cluster peer. The node Kubo peers with it and nothing else.
+  storage = await KuboDaemon.start({ name: 'monitoring-storage', config: PRIVATE_KUBO })
+  const sid = JSON.parse(await storage.cli(['id'])) as { ID: string, Addresses: string[] | null }
+  const storageAddrs = (sid.Addresses ?? []).filter(a => a.startsWith('/ip4/127.0.0.1/tcp/')).map(a => a.replace(/\/p2p\/.*$/, ''))
+  const basicAuth = { user: 'csi', password: randomBytes(12).toString('hex') }
+  cluster = await ClusterPeer.init({ name: 'monitoring-storage', kuboApi: storage.apiUrl, secret: randomBytes(32).toString('hex'), basicAuth })
+  await cluster.configure([cluster])
+  await cluster.launch()
+  kubo = await KuboDaemon.start({ name: 'monitoring', config: { ...PRIVATE_KUBO, 'Peering.Peers': [{ ID: sid.ID, Addrs: storageAddrs }] } })
+  // On the storage Kubo only: a model the node fetches over bitswap when a pod reads it, and a dataset the preloader warms.
+  const remote = randomBytes(8 * MiB)
+  const remoteTree = await addTree(storage, { 'remote.bin': remote }, 'ipfs-csi-monitoring-remote-', ['--cid-version=1', '--raw-leaves'])
+  await rm(remoteTree.dir, { recursive: true, force: true })
+  const datasetCid = await storage.addBytes(randomBytes(16 * MiB), ['--cid-version=1', '--raw-leaves'])
+  const fetched = randomBytes(8 * MiB)
+  const fetchedCid = await storage.addBytes(fetched, ['--cid-version=1', '--raw-leaves'])
+  // Content nobody has: its stage waits for the root until the read deadline (a call in flight), then fails.
+  const nowhereCid = (await kubo.cli(['add', '-Q', '--only-hash', '--cid-version=1'], randomBytes(1000))).trim()
   const files = { 'model/weights.bin': randomBytes(24 * MiB), 'model/shard2.bin': randomBytes(12 * MiB), 'victim.bin': randomBytes(MiB), 'config.json': Buffer.from('{"ok":true}') }
   const tree = await addTree(kubo, files, 'ipfs-csi-monitoring-src-', ['--cid-version=1', '--raw-leaves'])
   const root = tree.cid
@@ -91,9 +91,11 @@ test('Prometheus scrapes every part under real reads: each metric family moves, 
   const leafFile = await kubo.blockFile(leaf)
   await writeFile(leafFile, randomBytes((await readFile(leafFile)).length))
 
-  const [pNode, pHost, pPreload, pMount, pProm] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()]
+  const [pNode, pHost, pPreload, pMount, pMount2] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()]
   const dir = await mkdtemp(path.join(tmpdir(), 'ipfs-csi-mon-drv-'))
   const hostSock = path.join(dir, 'fuse-host.sock')
+  const authFile = path.join(work, 'cluster-auth')
+  await writeFile(authFile, `${basicAuth.user}:${basicAuth.password}\n`, { mode: 0o600 })
   startChild('fuse-host', [CLI, 'fuse-host', '--socket', hostSock, '--state-dir', path.join(dir, 'state'), '--metrics-listen', `127.0.0.1:${pHost}`])
   await waitFor('fuse-host metrics', async () => await httpOk(`http://127.0.0.1:${pHost}/metrics`))
   driver = await DriverProcess.start({
@@ -101,34 +103,47 @@ test('Prometheus scrapes every part under real reads: each metric family moves, 
     mode: 'all',
     dir,
     name: 'monitoring',
+    // The node cache bound is below what the node Kubo holds: GC runs (and finds only pinned content).
     extraArgs: ['--metrics-listen', `127.0.0.1:${pNode}`, '--fuse-launcher', `unix://${hostSock}`, '--kubo-blocks-dir', path.join(kubo.repo, 'blocks'),
-      '--heal-interval-ms', '1000', '--node-cache-max-bytes', String(10 * 1024 * MiB), '--read-timeout-ms', '5000']
+      '--heal-interval-ms', '1000', '--node-cache-max-bytes', String(32 * MiB), '--read-timeout-ms', '5000',
+      '--cluster-api', cluster.restUrl, '--cluster-basic-auth-file', authFile]
   })
   const desired = path.join(work, 'desired.json')
   // The preloader warms the model directory only: it would refetch the corrupted block (and wait on bitswap for it).
   const modelCid = (await kubo.cli(['resolve', '-r', `/ipfs/${root}/model`])).trim().replace('/ipfs/', '')
-  await writeFile(desired, JSON.stringify({ entries: [{ name: 'model', cid: modelCid }] }))
-  startChild('preloader', [CLI, 'preload', 'serve', '--desired', desired, '--kubo-api', kubo.apiUrl, '--node-name', 'test-node', '--listen', '127.0.0.1:0', '--metrics-listen', `127.0.0.1:${pPreload}`, '--poll-interval-ms', '500'])
+  // model: already on the node; dataset: over bitswap; nowhere: retried, then failed; bad: not a CID.
+  // One block at a time, so the fetch queue is seen holding the rest.
+  const desiredEntries = [{ name: 'model', cid: modelCid }, { name: 'dataset', cid: datasetCid }, { name: 'nowhere', cid: nowhereCid }, { name: 'bad', cid: 'not-a-cid' }]
+  await writeFile(desired, JSON.stringify({ entries: desiredEntries }))
   mount = await ContentMount.start(`${root}/model`, kubo.apiUrl, { name: 'monitoring', extraArgs: ['--metrics-listen', `127.0.0.1:${pMount}`] })
   await waitFor('mount metrics', async () => await httpOk(`http://127.0.0.1:${pMount}/metrics`))
+  // A mount reading the node Kubo's disk (--kubo-blocks-dir) of content only the storage Kubo has:
+  // each block missing on disk is fetched by the node Kubo over bitswap, then read from disk.
+  // (A staged volume's blocks mostly arrive through its background pin first, counted as disk.)
+  const mountBitswap = await ContentMount.start(fetchedCid, kubo.apiUrl, { name: 'monitoring-bitswap', extraArgs: ['--kubo-blocks-dir', path.join(kubo.repo, 'blocks'), '--metrics-listen', `127.0.0.1:${pMount2}`] })
+  mounts.push(mountBitswap)
+  await waitFor('bitswap mount metrics', async () => await httpOk(`http://127.0.0.1:${pMount2}/metrics`))
 
-  const kuboHostPort = new URL(kubo.apiUrl).host
-  const targets = (job: string, port: number | string, extra: Record<string, unknown> = {}): Record<string, unknown> => ({ job_name: job, static_configs: [{ targets: [typeof port === 'number' ? `127.0.0.1:${port}` : port] }], ...extra })
-  const config = {
-    global: { scrape_interval: '1s', scrape_timeout: '1s', evaluation_interval: '1s' },
-    rule_files: [RULES],
-    scrape_configs: [targets('ipfs-csi-node', pNode, { scrape_timeout: '1s' }), targets('ipfs-csi-fuse-host', pHost), targets('ipfs-csi-preloader', pPreload), targets('ipfs-csi-mount', pMount),
-      targets('kubo', kuboHostPort, { metrics_path: '/debug/metrics/prometheus' })]
-  }
-  await writeFile(path.join(work, 'prometheus.yml'), stringify(config))
-  const prom = `http://127.0.0.1:${pProm}`
-  startChild('prometheus', ['--config.file', path.join(work, 'prometheus.yml'), '--storage.tsdb.path', path.join(work, 'tsdb'), '--web.listen-address', `127.0.0.1:${pProm}`, '--log.level', 'warn'], 'prometheus')
-  await waitFor('Prometheus ready', async () => await httpOk(`${prom}/-/ready`))
+  const p = await Prometheus.start(work, {
+    'ipfs-csi-node': `127.0.0.1:${pNode}`,
+    'ipfs-csi-fuse-host': `127.0.0.1:${pHost}`,
+    'ipfs-csi-preloader': `127.0.0.1:${pPreload}`,
+    'ipfs-csi-mount': `127.0.0.1:${pMount}`,
+    'ipfs-csi-mount-bitswap': `127.0.0.1:${pMount2}`,
+    kubo: `${new URL(kubo.apiUrl).host}/debug/metrics/prometheus`
+  }, [RULES], 'monitoring')
+  children.push(p.child)
+  const prom = p.url
+  const query = async (q: string): Promise<Array<{ metric: Record<string, string>, value: [number, string] }>> => await p.query(q)
   const started = Date.now() / 1000
-  await waitFor('every target up', async () => {
-    const up = await query(prom, 'up')
-    return up.length === 5 && up.every(s => s.value[1] === '1') ? true : undefined
-  })
+  await p.allUp(5)
+  // The preloader starts once Prometheus scrapes: its fetch queue is only busy at first.
+  startChild('preloader', [CLI, 'preload', 'serve', '--desired', desired, '--kubo-api', kubo.apiUrl, '--node-name', 'test-node', '--listen', '127.0.0.1:0', '--metrics-listen', `127.0.0.1:${pPreload}`, '--poll-interval-ms', '500', '--kubo-timeout-ms', '2000', '--concurrency', '1'])
+  await p.allUp(6)
+
+  // A stage of content nobody has, in the background: in flight until the read deadline, then refused.
+  const nowhereStage = driver.csi.node.NodeStageVolume({ volume_id: nowhereCid, staging_target_path: driver.stagingPath(nowhereCid), volume_capability: RO, volume_context: {} })
+    .then(() => 'staged', (err: Error) => err.message)
 
   // Stage and publish the content as a pod would, then read through the pod's path.
   const volumeId = root
@@ -138,7 +153,7 @@ test('Prometheus scrapes every part under real reads: each metric family moves, 
   await driver.csi.node.NodePublishVolume({ volume_id: volumeId, staging_target_path: sp, target_path: tp, volume_capability: RO, readonly: true, volume_context: {} })
   // Each phase waits for Prometheus to have scraped the one before: counters are seen rising
   // (not born non-zero), and the dashboard shows the phases apart.
-  const scraped = async (what: string, q: string): Promise<void> => { await waitFor(what, async () => (await query(prom, q)).length > 0 ? true : undefined) }
+  const scraped = async (what: string, q: string, timeoutMs = 60_000): Promise<void> => { await p.scraped(what, q, timeoutMs) }
   await scraped('the new FUSE server', `ipfs_csi_fuse_reads_total{volume="${volumeId}"}`)
   t.true((await readFile(path.join(tp, 'model/weights.bin'))).equals(files['model/weights.bin']))
   await scraped('the volume read', `ipfs_csi_fuse_read_bytes_total{volume="${volumeId}"} >= ${24 * MiB}`)
@@ -147,6 +162,33 @@ test('Prometheus scrapes every part under real reads: each metric family moves, 
   // Through the mount (no blocks dir: every block through the API).
   t.true((await readFile(mount.path('weights.bin'))).equals(files['model/weights.bin']))
   await scraped('the mount read', `ipfs_csi_fuse_read_bytes_total{job="ipfs-csi-mount"} >= ${24 * MiB}`)
+  await t.throwsAsync(stat(path.join(tp, 'no-such-file')), { code: 'ENOENT' })
+  t.not(await nowhereStage, 'staged', 'content nobody has cannot be staged')
+
+  // A volume the controller created and pinned through the Cluster on the storage Kubo: the node
+  // Kubo has none of it and gets it over bitswap (through the stage's background pin, mostly).
+  const created = (await driver.csi.controller.CreateVolume({ name: 'pvc-remote-model', volume_capabilities: [RO], parameters: { cid: remoteTree.cid, replicationMin: '1', replicationMax: '1' } }, { deadlineMs: 180_000 })).volume
+  const rid = created.volume_id as string
+  const rsp = driver.stagingPath(rid)
+  const rtp = driver.targetPath('pod-b', rid)
+  await driver.csi.node.NodeStageVolume({ volume_id: rid, staging_target_path: rsp, volume_capability: RO, volume_context: created.volume_context })
+  await driver.csi.node.NodePublishVolume({ volume_id: rid, staging_target_path: rsp, target_path: rtp, volume_capability: RO, readonly: true, volume_context: created.volume_context })
+  t.true((await readFile(path.join(rtp, 'remote.bin'))).equals(remote))
+  const [fetchedName] = await readdir(mountBitswap.dir)
+  t.true((await readFile(path.join(mountBitswap.dir, fetchedName as string))).equals(fetched))
+  await scraped('blocks over bitswap', 'ipfs_csi_fuse_blocks_total{job="ipfs-csi-mount-bitswap",source="bitswap"} > 0')
+
+  // A writable volume (an MFS directory): a pod writes a file and reads it back.
+  const wv = (await driver.csi.controller.CreateVolume({ name: 'pvc-scratch', volume_capabilities: [RW], capacity_range: { required_bytes: String(64 * MiB) }, parameters: {} })).volume
+  const wid = wv.volume_id as string
+  const wsp = driver.stagingPath(wid)
+  const wtp = driver.targetPath('pod-c', wid)
+  await driver.csi.node.NodeStageVolume({ volume_id: wid, staging_target_path: wsp, volume_capability: RW, volume_context: wv.volume_context })
+  await driver.csi.node.NodePublishVolume({ volume_id: wid, staging_target_path: wsp, target_path: wtp, volume_capability: RW, readonly: false, volume_context: wv.volume_context })
+  const written = randomBytes(2 * MiB)
+  await writeFile(path.join(wtp, 'checkpoint.bin'), written)
+  t.true((await readFile(path.join(wtp, 'checkpoint.bin'))).equals(written))
+  await scraped('the writes', `ipfs_csi_fuse_write_bytes_total >= ${2 * MiB}`)
 
   // A sequential reader that stays open: read-ahead window and open handles are live while scraped.
   const fh = await open(path.join(tp, 'model/shard2.bin'), 'r')
@@ -154,7 +196,7 @@ test('Prometheus scrapes every part under real reads: each metric family moves, 
     const buf = Buffer.alloc(MiB)
     for (let i = 0; i < 6; i++) await fh.read(buf, 0, MiB, i * MiB)
     await waitFor('open handle and read-ahead window scraped', async () => {
-      const r = await query(prom, 'max(ipfs_csi_fuse_open_handles{job="ipfs-csi-node"}) > 0 and max(ipfs_csi_fuse_read_ahead_window_bytes{job="ipfs-csi-node"}) > 0')
+      const r = await query('max(ipfs_csi_fuse_open_handles{job="ipfs-csi-node"}) > 0 and max(ipfs_csi_fuse_read_ahead_window_bytes{job="ipfs-csi-node"}) > 0')
       return r.length > 0 ? true : undefined
     })
   } finally {
@@ -174,64 +216,33 @@ test('Prometheus scrapes every part under real reads: each metric family moves, 
     // pod's path right then still meets the dead bind (ENOTCONN). Done when the target serves.
     return await readFile(path.join(tp, 'config.json')).then(() => true, () => undefined)
   })
+  // The new server writes its status once mounted; the healer binds the target again after
+  // that: the pod's path serves again once the bind is back (a read before it finds the bare dir).
+  await waitFor('the target bound again', async () => await readFile(path.join(tp, 'config.json'), 'utf8').then(() => true))
   t.deepEqual(JSON.parse(await readFile(path.join(tp, 'config.json'), 'utf8')), { ok: true })
   t.true((await readFile(path.join(tp, 'model/shard2.bin'))).equals(files['model/shard2.bin']))
 
-  // Every family, from Prometheus, with values above zero at some point of the run (max over
-  // time: gauges move, and the healed volume's new FUSE server started its counters again).
-  const families: Record<string, string> = {
-    'gRPC calls by method and code': 'ipfs_csi_grpc_requests_total{job="ipfs-csi-node",method="NodeStageVolume",code="OK"}',
-    'gRPC latency histogram': 'ipfs_csi_grpc_request_duration_seconds_count{job="ipfs-csi-node",method="NodePublishVolume",code="OK"}',
-    'volumes staged': 'ipfs_csi_node_volumes_staged{kind="content"}',
-    'volumes published': 'ipfs_csi_node_volumes_published{kind="content"}',
-    'reads served (volume label)': `ipfs_csi_fuse_reads_total{job="ipfs-csi-node",volume="${volumeId}"}`,
-    'bytes served': 'ipfs_csi_fuse_read_bytes_total{job="ipfs-csi-node"}',
-    'bytes served by the mount': 'ipfs_csi_fuse_read_bytes_total{job="ipfs-csi-mount"}',
-    'read latency histogram': 'ipfs_csi_fuse_read_duration_seconds_count{job="ipfs-csi-node"}',
-    'read latency buckets': 'ipfs_csi_fuse_read_duration_seconds_bucket{job="ipfs-csi-mount",le="+Inf"}',
-    'blocks from disk': 'ipfs_csi_fuse_blocks_total{job="ipfs-csi-node",source="disk"}',
-    'blocks from the API': 'ipfs_csi_fuse_blocks_total{job="ipfs-csi-mount",source="api"}',
-    'blocks from the block cache': 'ipfs_csi_fuse_blocks_total{source="cache"}',
-    'cache hit ratio (recording rule)': 'ipfs_csi:fuse_block_cache_hit_ratio:rate5m',
-    'verification failures': 'ipfs_csi_fuse_verification_failures_total{job="ipfs-csi-node",source="disk"}',
-    'EIO by cause': 'ipfs_csi_fuse_eio_total{job="ipfs-csi-node",cause="verification"}',
-    'read-ahead window': 'ipfs_csi_fuse_read_ahead_window_bytes{job="ipfs-csi-node"}',
-    'read-ahead bytes': 'ipfs_csi_fuse_read_ahead_bytes_total',
-    'open handles': 'ipfs_csi_fuse_open_handles{job="ipfs-csi-node"}',
-    'FUSE server RSS': 'ipfs_csi_fuse_resident_memory_bytes{job="ipfs-csi-node"}',
-    'FUSE server CPU': 'ipfs_csi_fuse_cpu_seconds_total{job="ipfs-csi-mount"}',
-    'FUSE servers answering': 'ipfs_csi_node_fuse_servers{state="answering"}',
-    'heals': 'ipfs_csi_node_heals_total{result="healed"}',
-    'fuse-host spawns': 'ipfs_csi_fuse_host_spawn_requests_total{result="started"}',
-    'fuse-host exits by signal': 'ipfs_csi_fuse_host_server_exits_total{reason="signal"}',
-    'node cache size': 'ipfs_csi_node_cache_bytes',
-    'node cache bound': 'ipfs_csi_node_cache_max_bytes',
-    'Kubo up (driver)': 'ipfs_csi_kubo_up{job="ipfs-csi-node"}',
-    'Kubo up (preloader)': 'ipfs_csi_kubo_up{job="ipfs-csi-preloader"}',
-    'preload progress': 'ipfs_csi_preload_bytes_fetched{entry="model"}',
-    'preload ready': 'ipfs_csi_preload_entry_state{entry="model",state="ready"}',
-    'process metrics': 'process_resident_memory_bytes{job="ipfs-csi-node"}',
-    'build info': 'ipfs_csi_build_info{job="ipfs-csi-fuse-host",component="fuse-host"}'
-  }
-  const missing = await waitFor('every family non-zero in Prometheus', async () => {
-    const bad: string[] = []
-    for (const [what, q] of Object.entries(families)) {
-      const r = await query(prom, nonZero(q))
-      if (r.length === 0) bad.push(`${what}: ${q}`)
-    }
-    return bad.length === 0 ? bad : undefined
-  }, 60_000).catch(async (err: Error) => {
-    const bad: string[] = []
-    for (const [what, q] of Object.entries(families)) if ((await query(prom, nonZero(q))).length === 0) bad.push(`${what}: ${q}`)
-    t.log(err.message)
-    return bad
-  })
+  // The preloader's desired state changes: unreadable for a while, then without the dataset (unpinned).
+  await scraped('the dataset preloaded', 'ipfs_csi_preload_entry_state{entry="dataset",state="ready"} == 1', 90_000)
+  await writeFile(desired, '{"entries": [ not json')
+  await scraped('the desired file error', 'ipfs_csi_preload_desired_file_error == 1')
+  await writeFile(desired, JSON.stringify({ entries: desiredEntries.filter(e => e.name !== 'dataset') }))
+  await scraped('the dataset unpinned', 'ipfs_csi_preload_unpinned_total >= 1')
+
+  // The controller's Cluster poll (every 30 s) saw the volume's pin; then the Cluster stops and the next poll fails.
+  await scraped('the Cluster pin', 'ipfs_csi_cluster_pins{state="ok"} >= 1', 90_000)
+  await cluster.stop()
+
+  // Every family the code registers (test/helpers/metric-families.ts), from Prometheus, with
+  // values above zero at some point of the run (max over time: gauges move, and the healed
+  // volume's new FUSE server started its counters again).
+  const missing = await p.missing(READ_PATH_FAMILIES, 90_000)
   t.deepEqual(missing, [], 'families with no non-zero series')
 
   // The rules ran on this data: the corrupt block and the dead FUSE server fired their alerts
   // (asked from the ALERTS series: the verification alert resolves once the healed server's counters restart).
   const firing = await waitFor('alerts fired', async () => {
-    const names = new Set((await query(prom, 'max_over_time(ALERTS{alertstate="firing"}[10m])')).map(s => s.metric.alertname))
+    const names = new Set((await query('max_over_time(ALERTS{alertstate="firing"}[10m])')).map(s => s.metric.alertname))
     return names.has('IpfsCsiBlockVerificationFailed') && names.has('IpfsCsiFuseServerRestarted') ? [...names].sort() : undefined
   }, 30_000).catch(async (err: Error) => {
     const rules = await (await fetch(`${prom}/api/v1/rules`)).json() as { data: { groups: Array<{ rules: Array<{ name: string, health: string, lastError?: string, state?: string }> }> } }
@@ -241,15 +252,16 @@ test('Prometheus scrapes every part under real reads: each metric family moves, 
   t.true(firing.includes('IpfsCsiBlockVerificationFailed'))
   t.false(firing.includes('IpfsKuboDown'), 'Kubo is up: its alert stays silent')
 
-  // The dashboard, drawn from this Prometheus: every read-path panel has data.
+  // The node cache bound is below what the node Kubo holds.
+  t.true((await p.alertsSeen()).includes('IpfsCsiNodeCacheNearLimit'), 'IpfsCsiNodeCacheNearLimit pending or firing')
+
+  // The dashboard, drawn from this Prometheus: every panel has data.
   await mkdir(RESULTS_DIR, { recursive: true })
   const panels = await renderDashboard(prom, started, Date.now() / 1000, path.join(RESULTS_DIR, 'dashboard.png'), '10s')
-  const empty = panels.filter(p => p.series === 0).map(p => p.title)
-  for (const title of ['Bytes served', 'Read latency', 'Blocks by source', 'Reads per second', 'Block cache hit ratio', 'Read-ahead window', 'Open files', 'FUSE server memory (RSS)', 'Volumes on nodes', 'CSI calls by method and code', 'Preload progress']) {
-    t.false(empty.includes(title), `dashboard panel "${title}" has data`)
-  }
-  t.log(`dashboard panels without data: ${empty.join(', ') || 'none'}`)
+  t.deepEqual(panels.filter(p => p.series === 0).map(p => p.title), [], 'dashboard panels without data')
 
+  for (const [id, target] of [[rid, rtp], [wid, wtp]] as const) await driver.csi.node.NodeUnpublishVolume({ volume_id: id, target_path: target })
+  for (const [id, staging] of [[rid, rsp], [wid, wsp]] as const) await driver.csi.node.NodeUnstageVolume({ volume_id: id, staging_target_path: staging })
   await driver.csi.node.NodeUnpublishVolume({ volume_id: volumeId, target_path: tp })
   await driver.csi.node.NodeUnstageVolume({ volume_id: volumeId, staging_target_path: sp })
 })

@@ -15,11 +15,14 @@ import { codeOf, grpc, mountCap } from '../helpers/csi-client.js'
 import { CTX } from '../../driver/constants.js'
 import { findMount, readMountTable } from '../../node-plugin/mount-table.js'
 import { volumeKey } from '../../node-plugin/volume-state.js'
+import { POD_NAMESPACE_KEY } from '../../node-plugin/inline-policy.js'
+import { STAGED_PIN_PREFIX } from '../../node-plugin/staged-pins.js'
+import { policyPath, writePolicy } from '../helpers/inline-policy.js'
 
 const execFileP = promisify(execFile)
 const RO = mountCap('MULTI_NODE_READER_ONLY')
 
-interface Fixture { kubo: KuboDaemon, driver: DriverProcess, src: string, root: string, files: Record<string, Buffer> }
+interface Fixture { kubo: KuboDaemon, driver: DriverProcess, src: string, root: string, files: Record<string, Buffer>, policy: string }
 let fx: Fixture
 
 const mountedUnder = async (dir: string): Promise<string[]> => (await readMountTable()).filter(e => e.mountPoint.startsWith(dir + '/')).map(e => e.mountPoint)
@@ -38,8 +41,10 @@ test.before(async () => {
     await writeFile(path.join(src, rel), data)
   }
   const root = await kubo.add(src, ['--cid-version=1'])
-  const driver = await DriverProcess.start({ kuboApi: kubo.apiUrl, mode: 'node', name: 'node-content', extraArgs: ['--heal-interval-ms', '0', '--kubo-timeout-ms', '5000', '--max-volumes-per-node', '32', '--fuse-max-heap-mib', '192'] })
-  fx = { kubo, driver, src, root, files }
+  // The inline volume policy file does not exist yet: the inline test writes it.
+  const policy = policyPath()
+  const driver = await DriverProcess.start({ kuboApi: kubo.apiUrl, mode: 'node', name: 'node-content', extraArgs: ['--heal-interval-ms', '0', '--kubo-timeout-ms', '5000', '--max-volumes-per-node', '32', '--fuse-max-heap-mib', '192', '--inline-policy-file', policy] })
+  fx = { kubo, driver, src, root, files, policy }
 })
 
 test.after.always(async () => {
@@ -48,6 +53,7 @@ test.after.always(async () => {
   await cleanupMounts(fx.driver.dir)
   await rm(fx.driver.dir, { recursive: true, force: true })
   await rm(fx.src, { recursive: true, force: true })
+  await rm(path.dirname(fx.policy), { recursive: true, force: true })
   await fx.kubo.dispose()
 })
 
@@ -217,18 +223,35 @@ test('a stage whose content Kubo cannot fetch names neither Kubo\'s address nor 
   t.notRegex(message, /https?:|127\.0\.0\.1|kubo |api\/v0|did not finish/i, message)
 })
 
-test('CSI inline ephemeral volume: publish without staging, unpublish tears it down', async (t) => {
+test('CSI inline ephemeral volume: refused (PERMISSION_DENIED, nothing left) without a policy and for what the policy does not name; allowed: published without staging, not pinned, unpublish tears it down', async (t) => {
   const id = 'csi-0a1b2c3d4e5f'
   const tp = fx.driver.targetPath('pod-inline', id)
   t.teardown(async () => { await cleanupMounts(fx.driver.dir) })
   // kubelet sends SINGLE_NODE_WRITER and readonly=false for inline volumes; content is served read-only.
-  const req = { volume_id: id, target_path: tp, volume_capability: mountCap('SINGLE_NODE_WRITER'), readonly: false, volume_context: { [CTX.ephemeral]: 'true', [CTX.cid]: fx.root, [CTX.path]: 'sub/path', 'csi.storage.k8s.io/pod.name': 'pod-inline' } }
+  const inlineReq = (ns: string, cid = fx.root): Record<string, unknown> => ({ volume_id: id, target_path: tp, volume_capability: mountCap('SINGLE_NODE_WRITER'), readonly: false, volume_context: { [CTX.ephemeral]: 'true', [CTX.cid]: cid, [CTX.path]: 'sub/path', 'csi.storage.k8s.io/pod.name': 'pod-inline', [POD_NAMESPACE_KEY]: ns } })
+  const refused = async (req: Record<string, unknown>, why: string): Promise<void> => {
+    t.is(await codeOf(fx.driver.csi.node.NodePublishVolume(req)), grpc.status.PERMISSION_DENIED, why)
+    t.is(findMount(await readMountTable(), tp), undefined, `${why}: nothing mounted`)
+    t.false(existsSync(path.join(fx.driver.stateDir, 'volumes', volumeKey(id))), `${why}: no state left`)
+  }
+  await refused(inlineReq('team-a'), 'no policy file')
+  const other = await fx.kubo.addBytes(Buffer.from('content the policy does not name'), ['--cid-version=1'])
+  writePolicy(fx.policy, [{ namespaces: ['team-a'], cids: [fx.root] }])
+  await refused(inlineReq('team-b'), 'a namespace the policy does not name')
+  await refused(inlineReq('team-a', other), 'a CID the policy does not name')
+  const req = inlineReq('team-a')
   await fx.driver.csi.node.NodePublishVolume(req)
   await fx.driver.csi.node.NodePublishVolume(req) // idempotent
   t.true((await readFile(path.join(tp, 'big.bin'))).equals(fx.files['sub/path/big.bin'] as Buffer))
   t.true(findMount(await readMountTable(), tp)?.options.includes('ro'))
   const stats = await fx.driver.csi.node.NodeGetVolumeStats({ volume_id: id, volume_path: tp })
   t.false(stats.volume_condition.abnormal, stats.volume_condition.message)
+  // A staged volume's pin of this root would be made within moments of the mount: none comes.
+  const pins = async (): Promise<string> => await fx.kubo.cli(['pin', 'ls', '--type', 'recursive', '--names'])
+  for (const until = Date.now() + 3000; Date.now() < until;) {
+    t.false((await pins()).includes(`${STAGED_PIN_PREFIX}${id}`), 'an inline volume is not pinned into the node repo')
+    await new Promise(resolve => setTimeout(resolve, 250))
+  }
   await fx.driver.csi.node.NodeUnpublishVolume({ volume_id: id, target_path: tp })
   t.false(existsSync(tp))
   t.deepEqual(await mountedUnder(fx.driver.dir), [], 'neither the bind nor the private FUSE mount is left')

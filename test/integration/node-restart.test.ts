@@ -15,6 +15,7 @@ import { DriverProcess } from '../helpers/driver-process.js'
 import { mountCap } from '../helpers/csi-client.js'
 import { mountsAt, readMountTable } from '../../node-plugin/mount-table.js'
 import { volumeKey } from '../../node-plugin/volume-state.js'
+import { policyPath, writePolicy } from '../helpers/inline-policy.js'
 
 const execFileP = promisify(execFile)
 const RO = mountCap('MULTI_NODE_READER_ONLY')
@@ -43,8 +44,8 @@ test.after.always(async () => {
   await kubo?.dispose()
 })
 
-async function startDriver (name: string, healIntervalMs: number): Promise<DriverProcess> {
-  const d = await DriverProcess.start({ kuboApi: kubo.apiUrl, mode: 'node', name, extraArgs: ['--heal-interval-ms', String(healIntervalMs)] })
+async function startDriver (name: string, healIntervalMs: number, extraArgs: string[] = []): Promise<DriverProcess> {
+  const d = await DriverProcess.start({ kuboApi: kubo.apiUrl, mode: 'node', name, extraArgs: ['--heal-interval-ms', String(healIntervalMs), ...extraArgs] })
   drivers.push(d)
   return d
 }
@@ -141,10 +142,12 @@ test('kill -9 of the FUSE server: the restarted driver remounts and rebinds ever
 })
 
 test('an inline ephemeral volume is healed too after its FUSE server dies across a driver restart', async (t) => {
-  const d = await startDriver('restart-inline', 0)
+  const policy = writePolicy(policyPath(), [{ namespaces: ['default'], cids: [root] }])
+  t.teardown(async () => await rm(path.dirname(policy), { recursive: true, force: true }))
+  const d = await startDriver('restart-inline', 0, ['--inline-policy-file', policy])
   const id = 'csi-inline-restart'
   const tp = d.targetPath('pod-inline', id)
-  await d.csi.node.NodePublishVolume({ volume_id: id, target_path: tp, volume_capability: mountCap('SINGLE_NODE_WRITER'), readonly: false, volume_context: { 'csi.storage.k8s.io/ephemeral': 'true', cid: root } })
+  await d.csi.node.NodePublishVolume({ volume_id: id, target_path: tp, volume_capability: mountCap('SINGLE_NODE_WRITER'), readonly: false, volume_context: { 'csi.storage.k8s.io/ephemeral': 'true', cid: root, 'csi.storage.k8s.io/pod.namespace': 'default' } })
   const pid = await serverPid(d, id)
   await d.kill9()
   process.kill(pid, 'SIGKILL')

@@ -1,111 +1,18 @@
 // Writable volumes end to end: a real Kubo, `ipfs-csi fuse-server --spec FILE` in a child
 // process (never in the ava worker), real file operations through the kernel.
 import test, { type ExecutionContext } from 'ava'
-import { spawn, execFile, type ChildProcess } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
-import { createWriteStream } from 'node:fs'
 import { lstat, mkdir, mkdtemp, open, readFile, readdir, readlink, rename, rm, rmdir, stat, statfs, symlink, truncate, unlink, writeFile, appendFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import { KuboDaemon } from '../helpers/kubo-daemon.js'
-import { CLI, logFile } from '../helpers/repo.js'
-import { stopProcess } from '../helpers/stop-process.js'
-import type { FuseSpec } from '../../node-plugin/fuse/fuse-spec.js'
+import { isMounted, waitFor, WritableServer } from '../helpers/writable-server.js'
 
-const execFileP = promisify(execFile)
 const MiB = 1024 * 1024
 
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex')
-
-async function isMounted (dir: string): Promise<boolean> {
-  const info = await readFile('/proc/self/mountinfo', 'utf8')
-  return info.split('\n').some(line => line.split(' ')[4] === dir)
-}
-
-async function waitFor (what: string, cond: () => Promise<boolean>, ms: number): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise(resolve => setTimeout(resolve, 50))
-  }
-}
-
-interface ServerOptions {
-  capacityBytes?: number
-  readOnly?: boolean
-  readTimeoutMs?: number
-  kuboTimeoutMs?: number
-  name?: string
-}
-
-/** One FUSE server process serving `mfsPath` at a fresh mountpoint. */
-class WritableServer {
-  private constructor (readonly dir: string, readonly mnt: string, readonly child: ChildProcess, readonly logPath: string) {}
-
-  static async start (t: ExecutionContext, kubo: KuboDaemon, mfsPath: string, o: ServerOptions = {}): Promise<WritableServer> {
-    const dir = await mkdtemp(path.join(tmpdir(), 'ipfs-csi-wfs-'))
-    const mnt = path.join(dir, 'mnt')
-    const spec: FuseSpec = {
-      version: 1,
-      volumeId: `wfs-${o.name ?? 'vol'}`,
-      mountpoint: mnt,
-      kuboApi: kubo.apiUrl,
-      mode: 'writable',
-      mfsPath,
-      ...(o.capacityBytes !== undefined ? { capacityBytes: o.capacityBytes } : {}),
-      readOnly: o.readOnly ?? false,
-      readTimeoutMs: o.readTimeoutMs ?? 30_000,
-      kuboTimeoutMs: o.kuboTimeoutMs ?? 30_000,
-      blockCacheBytes: 0,
-      readAheadBlocks: 0,
-      logLevel: 'debug'
-    }
-    const specPath = path.join(dir, 'spec.json')
-    await writeFile(specPath, JSON.stringify(spec))
-    const logPath = logFile(`writable-fs-${o.name ?? 'server'}`)
-    const out = createWriteStream(logPath)
-    // Spill files go below the test's dir, so whatever a server leaves behind is cleaned up with it.
-    const child = spawn(process.execPath, [CLI, 'fuse-server', '--spec', specPath], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TMPDIR: dir } })
-    child.stdout?.pipe(out)
-    child.stderr?.pipe(out)
-    const s = new WritableServer(dir, mnt, child, logPath)
-    t.teardown(async () => await s.cleanup())
-    const statusFile = path.join(dir, 'fuse-status.json')
-    const deadline = Date.now() + 60_000
-    for (;;) {
-      const status = await readFile(statusFile, 'utf8').catch(() => '')
-      if (status !== '' && await isMounted(mnt)) break
-      if (child.exitCode !== null || child.signalCode !== null) {
-        throw new Error(`fuse-server exited (${child.exitCode ?? child.signalCode}) before mounting; log: ${logPath}\n${await readFile(logPath, 'utf8').catch(() => '')}`)
-      }
-      if (Date.now() > deadline) throw new Error(`fuse-server did not mount within 60 s; log: ${logPath}`)
-      await new Promise(resolve => setTimeout(resolve, 50))
-    }
-    return s
-  }
-
-  p (...segs: string[]): string { return path.join(this.mnt, ...segs) }
-
-  /** SIGTERM: the server saves pending data and unmounts itself; returns its exit code. */
-  async stop (): Promise<number | null> {
-    const exited = new Promise<number | null>((resolve) => {
-      if (this.child.exitCode !== null || this.child.signalCode !== null) resolve(this.child.exitCode)
-      else this.child.once('exit', (code) => resolve(code))
-    })
-    this.child.kill('SIGTERM')
-    const timer = setTimeout(() => { try { this.child.kill('SIGKILL') } catch {} }, 60_000)
-    const code = await exited
-    clearTimeout(timer)
-    return code
-  }
-
-  async cleanup (): Promise<void> {
-    try { await stopProcess(this.child, 10_000) } catch {}
-    if (await isMounted(this.mnt)) await execFileP('fusermount', ['-uz', this.mnt]).catch(() => {})
-    await rm(this.dir, { recursive: true, force: true }).catch(() => {})
-  }
-}
 
 /** Runs a shell snippet in a child process (so a hung mount can never block the ava worker). */
 async function sh (script: string, timeoutMs = 60_000): Promise<{ code: number | null, stderr: string, ms: number }> {
@@ -380,8 +287,9 @@ test('with Kubo not answering, operations fail with EIO within the bound instead
   const stopMs = Date.now() - t0
   t.true(stopMs < 3 * boundMs + 30_000, `stopped after ${stopMs} ms`)
   t.false(await isMounted(s.mnt))
-  const spills = (await readdir(s.dir)).filter(n => n.startsWith('ipfs-csi-spill-'))
-  const kept = await Promise.all(spills.flatMap(async (d) => await Promise.all((await readdir(path.join(s.dir, d))).map(async (f) => await readFile(path.join(s.dir, d, f), 'utf8')))))
+  const root = s.defaultSpillRoot
+  const spills = await readdir(root)
+  const kept = await Promise.all(spills.flatMap(async (d) => await Promise.all((await readdir(path.join(root, d))).map(async (f) => await readFile(path.join(root, d, f), 'utf8')))))
   t.true(kept.flat().includes('unsaved bytes'), 'unsaved data kept on local disk')
   frozen.resume()
 })

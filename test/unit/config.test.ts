@@ -67,3 +67,28 @@ test('--fuse-max-heap-mib and --max-volumes-per-node: defaults, values, and out-
   t.regex(err.message, /--max-volumes-per-node/)
   t.throws(() => parseServeConfig(['--node-id', 'n1', '--fuse-max-heap-mib', '1e9'], {}), { instanceOf: ConfigError })
 })
+
+test('--spill-*: defaults (half the node budget per volume), values, and every bad one reported', (t) => {
+  const d = parseServeConfig(['--node-id', 'n1'], {})
+  t.is(d.spillDir, undefined)
+  t.is(d.spillMaxBytes, DEFAULTS.spillMaxBytes)
+  t.is(d.spillVolumeMaxBytes, DEFAULTS.spillMaxBytes / 2)
+  const c = parseServeConfig(['--node-id', 'n1', '--spill-dir', '/var/lib/spill/', '--spill-max-bytes', String(64 << 20), '--spill-volume-max-bytes', String(16 << 20)], {})
+  t.is(c.spillDir, '/var/lib/spill')
+  t.is(c.spillMaxBytes, 64 << 20)
+  t.is(c.spillVolumeMaxBytes, 16 << 20)
+  t.is(parseServeConfig(['--node-id', 'n1'], { IPFS_CSI_SPILL_MAX_BYTES: String(8 << 20) }).spillVolumeMaxBytes, 4 << 20)
+  const err = t.throws(() => parseServeConfig(['--node-id', 'n1', '--spill-dir', 'rel', '--spill-max-bytes', '1000', '--spill-volume-max-bytes', 'x'], {}), { instanceOf: ConfigError }) as ConfigError
+  t.true(err.problems.some(p => /--spill-dir must be an absolute path/.test(p)))
+  t.true(err.problems.some(p => /--spill-max-bytes must be an integer/.test(p)))
+  t.true(err.problems.some(p => /--spill-volume-max-bytes must be an integer/.test(p)))
+  const over = t.throws(() => parseServeConfig(['--node-id', 'n1', '--spill-max-bytes', String(8 << 20), '--spill-volume-max-bytes', String(9 << 20)], {}), { instanceOf: ConfigError }) as ConfigError
+  t.true(over.problems.some(p => /must not exceed --spill-max-bytes/.test(p)))
+})
+
+test('--inline-policy-file must be absolute; unset means no policy', (t) => {
+  t.is(parseServeConfig(['--node-id', 'n1'], {}).inlinePolicyFile, undefined)
+  t.is(parseServeConfig(['--node-id', 'n1', '--inline-policy-file', '/etc/ipfs-csi/inline/policy.yaml'], {}).inlinePolicyFile, '/etc/ipfs-csi/inline/policy.yaml')
+  const err = t.throws(() => parseServeConfig(['--node-id', 'n1', '--inline-policy-file', 'policy.yaml'], {}), { instanceOf: ConfigError }) as ConfigError
+  t.true(err.problems.some(p => /--inline-policy-file must be an absolute path/.test(p)))
+})

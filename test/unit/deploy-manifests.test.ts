@@ -7,6 +7,8 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { parseAllDocuments } from 'yaml'
 import { exampleFiles, hardeningProblems, lint, overlays, renderedPath, staleRendered, unpinnedImages, validateSchemas } from '../../scripts/validate-manifests.js'
+import { parseInlinePolicy, type InlineRules } from '../../node-plugin/inline-policy.js'
+import { WORKLOAD_NS } from '../../scripts/e2e/workloads.js'
 
 type Obj = Record<string, any>
 
@@ -268,4 +270,27 @@ test('the hardening check catches each regression it exists for', async (t) => {
   t.regex(await found(prod.replace('value: $(POD_IP):9464', 'value: 0.0.0.0:9464')), /ipfs-csi-preloader preloader: listens on 0\.0\.0\.0:9464/)
   t.regex(await found(prod.replace('image: nginxinc/nginx-unprivileged:1.27.4-alpine', 'image: example.org/unknown:1.0')), /image example\.org\/unknown:1\.0 is not pinned by digest/)
   t.notRegex(await found(prod.replace('image: nginxinc/nginx-unprivileged:1.27.4-alpine', 'image: example.org/unknown@sha256:' + 'a'.repeat(64))), /unknown/)
+  // Item 2: no heap limit, no volume limit on the node.
+  t.regex(await found(prod.replace(/- name: IPFS_CSI_FUSE_MAX_HEAP_MIB\n\s+value: "\d+"\n/g, '')), /ipfs-csi-node ipfs-csi: IPFS_CSI_FUSE_MAX_HEAP_MIB is not set/)
+  t.regex(await found(prod.replace(/- name: IPFS_CSI_MAX_VOLUMES_PER_NODE\n\s+value: "\d+"\n/g, '')), /IPFS_CSI_MAX_VOLUMES_PER_NODE is not set/)
+  // Item 7: spill into /tmp, an emptyDir without a sizeLimit, a budget over it, a pod limit under it.
+  t.regex(await found(prod.replace(/- name: IPFS_CSI_SPILL_DIR\n\s+value: \S+\n/g, '')), /DaemonSet\/ipfs-csi-node ipfs-csi: IPFS_CSI_SPILL_DIR is unset/)
+  t.regex(await found(prod.replace(/sizeLimit: 10Gi\n(\s+name: spill)/, 'medium: ""\n$1')), /DaemonSet\/ipfs-csi-node-data fuse-host: the spill dir \/var\/lib\/ipfs-csi-spill is not an emptyDir with a sizeLimit/)
+  t.regex(await found(prod.replace(/value: "8589934592"/g, 'value: "21474836480"')), /IPFS_CSI_SPILL_MAX_BYTES \(21474836480\) is larger than the spill emptyDir's sizeLimit/)
+  t.regex(await found(prod.replace('ephemeral-storage: 11Gi', 'ephemeral-storage: 1Gi')), /do not cover the spill sizeLimit/)
+  // Item 8: no inline policy, or one whose ConfigMap is not deployed.
+  t.regex(await found(prod.replace(/- name: IPFS_CSI_INLINE_POLICY_FILE\n\s+value: \S+\n/g, '')), /IPFS_CSI_INLINE_POLICY_FILE is unset/)
+  t.regex(await found(prod.replace(/name: ipfs-csi-inline-policy\n(\s+namespace)/, 'name: renamed-policy\n$1')), /the inline policy ConfigMap ipfs-csi-inline-policy is not in the render/)
+})
+
+test('the inline policy ConfigMap is empty in base (every inline volume refused) and the e2e overlay allows only its workload namespace', async (t) => {
+  const policyOf = async (overlay: string): Promise<unknown> => {
+    const cm = parseAllDocuments(await readFile(renderedPath(overlay), 'utf8')).map(d => d.toJS() as { kind?: string, metadata?: { name?: string }, data?: Record<string, string> })
+      .find(o => o?.kind === 'ConfigMap' && o.metadata?.name === 'ipfs-csi-inline-policy')
+    return parseInlinePolicy(cm?.data?.['policy.yaml'] ?? 'missing: true')
+  }
+  t.deepEqual(await policyOf('production'), { rules: [] })
+  t.deepEqual(await policyOf('dev'), { rules: [] })
+  const e2e = await policyOf('e2e') as InlineRules
+  t.deepEqual(e2e.rules.map(r => [...r.namespaces]), [[WORKLOAD_NS]])
 })

@@ -38,3 +38,14 @@ test('settings left unset stay out of the spec (no token file, no disk, no heap 
   const spec = fuseSpecOf({ kuboApi: 'http://127.0.0.1:5001', readTimeoutMs: 1000, kuboTimeoutMs: 1000, blockCacheBytes: 0, readAheadBlocks: 0, logLevel: 'info' }, { mode: 'content', volumeId: CID, mountpoint: '/m', rootCid: CID })
   for (const k of ['kuboApiTokenFile', 'kuboBlocksDir', 'maxHeapMiB']) t.false(k in spec, k)
 })
+
+test('a writable spec carries the node\'s spill dir, budget and volume share; a content spec none of them', (t) => {
+  const spill = parseServeConfig(['--node-id', 'n1', '--spill-dir', '/var/lib/ipfs-csi-spill', '--spill-max-bytes', String(64 << 20), '--spill-volume-max-bytes', String(16 << 20)], {})
+  const w = fuseSpecOf(nodeFuseSettings(spill, 'writable'), { mode: 'writable', volumeId: 'w-1', mountpoint: '/m', mfsPath: '/ipfs-csi/volumes/w-1', capacityBytes: 1 << 30, readOnly: false })
+  t.like(w, { spillDir: '/var/lib/ipfs-csi-spill', spillMaxBytes: 64 << 20, spillVolumeMaxBytes: 16 << 20 })
+  t.deepEqual(validateSpec(JSON.parse(JSON.stringify(w))), w)
+  const c = fuseSpecOf(nodeFuseSettings(spill, 'content'), { mode: 'content', volumeId: 'v1', mountpoint: '/m', rootCid: CID })
+  for (const k of ['spillDir', 'spillMaxBytes', 'spillVolumeMaxBytes', 'spill']) t.false(k in c, k)
+  t.throws(() => validateSpec({ ...w, spillDir: 'relative' }), { message: /spillDir/ })
+  t.throws(() => validateSpec({ ...w, spillMaxBytes: -1 }), { message: /spillMaxBytes/ })
+})

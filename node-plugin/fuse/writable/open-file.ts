@@ -1,9 +1,12 @@
 // A file open for writing: its whole content lives in a local spill file while open, and goes
 // to MFS as one new file (add + files/cp) on flush/fsync/release. Every fd open for writing on
-// the same path shares one OpenFile, so they all see the same bytes.
+// the same path shares one OpenFile, so they all see the same bytes. The spill file's extent is
+// accounted in the node's spill budget (spill-budget.ts) before a byte goes to disk: a write
+// past it fails with ENOSPC for this file alone.
 import { closeSync, ftruncateSync, openSync, readSync, writeSync } from 'node:fs'
 import { rm } from 'node:fs/promises'
 import path from 'node:path'
+import type { SpillBudget } from './spill-budget.js'
 
 let seq = 0
 
@@ -26,15 +29,17 @@ export class OpenFile {
   mtimeMs: number
   readonly spillPath: string
   private fd: number | undefined
+  /** Bytes of the spill file accounted in the budget (its extent). */
+  private spilled = 0
   private chain: Promise<unknown> = Promise.resolve()
 
-  constructor (spillDir: string, fusePath: string, size: number, loaded: boolean, mode: number, mtimeMs: number) {
+  constructor (private readonly budget: SpillBudget, fusePath: string, size: number, loaded: boolean, mode: number, mtimeMs: number) {
     this.path = fusePath
     this.size = size
     this.loaded = loaded
     this.mode = mode
     this.mtimeMs = mtimeMs
-    this.spillPath = path.join(spillDir, `f${process.pid}-${++seq}`)
+    this.spillPath = path.join(budget.dir, `f${++seq}`)
     this.fd = openSync(this.spillPath, 'w+', 0o600)
   }
 
@@ -61,12 +66,28 @@ export class OpenFile {
     return n
   }
 
+  /** Throws ENOSPC, writing nothing, when the spill budget cannot hold the new extent. */
   writeSpill (buf: Uint8Array, len: number, pos: number): void {
+    this.account(pos + len)
     let done = 0
     while (done < len) done += writeSync(this.spillFd, buf, done, len - done, pos + done)
   }
 
-  truncateSpill (size: number): void { ftruncateSync(this.spillFd, size) }
+  truncateSpill (size: number): void {
+    if (size > this.spilled) this.account(size)
+    ftruncateSync(this.spillFd, size)
+    if (size < this.spilled) {
+      this.budget.release(this.spilled - size)
+      this.spilled = size
+    }
+  }
+
+  /** Reserves spill budget up to `extent` (never shrinks: writes inside the file cost nothing). */
+  private account (extent: number): void {
+    if (extent <= this.spilled) return
+    this.budget.reserve(extent - this.spilled)
+    this.spilled = extent
+  }
 
   private get spillFd (): number {
     if (this.fd === undefined) throw new Error(`spill file of ${this.path} is closed`)
@@ -79,6 +100,9 @@ export class OpenFile {
       try { closeSync(this.fd) } catch {}
       this.fd = undefined
     }
+    const spilled = this.spilled
+    this.spilled = 0
     await rm(this.spillPath, { force: true })
+    this.budget.release(spilled)
   }
 }
