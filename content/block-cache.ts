@@ -1,13 +1,18 @@
 // The block cache: verified blocks kept in a byte-bounded LRU, keyed by CID string. Leaf buffers
 // (read from disk into pooled buffers) go back to their pool when the cache lets go of them; see
 // block-buffer-pool.ts for why a released buffer waits for older reads before it is reused.
+import type { CID } from 'multiformats/cid'
 import { LRUCache } from 'lru-cache'
 import { BlockBufferPool } from './block-buffer-pool.js'
+import type { BlockSource } from './block-source.js'
 
 /** Free leaf buffers kept for reuse (and, separately, ones waiting for older reads to end). */
 const POOL_IDLE_BYTES = 32 * 1024 * 1024
 
-export class BlockCache {
+export class BlockCache implements BlockSource {
+  readonly name = 'cache'
+  readonly verified = true
+  readonly pooled = false
   private readonly lru: LRUCache<string, Uint8Array>
   /** Where leaves read from disk get their buffers. */
   readonly pool = new BlockBufferPool({ maxIdleBytes: POOL_IDLE_BYTES })
@@ -23,8 +28,8 @@ export class BlockCache {
     })
   }
 
-  /** The block's bytes, marking it recently used (undefined: not cached). */
-  get (key: string): Uint8Array | undefined { return this.lru.get(key) }
+  /** The block's bytes, at once, marking it recently used (undefined: not cached). */
+  get (cid: CID): Uint8Array | undefined { return this.lru.get(cid.toString()) }
   has (key: string): boolean { return this.lru.has(key) }
 
   /**

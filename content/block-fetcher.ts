@@ -1,9 +1,12 @@
-// The read path's block source: verified blocks from, in order, the block cache (block-cache.ts),
-// the node Kubo's flatfs on disk (local-blockstore.ts) and Kubo's API (kubo-block-api.ts); a run
-// of consecutive leaves comes in one `cat` request instead (cat-run.ts). Concurrent asks for one
-// block share one fetch (inflight.ts). Every block is hashed against its CID before anyone sees
-// it, and every fetch has a deadline, so a frozen or dead Kubo turns into an error, never a hung
-// reader; a block that timed out fails at once for a moment after (timeout-memo.ts).
+// The read path's verified blocks: it asks an ordered list of block sources (block-source.ts):
+// the block cache (block-cache.ts) first, then, by default, the node Kubo's flatfs on disk
+// (local-blockstore.ts) and Kubo's API (kubo-block-api.ts); a run of consecutive leaves comes in
+// one `cat` request instead (cat-run.ts). Concurrent asks for one block share one fetch
+// (inflight.ts). The bytes of every source but the cache are hashed against the CID once, before
+// anyone sees them or they are cached; bytes that fail are refused and the next source asked (the
+// last source's failure is the reader's EIO). Every fetch has a deadline, so a frozen or dead Kubo
+// turns into an error, never a hung reader; a block that timed out fails at once for a moment
+// after (timeout-memo.ts).
 import type { CID } from 'multiformats/cid'
 import { CsiError, Code } from '../driver/errors.js'
 import type { Logger } from '../driver/logger.js'
@@ -13,9 +16,9 @@ import type { LocalBlockstore } from './local-blockstore.js'
 import type { BlockBufferPool } from './block-buffer-pool.js'
 import { BlockCache } from './block-cache.js'
 import type { BlockReader, RunLeaf } from './block-reader.js'
-import { streamCatRun } from './cat-run.js'
+import type { BlockHint, BlockSource, BlockSourceName } from './block-source.js'
 import { Inflight, raceSignal, type Deferred } from './inflight.js'
-import { kuboBlock } from './kubo-block-api.js'
+import { KuboBlockApi } from './kubo-block-api.js'
 import { StreamGc } from './stream-gc.js'
 import { TimeoutMemo } from './timeout-memo.js'
 import { blockOf } from './unixfs-leaf.js'
@@ -35,14 +38,22 @@ export interface BlockFetcherInit {
   log: Logger
   /** The node Kubo's flatfs blockstore: blocks this node has are read from disk, not through the API. */
   localBlocks?: LocalBlockstore
+  /**
+   * The sources asked after the cache, in order; by default `localBlocks` (when given), then
+   * Kubo's API. Read-ahead runs read `localBlocks` and stream from `kubo` whatever this says; a
+   * leaf they cannot deliver verified is fetched through these sources.
+   */
+  sources?: BlockSource[]
 }
 
 export class BlockFetcher implements BlockReader {
-  private readonly kubo: Kubo
   private readonly timeoutMs: number
   private readonly log: Logger
   private readonly local: LocalBlockstore | undefined
+  private readonly api: KuboBlockApi
   private readonly cache: BlockCache
+  /** Asked in order after the cache (which answers at once, before any shared fetch is joined). */
+  private readonly sources: readonly BlockSource[]
   private readonly inflight = new Inflight<Uint8Array>()
   /** Blocks whose fetch just hit its deadline fail at once for a moment (see timeout-memo.ts). */
   private readonly recentTimeouts: TimeoutMemo
@@ -50,19 +61,21 @@ export class BlockFetcher implements BlockReader {
   private warnedForeignStore = false
   private readonly gc = new StreamGc()
   /**
-   * Counters for metrics (fuse-metrics.ts), tests and debug logs. fetched = localHits (disk,
-   * of which `bitswap` Kubo fetched first) + blocks through the API; misses: asks the cache
-   * could not answer; localBad/apiBad: blocks that failed verification.
+   * Counters for metrics (fuse-metrics.ts), tests and debug logs, by source name (see `count`).
+   * fetched = localHits (source `disk`, of which `bitswap` Kubo fetched first) + blocks through
+   * the API; misses: asks the cache could not answer; localBad/apiBad: blocks that failed
+   * verification.
    */
   readonly stats = { fetched: 0, cacheHits: 0, misses: 0, joined: 0, failed: 0, runs: 0, runLeaves: 0, runFallbacks: 0, localHits: 0, localBad: 0, bitswap: 0, apiBad: 0 }
 
   constructor (init: BlockFetcherInit) {
-    this.kubo = init.kubo
     this.timeoutMs = init.timeoutMs
     this.log = init.log
     this.local = init.localBlocks
+    this.api = new KuboBlockApi(init.kubo)
     this.recentTimeouts = new TimeoutMemo(Math.min(1000, init.timeoutMs))
     this.cache = new BlockCache(init.cacheBytes)
+    this.sources = init.sources ?? (this.local !== undefined ? [this.local, this.api] : [this.api])
   }
 
   /**
@@ -79,15 +92,15 @@ export class BlockFetcher implements BlockReader {
     }
     if (cid.multihash.code === IDENTITY) return cid.multihash.digest // the CID is the block
     const key = cid.toString()
-    const hit = this.cache.get(key)
-    if (hit !== undefined) { this.stats.cacheHits++; return hit }
+    const hit = this.cache.get(cid)
+    if (hit !== undefined) { this.count(this.cache.name, 'hit'); return hit }
     this.stats.misses++
     let p = this.inflight.get(key)
     if (p === undefined) {
       // The kernel retries a failed readahead page with a second read of the same range at once;
       // without this memo one read(2) against a frozen Kubo would take twice the deadline.
       if (this.recentTimeouts.has(key)) throw new CsiError(Code.DEADLINE_EXCEEDED, `kubo block/get ${key}: no answer within ${this.timeoutMs} ms moments ago; not asking again yet`)
-      p = this.inflight.start(key, () => this.fetchVerified(cid, key, ifRoom))
+      p = this.inflight.start(key, () => this.walk(cid, key, ifRoom))
     } else {
       this.stats.joined++
     }
@@ -97,7 +110,19 @@ export class BlockFetcher implements BlockReader {
   /** A cached block's verified bytes, without waiting or counting (undefined: not cached). */
   peek (cid: CID): Uint8Array | undefined {
     if (cid.multihash.code === IDENTITY) return cid.multihash.digest
-    return this.cache.get(cid.toString())
+    return this.cache.get(cid)
+  }
+
+  /**
+   * Blocks served, and blocks refused for failing verification, by metrics label: each source's
+   * name, and `bitswap` for blocks read from disk after Kubo fetched them for a read-ahead run.
+   */
+  blockCounts (): { blocks: Record<BlockSourceName | 'bitswap', number>, verificationFailures: Record<'disk' | 'api', number> } {
+    const f = this.stats
+    return {
+      blocks: { cache: f.cacheHits, disk: f.localHits - f.bitswap, bitswap: f.bitswap, api: f.fetched - f.localHits },
+      verificationFailures: { disk: f.localBad, api: f.apiBad }
+    }
   }
 
   /** Bytes in the block cache now, and its bound. */
@@ -165,31 +190,33 @@ export class BlockFetcher implements BlockReader {
   private startRun (parent: CID, run: RunLeaf[]): void {
     const waiters = run.map(l => this.inflight.claim(l.cid.toString()))
     this.gc.streamed(run.reduce((sum, l) => sum + l.size, 0))
-    if (this.local === undefined) { this.streamRun(parent, run, waiters); return }
+    const local = this.local
+    if (local === undefined) { this.streamRun(parent, run, waiters); return }
     // Leaves on this node's disk are read from there (all at once: the fs thread pool bounds
     // them). A leaf the node lacks is fetched by Kubo (`block/stat` makes it get the block over
     // bitswap and answers with a few bytes) and then read from disk like the rest: streaming it
     // out of Kubo over HTTP as well cost Kubo and this process CPU for nothing.
     run.forEach((l, i) => {
       const w = waiters[i] as Deferred<Uint8Array>
-      this.readLocal(l.cid, l.size)
-        .then(async (b) => b ?? await this.fetchThenReadLocal(l.cid, l.size))
+      this.ask(local, l.cid, Date.now() + this.timeoutMs, { size: l.size }, false, false)
+        .then(async (b) => b ?? await this.fetchThenReadLocal(local, l.cid, l.size))
         .then(w.resolve, w.reject)
     })
   }
 
-  /** Has Kubo fetch a block (over bitswap if need be), then reads it from disk; block/get if that fails. */
-  private async fetchThenReadLocal (cid: CID, sizeHint: number): Promise<Uint8Array> {
+  /** Has Kubo fetch a block (over bitswap if need be), then reads it from disk; the sources after the disk if that fails. */
+  private async fetchThenReadLocal (local: LocalBlockstore, cid: CID, sizeHint: number): Promise<Uint8Array> {
     const key = cid.toString()
     const deadline = Date.now() + this.timeoutMs
     try {
-      await this.kuboCall('block/stat', key, deadline)
-      const bytes = await this.readLocal(cid, sizeHint)
+      if (this.closed) throw new CsiError(Code.UNAVAILABLE, 'block fetcher is closed')
+      await this.api.stat(cid, deadline)
+      const bytes = await this.ask(local, cid, deadline, { size: sizeHint }, false, false)
       if (bytes !== undefined) { this.stats.bitswap++; return bytes }
       if (!this.warnedForeignStore) {
         // Kubo has the block but the directory does not: it is some other repo's, or not flatfs.
         this.warnedForeignStore = true
-        this.log.warn('Kubo has a block its blocks directory lacks: is --kubo-blocks-dir the blockstore of the --kubo-api Kubo? Reading through the API', { cid: key, dir: this.local?.dir })
+        this.log.warn('Kubo has a block its blocks directory lacks: is --kubo-blocks-dir the blockstore of the --kubo-api Kubo? Reading through the API', { cid: key, dir: local.dir })
       }
     } catch (err) {
       if (err instanceof CsiError && err.code === Code.DEADLINE_EXCEEDED) {
@@ -198,32 +225,13 @@ export class BlockFetcher implements BlockReader {
         throw err
       }
     }
-    return await this.fetchVerifiedRemote(cid, key)
-  }
-
-  /** A verified block from the local blockstore (now cached), or undefined to ask Kubo. */
-  private async readLocal (cid: CID, sizeHint?: number, ifRoom = false): Promise<Uint8Array | undefined> {
-    if (this.local === undefined || this.closed) return undefined
-    const bytes = await this.local.read(cid, sizeHint, this.cache.pool)
-    if (bytes === undefined) return undefined
-    try {
-      verifyBlock(cid, bytes)
-    } catch (err) {
-      // Kubo will be asked; if it serves the same bytes they fail again and the read gets EIO.
-      this.stats.localBad++
-      this.log.warn('block on disk failed verification, asking Kubo', { cid: cid.toString(), error: (err as Error).message })
-      return undefined
-    }
-    this.stats.fetched++
-    this.stats.localHits++
-    this.keep(cid.toString(), bytes, ifRoom, cid.code === CODEC_RAW)
-    return bytes
+    return await this.walk(cid, key, false, this.sources.indexOf(local) + 1)
   }
 
   /** The run through one `cat` stream: each leaf is hashed as it arrives, a bad one fetched alone. */
   private streamRun (parent: CID, run: RunLeaf[], waiters: Array<Deferred<Uint8Array>>): void {
     this.stats.runs++
-    streamCatRun(this.kubo, parent, run, this.timeoutMs, {
+    this.api.catRun(parent, run, this.timeoutMs, {
       leaf: (i, bytes) => {
         const l = run[i] as RunLeaf
         const block = blockOf(l.cid, bytes)
@@ -264,7 +272,7 @@ export class BlockFetcher implements BlockReader {
     const l = run[i] as RunLeaf
     const w = waiters[i] as Deferred<Uint8Array>
     this.stats.runFallbacks++
-    this.fetchVerified(l.cid, l.cid.toString()).then(w.resolve, w.reject)
+    this.walk(l.cid, l.cid.toString()).then(w.resolve, w.reject)
   }
 
   close (): void {
@@ -277,26 +285,18 @@ export class BlockFetcher implements BlockReader {
     this.cache.set(key, bytes, ifRoom, leaf)
   }
 
-  private async fetchVerified (cid: CID, key: string, ifRoom = false): Promise<Uint8Array> {
-    const local = await this.readLocal(cid, undefined, ifRoom)
-    if (local !== undefined) return local
-    return await this.fetchVerifiedRemote(cid, key, ifRoom)
-  }
-
-  private async fetchVerifiedRemote (cid: CID, key: string, ifRoom = false): Promise<Uint8Array> {
+  /**
+   * Asks the sources from index `from` on, in order, for a block the cache lacks: the first that
+   * has it and whose bytes verify answers. One deadline bounds the whole walk.
+   */
+  private async walk (cid: CID, key: string, ifRoom = false, from = 0): Promise<Uint8Array> {
     const deadline = Date.now() + this.timeoutMs
     try {
-      const bytes = await this.kuboCall('block/get', key, deadline)
-      try {
-        verifyBlock(cid, bytes)
-      } catch (err) {
-        this.stats.apiBad++
-        this.log.error('block failed verification, refusing to serve it', { cid: key, bytes: bytes.byteLength, error: (err as Error).message })
-        throw err
+      for (let i = from; i < this.sources.length; i++) {
+        const bytes = await this.ask(this.sources[i] as BlockSource, cid, deadline, undefined, ifRoom, i === this.sources.length - 1)
+        if (bytes !== undefined) return bytes
       }
-      this.stats.fetched++
-      this.keep(key, bytes, ifRoom)
-      return bytes
+      throw new CsiError(Code.UNAVAILABLE, `no block source has ${key}`)
     } catch (err) {
       this.stats.failed++
       if (err instanceof CsiError && err.code === Code.DEADLINE_EXCEEDED) this.recentTimeouts.remember(key)
@@ -304,8 +304,45 @@ export class BlockFetcher implements BlockReader {
     }
   }
 
-  private async kuboCall (endpoint: 'block/get' | 'block/stat', key: string, deadline: number): Promise<Uint8Array> {
+  /**
+   * One source's verified bytes of a block (now cached), or undefined: it does not have the
+   * block, or its bytes failed verification and another source comes after it (`last`: they
+   * are refused with DATA_LOSS, the reader's EIO). A source's errors propagate.
+   */
+  private async ask (source: BlockSource, cid: CID, deadline: number, hint: BlockHint | undefined, ifRoom: boolean, last: boolean): Promise<Uint8Array | undefined> {
     if (this.closed) throw new CsiError(Code.UNAVAILABLE, 'block fetcher is closed')
-    return await kuboBlock(this.kubo, endpoint, key, deadline)
+    const bytes = await source.get(cid, deadline, { ...hint, pool: this.cache.pool })
+    if (bytes === undefined) return undefined
+    if (!source.verified) {
+      try {
+        verifyBlock(cid, bytes)
+      } catch (err) {
+        this.count(source.name, 'bad')
+        const fields = { cid: cid.toString(), source: source.name, bytes: bytes.byteLength, error: (err as Error).message }
+        if (last) {
+          this.log.error('block failed verification, refusing to serve it', fields)
+          throw err
+        }
+        // The next source is asked; if it serves the same bytes they fail again and the read gets EIO.
+        this.log.warn(`block on ${source.name} failed verification, asking the next source`, fields)
+        return undefined
+      }
+    }
+    this.count(source.name, 'hit')
+    this.keep(cid.toString(), bytes, ifRoom, source.pooled && cid.code === CODEC_RAW)
+    return bytes
+  }
+
+  /** Counts a block a source delivered (`hit`) or whose bytes it failed verification (`bad`). */
+  private count (name: BlockSourceName, what: 'hit' | 'bad'): void {
+    const s = this.stats
+    if (what === 'bad') {
+      if (name === 'disk') s.localBad++
+      else if (name === 'api') s.apiBad++
+      return
+    }
+    if (name === 'cache') { s.cacheHits++; return }
+    s.fetched++
+    if (name === 'disk') s.localHits++
   }
 }

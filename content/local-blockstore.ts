@@ -13,6 +13,7 @@ import path from 'node:path'
 import { base32upper } from 'multiformats/bases/base32'
 import type { CID } from 'multiformats/cid'
 import type { BlockBufferPool } from './block-buffer-pool.js'
+import type { BlockHint, BlockSource } from './block-source.js'
 import { openFlatfsDir, type ShardFn } from '../driver/flatfs-dir.js'
 
 /** Anything larger is not a block Kubo would write (its network limit is 2 MiB). */
@@ -30,7 +31,10 @@ const MAX_SCRATCH = 64
 /** Room past a size hint: dag-pb framing of a leaf, and one byte to see that the block ended. */
 const SLACK = 4096
 
-export class LocalBlockstore {
+export class LocalBlockstore implements BlockSource {
+  readonly name = 'disk'
+  readonly verified = false
+  readonly pooled = true
   readonly dir: string
   private readonly shard: ShardFn
   /** Counters for tests and debug logs. */
@@ -52,6 +56,11 @@ export class LocalBlockstore {
     // Kubo's key is the multihash in unpadded upper-case base32 (no multibase prefix).
     const key = base32upper.baseEncode(cid.multihash.bytes)
     return path.join(this.dir, this.shard(key), `${key}.data`)
+  }
+
+  /** BlockSource: the block as stored here (a local read: no deadline needed). */
+  async get (cid: CID, _deadline: number, hint?: BlockHint): Promise<Uint8Array | undefined> {
+    return await this.read(cid, hint?.size, hint?.pool)
   }
 
   /**

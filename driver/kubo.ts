@@ -219,7 +219,8 @@ export class Kubo {
           resolve(new Uint8Array(body.buffer, body.byteOffset, body.byteLength))
         })
       })
-      const timer = setTimeout(() => fail(new CsiError(Code.DEADLINE_EXCEEDED, `kubo ${what}: no answer within ${Math.max(0, deadline - Date.now())} ms`)), Math.max(0, deadline - Date.now()))
+      const budgetMs = Math.max(0, deadline - Date.now())
+      const timer = setTimeout(() => fail(new CsiError(Code.DEADLINE_EXCEEDED, `kubo ${what}: no answer within ${budgetMs} ms`)), budgetMs)
       req.on('error', (err: NodeJS.ErrnoException) => {
         const e = unreachable(what, err)
         if (req.reusedSocket && (err.code === 'ECONNRESET' || err.code === 'EPIPE')) (e as { retryable?: boolean }).retryable = true

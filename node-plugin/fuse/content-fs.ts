@@ -104,13 +104,12 @@ export async function createContentFs (spec: FuseSpec, deps: ContentFsDeps): Pro
   return {
     fs: fs.ops(),
     stats: (): ContentReadStats => {
-      const f = fetcher.stats
-      const disk = localBlocks !== undefined ? f.localHits - f.bitswap : 0
+      const { blocks, verificationFailures } = fetcher.blockCounts()
       return {
         ...fs.handleStats(),
-        blocks: { cache: f.cacheHits + tree.cachedBlocks, disk, bitswap: f.bitswap, api: f.fetched - f.localHits },
-        cacheMisses: f.misses,
-        verificationFailures: { disk: f.localBad, api: f.apiBad },
+        blocks: { ...blocks, cache: blocks.cache + tree.cachedBlocks },
+        cacheMisses: fetcher.stats.misses,
+        verificationFailures,
         cacheBytes: fetcher.cacheBytes,
         cacheMaxBytes: fetcher.cacheMaxBytes
       }

@@ -123,6 +123,11 @@ export function checkSkips (cases: SpecCase[], table: SkipTable): string[] {
   return problems
 }
 
+/** Images containerd's CRI was asked to pull (its info line `PullImage "<ref>"`), from its log. */
+export function pulledImages (containerdLog: string): string[] {
+  return [...new Set([...containerdLog.matchAll(/PullImage \\?"([^"\\]+)\\?"/g)].map((m) => m[1] ?? ''))]
+}
+
 const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;')
 
 /** JUnit XML: one test case per spec of the driver, skipped ones with the table's reason. */

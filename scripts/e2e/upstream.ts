@@ -17,7 +17,7 @@ import { type ClusterPaths, kubectl } from './cluster.js'
 import { bringUp, tearDown, timed, type Phase } from './run.js'
 import { addContent } from './workloads.js'
 import { buildAndImportUpstreamImages } from './upstream-images.js'
-import { SUITE_FOCUS, checkSkips, junitXml, parseSkipTable, runnerSkipPatterns, specCases, type SpecCase } from './upstream-report.js'
+import { SUITE_FOCUS, checkSkips, junitXml, parseSkipTable, pulledImages, runnerSkipPatterns, specCases, type SpecCase } from './upstream-report.js'
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..')
 const RESULTS = path.join(REPO, 'test-results')
@@ -42,9 +42,7 @@ function renderDriver (p: ClusterPaths, contentCid: string): string {
 
 /** Image pulls containerd was asked for: any one means a test pod wanted a registry. */
 function pullAttempts (p: ClusterPaths): string[] {
-  let text = ''
-  try { text = readFileSync(path.join(p.logs, 'containerd.log'), 'utf8') } catch { return [] }
-  return [...new Set([...text.matchAll(/PullImage \\?"([^"\\]+)\\?"/g)].map((m) => m[1] ?? ''))]
+  return pulledImages(readFileSync(path.join(p.logs, 'containerd.log'), 'utf8'))
 }
 
 async function runGinkgo (p: ClusterPaths, driverFile: string, procs: number, focus: string, skips: string[], jsonReport: string, logFile: string): Promise<number | string> {

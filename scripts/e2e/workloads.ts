@@ -322,7 +322,7 @@ const modelServing: Workload = {
   }
 }
 
-interface PodInfo { metadata: { name: string, uid: string }, status: { conditions?: Array<{ type: string, status: string }>, containerStatuses?: Array<{ name: string, restartCount: number, ready: boolean }> } }
+interface PodInfo { metadata: { name: string, uid: string }, status: { conditions?: Array<{ type: string, status: string }>, containerStatuses?: Array<{ name: string, restartCount: number, ready: boolean, containerID?: string }> } }
 
 function podsOf (p: ClusterPaths, app: string): PodInfo[] {
   return (JSON.parse(kubectl(p, ['-n', NAMESPACE, 'get', 'pods', '-l', `app.kubernetes.io/name=${app}`, '-o', 'json'])) as { items: PodInfo[] }).items
@@ -449,7 +449,7 @@ const nodePluginRestart: Workload = {
 }
 
 const nodeKuboRestart: Workload = {
-  name: 'node-local Kubo restarted while a reader streams content this node holds: reads never fail',
+  name: 'node-local Kubo restarted, then frozen, while a reader streams content this node holds: reads never fail',
   async run ({ p, content, log }) {
     const streamer = await startStreamer(p, content, 'streamer-kubo')
     const [data] = podsOf(p, 'ipfs-csi-node-data')
@@ -475,8 +475,37 @@ const nodeKuboRestart: Workload = {
     }
     const target = Math.max(streamer.passes(), passesAtStop + 1) + 1
     await waitUntil('a pass after the node Kubo is back', 300_000, () => { streamer.alive('after the node Kubo restart'); return streamer.passes() >= target ? true : undefined }, 1000)
-    return `node Kubo back in ${restartMs} ms; ${await streamer.finish()}`
+    // A restart is short: then the node Kubo frozen (SIGSTOP from the host: its PID 1 ignores it
+    // from inside its namespace) for two whole passes, which must not need it either.
+    const kuboPid = hostPidOfContainer(p, 'ipfs-csi-node-data', 'kubo', 'ipfs')
+    process.kill(kuboPid, 'SIGSTOP')
+    let frozenPasses = 0
+    const f0 = Date.now()
+    try {
+      const from = streamer.passes() + 1
+      await waitUntil('two passes with the node Kubo frozen', 300_000, () => { streamer.alive('with the node Kubo frozen'); return streamer.passes() >= from + 2 ? true : undefined }, 1000)
+      frozenPasses = streamer.passes() - from + 1
+    } finally {
+      process.kill(kuboPid, 'SIGCONT')
+    }
+    return `node Kubo back in ${restartMs} ms; ${frozenPasses} passes completed with it frozen (${Date.now() - f0} ms); ${await streamer.finish()}`
   }
+}
+
+/** Host pid of the process named `comm` in a container of the pod (by the container id in its cgroup). */
+function hostPidOfContainer (p: ClusterPaths, app: string, container: string, comm: string): number {
+  const [pod] = podsOf(p, app)
+  const id = pod?.status.containerStatuses?.find((c) => c.name === container)?.containerID?.replace(/^[a-z]+:\/\//, '')
+  if (id === undefined || !/^[0-9a-f]{64}$/.test(id)) throw new Error(`no container id for ${app}/${container}`)
+  const found: number[] = []
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue
+    try {
+      if (readFileSync(`/proc/${name}/comm`, 'utf8').trim() === comm && readFileSync(`/proc/${name}/cgroup`, 'utf8').includes(id)) found.push(Number(name))
+    } catch {}
+  }
+  if (found.length !== 1) throw new Error(`expected one ${comm} process in container ${id.slice(0, 12)}, found ${found.length}`)
+  return found[0] as number
 }
 
 export const WORKLOADS: Workload[] = [staticPv, dynamicPvc, inlineEphemeral, writable, snapshotRestore, preloader, modelServing, nodePluginRestart, nodeKuboRestart]

@@ -93,11 +93,13 @@ async function pbLeaf (seed: number, n: number): Promise<Leaf> {
 const log = createLogger('error')
 const parent = CID.parse('bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi')
 
-async function setup (t: any, leaves: Leaf[], timeoutMs = 5000): Promise<{ kubo: FakeKubo, f: BlockFetcher, run: RunLeaf[] }> {
+// A generous default: the fake answers at once, but a loaded 2-core machine running the suite's
+// workers in parallel can starve the event loop for seconds. Deadline tests pass their own.
+async function setup (t: any, leaves: Leaf[], timeoutMs = 60_000): Promise<{ kubo: FakeKubo, f: BlockFetcher, run: RunLeaf[] }> {
   const kubo = await fakeKubo()
   kubo.file = Buffer.concat(leaves.map(l => l.data))
   for (const l of leaves) kubo.blocks.set(l.cid.toString(), l.block)
-  const f = new BlockFetcher({ kubo: new Kubo({ url: kubo.url, timeoutMs: 10_000 }), timeoutMs, cacheBytes: 64 * 1024 * 1024, log })
+  const f = new BlockFetcher({ kubo: new Kubo({ url: kubo.url, timeoutMs: 60_000 }), timeoutMs, cacheBytes: 64 * 1024 * 1024, log })
   t.teardown(async () => { f.close(); await kubo.close() })
   let off = 0
   const run = leaves.map((l) => { const r = { cid: l.cid, size: l.data.byteLength, offset: off }; off += l.data.byteLength; return r })

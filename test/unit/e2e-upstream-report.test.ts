@@ -1,7 +1,7 @@
 import test from 'ava'
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { SUITE_FOCUS, SUITE_PREFIX, checkSkips, junitXml, parseSkipTable, readmeTable, readmeTableIn, runnerSkipPatterns, specCases, type SkipTable } from '../../scripts/e2e/upstream-report.js'
+import { SUITE_FOCUS, SUITE_PREFIX, checkSkips, junitXml, parseSkipTable, pulledImages, readmeTable, readmeTableIn, runnerSkipPatterns, specCases, type SkipTable } from '../../scripts/e2e/upstream-report.js'
 
 // `make e2e-upstream` judges the upstream suite by these functions; the cluster run itself is not
 // part of `make test`, so the README table and skips.json are kept in step here.
@@ -85,4 +85,14 @@ test('test/e2e-storage/skips.json is valid and the README table shows exactly it
   const table = parseSkipTable(readFileSync(`${repo}/test/e2e-storage/skips.json`, 'utf8'))
   const readme = readFileSync(`${repo}/README.md`, 'utf8')
   t.is(readmeTableIn(readme), readmeTable(table), 'README upstream-skips table differs from test/e2e-storage/skips.json: paste readmeTable() output')
+})
+
+test('a pull asked of containerd is found in its log, each image once; a log without one gives none', (t) => {
+  const log = [
+    'time="2026-12-06T03:27:12Z" level=info msg="RunPodSandbox for &PodSandboxMetadata{Name:pod-1,}"',
+    'time="2026-12-06T03:27:13Z" level=info msg="PullImage \\"registry.k8s.io/sig-storage/hello-populator:v1.0.1\\""',
+    'time="2026-12-06T03:27:14Z" level=error msg="PullImage \\"registry.k8s.io/sig-storage/hello-populator:v1.0.1\\" failed" error="dial tcp: lookup registry.k8s.io"'
+  ].join('\n')
+  t.deepEqual(pulledImages(log), ['registry.k8s.io/sig-storage/hello-populator:v1.0.1'])
+  t.deepEqual(pulledImages(log.split('\n')[0] ?? ''), [])
 })
