@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto'
 import { createWriteStream, existsSync } from 'node:fs'
 import { mkdtemp, mkdir, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
+import net from 'node:net'
 import path from 'node:path'
 import { CLI, logFile } from './repo.js'
 import { stopProcess } from './stop-process.js'
@@ -60,9 +61,11 @@ export class DriverProcess {
     child.stdout.pipe(out); child.stderr.pipe(out)
     this.child = child
     const deadline = Date.now() + 60_000
-    while (!existsSync(this.socketPath)) {
+    // Ready when the socket accepts a connection, not when its file appears: a loaded machine can
+    // leave a gap between the two, and a client then gets ECONNREFUSED.
+    while (!(existsSync(this.socketPath) && await accepts(this.socketPath))) {
       if (child.exitCode !== null) throw new Error(`driver exited with ${child.exitCode}; log: ${this.logPath}`)
-      if (Date.now() > deadline) throw new Error(`driver socket did not appear in 60 s; log: ${this.logPath}`)
+      if (Date.now() > deadline) throw new Error(`driver socket did not accept a connection in 60 s; log: ${this.logPath}`)
       await new Promise(resolve => setTimeout(resolve, 50))
     }
     this.client = csiClient(this.socketPath)
@@ -95,4 +98,12 @@ export class DriverProcess {
   /** The staging path kubelet hands us: <driver>/<sha256 of the volume handle>/globalmount. */
   stagingPath (volumeId: string): string { return path.join(this.kubeletDir, 'plugins/kubernetes.io/csi/ipfs.csi.dev', createHash('sha256').update(volumeId).digest('hex'), 'globalmount') }
   targetPath (pod: string, volumeId: string): string { return path.join(this.kubeletDir, 'pods', pod, 'volumes/kubernetes.io~csi', volumeId.replace(/[^A-Za-z0-9-]/g, '_').slice(0, 60), 'mount') }
+}
+
+async function accepts (socketPath: string): Promise<boolean> {
+  return await new Promise<boolean>((resolve) => {
+    const c = net.createConnection(socketPath)
+    c.once('connect', () => { c.destroy(); resolve(true) })
+    c.once('error', () => { c.destroy(); resolve(false) })
+  })
 }
