@@ -287,7 +287,12 @@ test('NodeGetVolumeStats: usage, path checks, abnormal once the FUSE server is k
   // Namespace users read conditions in events: Kubo's address stays in the node's log.
   t.false(frozen.volume_condition.message.includes(new URL(fx.kubo.apiUrl).host), frozen.volume_condition.message)
   t.notRegex(frozen.volume_condition.message, /https?:|127\.0\.0\.1/)
-  const back = await fx.driver.csi.node.NodeGetVolumeStats({ volume_id: id, volume_path: tp })
+  // Resumed: normal again once Kubo answers (a loaded machine can take seconds after SIGCONT).
+  let back: any
+  const backBy = Date.now() + 30_000
+  do {
+    back = await fx.driver.csi.node.NodeGetVolumeStats({ volume_id: id, volume_path: tp })
+  } while (back.volume_condition.abnormal === true && Date.now() < backBy && await new Promise(resolve => setTimeout(() => resolve(true), 200)))
   t.false(back.volume_condition.abnormal, back.volume_condition.message)
 
   const status = JSON.parse(await readFile(path.join(fx.driver.stateDir, 'volumes', volumeKey(id), 'fuse-status.json'), 'utf8')) as { pid: number }
