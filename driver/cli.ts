@@ -19,7 +19,7 @@ commands:
   gateway kubo-metrics --kubo-api URL                          a Kubo's own metrics on a port of its own (sidecar)
   api serve --listen HOST:PORT --kubo-api URL --audience AUD ... the Pinning Service API and model index
   fuse-server --spec FILE                                      (internal) one volume's FUSE server
-  fuse-host --socket PATH --state-dir DIR [--log-level L]       start FUSE servers for the node service
+  fuse-host --socket PATH --state-dir DIR [--fuse-run-as U:G]  start FUSE servers for the node service
 
 Every serve flag can also be set as IPFS_CSI_<FLAG> (e.g. IPFS_CSI_KUBO_API).
 serve, mount, fuse-host, preload serve and api serve take --metrics-listen HOST:PORT (Prometheus).

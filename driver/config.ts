@@ -52,6 +52,8 @@ export interface ServeConfig {
   fuseLauncher?: string
   /** Heap limit of each FUSE server, in MiB (node mode). */
   fuseMaxHeapMiB: number
+  /** Node mode, local launcher: FUSE servers drop to this uid/gid once mounted (fuse-host has its own flag). */
+  fuseRunAs?: RunAs
   /** NodeGetInfo's max_volumes_per_node: what the scheduler places on this node (0: no limit). */
   maxVolumesPerNode: number
   /** Writable volumes' spill root on this node; unset: each FUSE server's $TMPDIR/ipfs-csi-spill. */
@@ -107,6 +109,7 @@ export const SERVE_FLAGS = {
   'node-cache-max-bytes': { type: 'string' },
   'fuse-launcher': { type: 'string', default: 'local' },
   'fuse-max-heap-mib': { type: 'string', default: String(DEFAULTS.fuseMaxHeapMiB) },
+  'fuse-run-as': { type: 'string' },
   'max-volumes-per-node': { type: 'string', default: '0' },
   'spill-dir': { type: 'string' },
   'spill-max-bytes': { type: 'string', default: String(DEFAULTS.spillMaxBytes) },
@@ -190,6 +193,28 @@ function validateRegistration (problems: string[], socketRaw: unknown, kubeletPa
   return { registrationSocket: path.resolve(socket), kubeletRegistrationPath: path.resolve(kubeletPath) }
 }
 
+/** An unprivileged uid and gid a FUSE server drops to once its mount is up. */
+export interface RunAs { uid: number, gid: number }
+
+/** Highest id taken: 2^32-1 is (uid_t)-1, "no change", to setuid and chown. */
+const MAX_ID = 4294967294
+
+/**
+ * `--fuse-run-as UID:GID` (numbers, neither 0: root would keep every capability). Unset or empty:
+ * undefined, servers stay root.
+ */
+export function validateRunAs (problems: string[], raw: unknown, flag = 'fuse-run-as'): RunAs | undefined {
+  if (raw === undefined || raw === '') return undefined
+  const m = /^(\d{1,10}):(\d{1,10})$/.exec(String(raw))
+  const uid = Number(m?.[1])
+  const gid = Number(m?.[2])
+  if (m === null || uid < 1 || gid < 1 || uid > MAX_ID || gid > MAX_ID) {
+    problems.push(`--${flag} must be UID:GID, two numbers from 1 to ${MAX_ID} (got ${JSON.stringify(String(raw))})`)
+    return undefined
+  }
+  return { uid, gid }
+}
+
 function optionalAbsolute (problems: string[], flag: string, raw: unknown): string | undefined {
   if (raw === undefined || raw === '') return undefined
   const p = String(raw)
@@ -263,6 +288,8 @@ export function parseServeConfig (argv: string[], env: NodeJS.ProcessEnv = proce
   if (fuseLauncher !== 'local' && !(fuseLauncher.startsWith('unix://') && path.isAbsolute(fuseLauncher.slice('unix://'.length)))) {
     problems.push(`--fuse-launcher must be local or unix:///abs/path.sock (got ${JSON.stringify(fuseLauncher)})`)
   }
+  const fuseRunAs = validateRunAs(problems, v['fuse-run-as'])
+  if (fuseRunAs !== undefined && fuseLauncher !== 'local') problems.push('--fuse-run-as applies to servers this process starts (--fuse-launcher local); with a unix launcher set it on ipfs-csi fuse-host')
   const registration = validateRegistration(problems, v['registration-socket'], v['kubelet-registration-path'], mode)
   const metricsListen = parseListen(problems, v['metrics-listen'])
   const fuseMaxHeapMiB = intOption(problems, 'fuse-max-heap-mib', v['fuse-max-heap-mib'], FUSE_HEAP_MIB.min, FUSE_HEAP_MIB.max)
@@ -275,6 +302,7 @@ export function parseServeConfig (argv: string[], env: NodeJS.ProcessEnv = proce
     ...(inlinePolicyFile !== undefined ? { inlinePolicyFile } : {}),
     fuseLauncher,
     fuseMaxHeapMiB,
+    ...(fuseRunAs !== undefined ? { fuseRunAs } : {}),
     maxVolumesPerNode,
     ...registration,
     ...(metricsListen !== undefined ? { metricsListen } : {}),

@@ -27,6 +27,8 @@ Runs the CSI services (Identity, and Controller and/or Node) on a unix socket. $
   --kubelet-dir DIR                 kubelet's root dir (default ${DEFAULTS.kubeletDir})
   --fuse-launcher local|unix:///SOCK  who starts FUSE servers: this process, or ipfs-csi fuse-host at SOCK
   --fuse-max-heap-mib N             V8 heap limit of each volume's FUSE server (default ${DEFAULTS.fuseMaxHeapMiB})
+  --fuse-run-as UID:GID             --fuse-launcher local: each FUSE server drops to this uid/gid once mounted (no
+                                    capabilities, no_new_privs); it must read the --kubo-blocks-dir files
   --max-volumes-per-node N          max_volumes_per_node in NodeGetInfo (default 0: no limit)
   --spill-dir DIR                   where writable volumes keep files open for writing (default $TMPDIR/ipfs-csi-spill of the FUSE server)
   --spill-max-bytes N               what those spill files of the whole node may take (default ${DEFAULTS.spillMaxBytes}); past it, ENOSPC
@@ -56,6 +58,8 @@ block; Ctrl-C (or SIGTERM) unmounts. ${ENV}
   --kubo-timeout-ms N               deadline of other Kubo calls (default ${DEFAULTS.kuboTimeoutMs})
   --block-cache-bytes N             verified blocks kept in memory (default ${DEFAULTS.blockCacheBytes})
   --read-ahead-blocks N             leaves fetched ahead of a sequential reader at first (default ${DEFAULTS.readAheadBlocks}; 0: none)
+  --fuse-run-as UID:GID             serve as this uid/gid once mounted (run as root; a root helper unmounts
+                                    on exit); it must read the --kubo-blocks-dir files
 ${METRICS}
                                     (this mount's read path: reads, bytes, latency, blocks by source...)
 ${LOG}`,
@@ -114,12 +118,13 @@ terminal, plain lines when piped).
   --node-kubo-api URL               a node-local Kubo to ask what it pins (repeat for each node)
   --json                            as JSON`,
 
-  'fuse-server': `usage: ipfs-csi fuse-server --spec FILE
+  'fuse-server': `usage: ipfs-csi fuse-server --spec FILE [--run-as UID:GID]
 
 (internal) One volume's FUSE server, started by the node service or the fuse-host from the spec
 the node service wrote. Serves its metrics on metrics.sock next to the spec.
 
-  --spec FILE                       <state-dir>/volumes/<key>/spec.json`,
+  --spec FILE                       <state-dir>/volumes/<key>/spec.json
+  --run-as UID:GID                  drop to this uid/gid once mounted (the spawner detaches the mount after a stop)`,
 
   'fuse-host': `usage: ipfs-csi fuse-host --socket PATH [flags]
 
@@ -128,6 +133,8 @@ service restarts); one JSON request per connection on a root-only unix socket. $
 
   --socket PATH                     the launcher socket (absolute)
   --state-dir DIR                   only specs under DIR/volumes/ are started (default /var/lib/ipfs-csi)
+  --fuse-run-as UID:GID             each FUSE server drops to this uid/gid once mounted (no capabilities,
+                                    no_new_privs); it must read the --kubo-blocks-dir files (docs/security.md item 9)
 ${METRICS}
                                     (servers started, refused requests, how servers ended)
 ${LOG}`

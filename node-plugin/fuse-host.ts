@@ -8,20 +8,24 @@
 // errors → {"error":"..."}. Only specs under <stateDir>/volumes/<dir>/spec.json are started:
 // the socket is root-only, but a path check keeps it from being a generic "run this" service;
 // status and stop only ever touch processes whose command line names such a spec.
-import { lstat, mkdir, realpath, rm, chmod } from 'node:fs/promises'
+import { constants as fsc, existsSync } from 'node:fs'
+import { lstat, mkdir, open, realpath, rm, chmod } from 'node:fs/promises'
 import { createServer, type Server, type Socket } from 'node:net'
 import path from 'node:path'
-import { ConfigError, readFlags } from '../driver/config.js'
+import { ConfigError, readFlags, validateRunAs, type RunAs } from '../driver/config.js'
 import { DEFAULTS } from '../driver/constants.js'
 import { createLogger, type Logger } from '../driver/logger.js'
-import { findServerPids, isFuseServer, spawnLocalFuseServer, stopFuseServer } from './fuse-process.js'
+import { findServerPids, isFuseServer, SETPRIV, spawnLocalFuseServer, stopFuseServer } from './fuse-process.js'
+import { findMount, isVolumeMount, readMountTable } from './mount-table.js'
+import { fuseUnmount } from './mount-ops.js'
 import { parseListen, startMetricsServer } from '../driver/metrics-server.js'
 
 export const FUSE_HOST_FLAGS = {
   socket: { type: 'string' },
   'state-dir': { type: 'string', default: DEFAULTS.stateDir },
   'log-level': { type: 'string', default: DEFAULTS.logLevel },
-  'metrics-listen': { type: 'string' }
+  'metrics-listen': { type: 'string' },
+  'fuse-run-as': { type: 'string' }
 } as const
 
 /** What the fuse-host counts (exported by fuseHostRegistry). */
@@ -116,8 +120,8 @@ export interface FuseHost {
 }
 
 /** Serves the launcher socket until closed. `stateDir` must be absolute. */
-export async function startFuseHost (opts: { socketPath: string, stateDir: string, log: Logger, counts?: FuseHostCounts }): Promise<FuseHost> {
-  const { socketPath, stateDir, log } = opts
+export async function startFuseHost (opts: { socketPath: string, stateDir: string, log: Logger, counts?: FuseHostCounts, runAs?: RunAs }): Promise<FuseHost> {
+  const { socketPath, stateDir, log, runAs } = opts
   const counts = opts.counts ?? new FuseHostCounts()
   await mkdir(path.dirname(socketPath), { recursive: true, mode: 0o700 })
   // A socket left by an earlier run is removed; any other file there is not ours to delete.
@@ -126,7 +130,7 @@ export async function startFuseHost (opts: { socketPath: string, stateDir: strin
     if (!old.isSocket()) throw new Error(`${socketPath} exists and is not a socket`)
     await rm(socketPath, { force: true })
   }
-  const server = createServer({ allowHalfOpen: false }, (sock) => handle(sock, stateDir, log, counts))
+  const server = createServer({ allowHalfOpen: false }, (sock) => handle(sock, stateDir, log, counts, runAs))
   server.maxConnections = MAX_CONNECTIONS
   // umask for the bind, so the socket is never accessible to others, not even briefly.
   const mask = process.umask(0o177)
@@ -140,7 +144,8 @@ export async function startFuseHost (opts: { socketPath: string, stateDir: strin
   }
   await chmod(socketPath, 0o600)
   server.on('error', (err) => log.error('launcher socket error', { error: err.message }))
-  log.info('fuse-host listening', { socket: socketPath, stateDir })
+  log.info('fuse-host listening', { socket: socketPath, stateDir, ...(runAs !== undefined ? { runAs: `${runAs.uid}:${runAs.gid}`, noNewPrivs: existsSync(SETPRIV) } : {}) })
+  if (runAs !== undefined && !existsSync(SETPRIV)) log.warn(`${SETPRIV} not found: FUSE servers drop root but run without no_new_privs`)
   return {
     server,
     close: async () => {
@@ -150,7 +155,7 @@ export async function startFuseHost (opts: { socketPath: string, stateDir: strin
   }
 }
 
-function handle (sock: Socket, stateDir: string, log: Logger, counts: FuseHostCounts): void {
+function handle (sock: Socket, stateDir: string, log: Logger, counts: FuseHostCounts, runAs: RunAs | undefined): void {
   let buf = ''
   let answered = false
   let gone = false
@@ -172,7 +177,7 @@ function handle (sock: Socket, stateDir: string, log: Logger, counts: FuseHostCo
     answered = true
     // A stop may take its whole grace: no idle timeout while the answer is being worked out.
     sock.setTimeout(0)
-    void answer(buf.slice(0, nl), stateDir, log, counts).then((r) => {
+    void answer(buf.slice(0, nl), stateDir, log, counts, runAs).then((r) => {
       // The client gave up (its deadline) before hearing the pid: nobody would track this
       // server, so it goes now rather than mounting behind the node service's back.
       if (gone && typeof r.pid === 'number') {
@@ -186,7 +191,7 @@ function handle (sock: Socket, stateDir: string, log: Logger, counts: FuseHostCo
   })
 }
 
-async function answer (line: string, stateDir: string, log: Logger, counts: FuseHostCounts): Promise<Record<string, unknown>> {
+async function answer (line: string, stateDir: string, log: Logger, counts: FuseHostCounts, runAs: RunAs | undefined): Promise<Record<string, unknown>> {
   try {
     const req = parseRequest(line)
     if (req.op === 'ping') return { ok: true }
@@ -199,10 +204,12 @@ async function answer (line: string, stateDir: string, log: Logger, counts: Fuse
       const pids = req.pid !== undefined ? ((await isFuseServer(req.pid, req.specPath)) ? [req.pid] : []) : await findServerPids(req.specPath)
       await Promise.all(pids.map(async (pid) => await stopFuseServer(pid, req.specPath, req.graceMs)))
       if (pids.length > 0) log.info('stopped FUSE servers', { pids, spec: req.specPath, graceMs: req.graceMs })
-      return { stopped: pids }
+      // A server that dropped root could not unmount: the mount goes here, not half-left.
+      const detached = await detachStopped(req.specPath, log)
+      return { stopped: pids, ...(detached !== undefined ? { detached } : {}) }
     }
     await checkSpawnPaths(stateDir, req.specPath, req.logPath)
-    const started = await spawnLocalFuseServer(req.specPath, req.logPath)
+    const started = await spawnLocalFuseServer(req.specPath, req.logPath, runAs)
     counts.spawned++
     counts.running++
     log.info('started FUSE server', { pid: started.pid, spec: req.specPath, cgroup: started.cgroup?.dir, noCgroup: started.cgroup?.skipped })
@@ -220,6 +227,41 @@ async function answer (line: string, stateDir: string, log: Logger, counts: Fuse
   }
 }
 
+/** Unmount attempts: dead mounts may be stacked at one path. */
+const DETACH_TRIES = 4
+
+/**
+ * After a stop: when no server of the spec is left, lazily unmounts what is left of the volume's
+ * FUSE mount at the spec's mountpoint (never another mount). Returns the mountpoint detached, or
+ * undefined when there was nothing (no spec any more, no mount of this volume there).
+ */
+export async function detachStopped (specPath: string, log: Logger): Promise<string | undefined> {
+  let spec: { mountpoint?: unknown, volumeId?: unknown }
+  try {
+    const fh = await open(specPath, fsc.O_RDONLY | fsc.O_NOFOLLOW)
+    try { spec = JSON.parse(await fh.readFile('utf8')) as typeof spec } finally { await fh.close() }
+  } catch {
+    return undefined
+  }
+  const { mountpoint, volumeId } = spec
+  if (typeof mountpoint !== 'string' || !path.isAbsolute(mountpoint) || typeof volumeId !== 'string') return undefined
+  if ((await findServerPids(specPath)).length > 0) return undefined
+  let detached: string | undefined
+  for (let i = 0; i < DETACH_TRIES; i++) {
+    const m = findMount(await readMountTable(), mountpoint)
+    if (m === undefined || !isVolumeMount(m, volumeId)) break
+    try {
+      await fuseUnmount(mountpoint)
+      detached = mountpoint
+    } catch (err) {
+      log.warn('cannot detach a stopped server\'s mount', { mountpoint, error: (err as Error).message })
+      break
+    }
+  }
+  if (detached !== undefined) log.info('detached the mount of a stopped FUSE server', { mountpoint, volumeId })
+  return detached
+}
+
 export async function fuseHostCommand (argv: string[]): Promise<number> {
   let values
   try {
@@ -235,11 +277,12 @@ export async function fuseHostCommand (argv: string[]): Promise<number> {
   const logLevel = String(values['log-level'])
   if (!['error', 'warn', 'info', 'debug'].includes(logLevel)) problems.push(`--log-level must be error, warn, info or debug (got ${JSON.stringify(logLevel)})`)
   const metricsListen = parseListen(problems, values['metrics-listen'])
+  const runAs = validateRunAs(problems, values['fuse-run-as'])
   if (problems.length > 0) throw new ConfigError(problems)
   const log = createLogger(logLevel, 'fuse-host')
   await mkdir(path.join(stateDir, 'volumes'), { recursive: true, mode: 0o700 })
   const counts = new FuseHostCounts()
-  const host = await startFuseHost({ socketPath: socketPath as string, stateDir: path.resolve(stateDir), log, counts })
+  const host = await startFuseHost({ socketPath: socketPath as string, stateDir: path.resolve(stateDir), log, counts, ...(runAs !== undefined ? { runAs } : {}) })
   if (metricsListen !== undefined) {
     const { fuseHostRegistry } = await import('./fuse-host-metrics.js')
     const registry = fuseHostRegistry(counts)

@@ -2,6 +2,7 @@
 // behind one interface so the stage/publish logic can be unit-tested with a fake that "mounts"
 // in a fake mount table (test/helpers/fake-node-seams.ts), and runs real processes (here or in
 // fuse-host, `--fuse-launcher`) in production.
+import type { RunAs } from '../driver/config.js'
 import { findServerPids, isFuseServer, remoteFindPids, remoteIsRunning, remoteStop, spawnFuseServer, stopFuseServer, waitMounted, type StartedServer } from './fuse-process.js'
 
 export interface WaitMountedOptions { server: StartedServer, statusPath: string, mountpoint: string, logPath: string, timeoutMs: number, signal?: AbortSignal }
@@ -26,10 +27,10 @@ export interface FuseLauncher {
  * fuse-host, the servers are in its PID namespace (the node data-plane pod), so finding and
  * stopping them is asked of it too.
  */
-export function processLauncher (launcher: string): FuseLauncher {
+export function processLauncher (launcher: string, runAs?: RunAs): FuseLauncher {
   if (launcher.startsWith('unix://')) return socketLauncher(launcher)
   return {
-    start: async (specPath, logPath, signal) => await spawnFuseServer(specPath, logPath, { launcher, ...(signal !== undefined ? { signal } : {}) }),
+    start: async (specPath, logPath, signal) => await spawnFuseServer(specPath, logPath, { launcher, ...(signal !== undefined ? { signal } : {}), ...(runAs !== undefined ? { runAs } : {}) }),
     waitMounted,
     kill: (server) => { try { process.kill(server.pid, 'SIGKILL') } catch {} },
     isRunning: isFuseServer,

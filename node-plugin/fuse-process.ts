@@ -5,7 +5,7 @@
 // process spawns it instead, so it is not even a child of the node service's container.
 import { spawn } from 'node:child_process'
 import { createConnection } from 'node:net'
-import { constants as fsc, watch, type FSWatcher } from 'node:fs'
+import { constants as fsc, existsSync, watch, type FSWatcher } from 'node:fs'
 import { open, readFile, rm } from 'node:fs/promises'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -14,6 +14,7 @@ import { findMount, readMountTable } from './mount-table.js'
 import { isHeapMiB } from './fuse/fuse-spec.js'
 import { placeInOwnCgroup, serverMemoryLimit, type Placement } from './fuse-cgroup.js'
 import { userFacing } from './user-errors.js'
+import type { RunAs } from '../driver/config.js'
 
 export const CLI_PATH = fileURLToPath(new URL('../driver/cli.js', import.meta.url))
 
@@ -50,6 +51,8 @@ export interface SpawnOptions {
   signal?: AbortSignal
   /** Deadline of the request to the launcher socket. */
   timeoutMs?: number
+  /** Local spawns: the server drops to this uid/gid once mounted (fuse-host has its own setting). */
+  runAs?: RunAs
 }
 
 /**
@@ -58,7 +61,7 @@ export interface SpawnOptions {
  */
 export async function spawnFuseServer (specPath: string, logPath: string, options: SpawnOptions = {}): Promise<StartedServer> {
   const launcher = options.launcher ?? 'local'
-  if (launcher === 'local') return await spawnLocalFuseServer(specPath, logPath)
+  if (launcher === 'local') return await spawnLocalFuseServer(specPath, logPath, options.runAs)
   if (!launcher.startsWith('unix://')) throw new CsiError(Code.INTERNAL, `unknown FUSE launcher ${JSON.stringify(launcher)}`)
   const socketPath = launcher.slice('unix://'.length)
   const reply = await launcherRequest(socketPath, { op: 'spawn', specPath, logPath }, options.timeoutMs ?? 10_000, options.signal)
@@ -138,13 +141,28 @@ async function spawnSettingsOf (specPath: string): Promise<{ heap?: number, bloc
   }
 }
 
-/** Spawns `cli.js fuse-server --spec specPath` detached, output appended to `logPath`. */
-export async function spawnLocalFuseServer (specPath: string, logPath: string): Promise<StartedServer> {
+/**
+ * util-linux's setpriv, which sets no_new_privs before exec: Node cannot call prctl itself. It does
+ * not hinder the mount (root needs no setuid helper), and once the server has dropped root no
+ * setuid binary (fusermount) or file capability gives any back.
+ */
+export const SETPRIV = '/usr/bin/setpriv'
+
+/** How a server is started: through setpriv when it will drop root and setpriv is there. */
+export function serverCommand (specPath: string, heap: number | undefined, runAs: RunAs | undefined, hasSetpriv = existsSync(SETPRIV)): { file: string, args: string[] } {
+  const node = [...(heap !== undefined ? [`--max-old-space-size=${heap}`] : []), CLI_PATH, 'fuse-server', '--spec', specPath, ...(runAs !== undefined ? ['--run-as', `${runAs.uid}:${runAs.gid}`] : [])]
+  if (runAs !== undefined && hasSetpriv) return { file: SETPRIV, args: ['--no-new-privs', '--', process.execPath, ...node] }
+  return { file: process.execPath, args: node }
+}
+
+/** Spawns `cli.js fuse-server --spec specPath [--run-as U:G]` detached, output appended to `logPath`. */
+export async function spawnLocalFuseServer (specPath: string, logPath: string, runAs?: RunAs): Promise<StartedServer> {
   const { heap, blockCacheBytes, volumeId } = await spawnSettingsOf(specPath)
   // As root, into a dir on the host: never through a symlink planted at the log's name.
   const log = await open(logPath, fsc.O_WRONLY | fsc.O_APPEND | fsc.O_CREAT | fsc.O_NOFOLLOW, 0o600)
   try {
-    const child = spawn(process.execPath, [...(heap !== undefined ? [`--max-old-space-size=${heap}`] : []), CLI_PATH, 'fuse-server', '--spec', specPath], {
+    const cmd = serverCommand(specPath, heap, runAs)
+    const child = spawn(cmd.file, cmd.args, {
       detached: true,
       stdio: ['ignore', log.fd, log.fd],
       env: process.env

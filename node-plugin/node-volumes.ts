@@ -55,7 +55,7 @@ export class NodeVolumes {
     const mountTimeoutMs = options.mountTimeoutMs ?? 60_000
     this.store = new VolumeStateStore(config.stateDir)
     this.mounter = deps.mounter ?? systemMounter
-    this.launcher = deps.launcher ?? processLauncher(config.fuseLauncher ?? 'local')
+    this.launcher = deps.launcher ?? processLauncher(config.fuseLauncher ?? 'local', config.fuseRunAs)
     this.limits = { kubeletDir: config.kubeletDir, defaultCapacityBytes: config.defaultCapacityBytes }
     const storageKubo = config.storageKuboApi === kubo.url
       ? kubo

@@ -1,10 +1,11 @@
 // One volume's FUSE server process (`ipfs-csi fuse-server --spec FILE`). It is started detached
 // by the node service (or in the foreground by `ipfs-csi mount`) and lives until unmounted, so
 // the gRPC server can restart without touching pods' mounts.
-import { constants as fsc } from 'node:fs'
+import { accessSync, constants as fsc } from 'node:fs'
 import { lstat, open, realpath, rename, rm } from 'node:fs/promises'
 import { execFile } from 'node:child_process'
 import path from 'node:path'
+import { tmpdir } from 'node:os'
 import { parseArgs, promisify } from 'node:util'
 import Fuse from 'fuse-native'
 import type { Logger } from '../../driver/logger.js'
@@ -17,12 +18,17 @@ import { toFuseOps, type FsInstance } from './fuse-ops.js'
 import { FuseOpStats } from './op-stats.js'
 import { serveFuseMetrics, type FuseMetricsSource } from './fuse-metrics.js'
 import { boundedStderrWriter, DEFAULT_LOG_BOUNDS } from './log-bounds.js'
+import { dropPrivileges, handOverDir, type ProcCreds } from './privileges.js'
+import { validateRunAs, type RunAs } from '../../driver/config.js'
 
 const execFileP = promisify(execFile)
 
 export interface RunningFuse {
   spec: FuseSpec
+  /** Flushes and unmounts; once unprivileged, flushes only (the spawner detaches the mount). */
   unmount: () => Promise<void>
+  /** Drops to `runAs` (privileges.ts); from then on `unmount` leaves the mount to the spawner. */
+  dropPrivileges: (runAs: RunAs) => ProcCreds
   /** What fuse-metrics.ts turns into metrics when scraped. */
   metrics: FuseMetricsSource
 }
@@ -60,13 +66,31 @@ export async function startFuse (spec: FuseSpec, log: Logger): Promise<RunningFu
   await new Promise<void>((resolve, reject) => fuse.mount((err: Error | null) => err != null ? reject(err) : resolve()))
   log.info('mounted', { mountpoint: spec.mountpoint, mode: spec.mode, volumeId: spec.volumeId })
   let unmounting: Promise<void> | undefined
+  let privileged = true
   const stats = instance.stats
   return {
     spec,
     metrics: { mode: spec.mode, ops: opStats, ...(stats !== undefined ? { content: stats } : {}) },
+    dropPrivileges: (runAs) => {
+      // What a writable volume writes later: its spill files, under a root handed over now.
+      if (spec.mode === 'writable') handOverDir(spillRootOf(spec), runAs)
+      privileged = false
+      try {
+        return dropPrivileges(runAs)
+      } catch (err) {
+        // Still root (the drop refused, or only part of it went): the mount can still go.
+        privileged = process.getuid?.() === 0
+        throw err
+      }
+    },
     unmount: async () => {
       unmounting ??= (async () => {
         await instance.close().catch((err: Error) => log.error('close failed', { error: err.message }))
+        if (!privileged) {
+          // fusermount would refuse (the mount is root's): whoever stopped us detaches it.
+          log.info('unprivileged: leaving the mount for the spawner to detach', { mountpoint: spec.mountpoint })
+          return
+        }
         await new Promise<void>((resolve) => fuse.unmount((err: Error | null) => {
           if (err != null) log.warn('unmount failed, detaching lazily', { error: err.message })
           resolve()
@@ -77,6 +101,20 @@ export async function startFuse (spec: FuseSpec, log: Logger): Promise<RunningFu
       await unmounting
     }
   }
+}
+
+/** The spill root of a writable volume (writable-fs.ts's default when the spec names none). */
+function spillRootOf (spec: FuseSpec): string {
+  return spec.spillDir ?? path.join(tmpdir(), 'ipfs-csi-spill')
+}
+
+/** What the server needs after the drop and cannot reach as that uid: said once, up front. */
+function warnUnreachable (spec: FuseSpec, log: Logger): void {
+  const check = (p: string, mode: number, why: string): void => {
+    try { accessSync(p, mode) } catch (err) { log.warn(why, { path: p, error: (err as NodeJS.ErrnoException).code ?? (err as Error).message }) }
+  }
+  if (spec.kuboBlocksDir !== undefined) check(path.join(spec.kuboBlocksDir, 'SHARDING'), fsc.R_OK, 'blocks dir not readable after dropping root: blocks are read through the Kubo API')
+  if (spec.mode === 'writable' && !spec.readOnly) check(spillRootOf(spec), fsc.R_OK | fsc.W_OK | fsc.X_OK, 'spill dir not reachable after dropping root: writes will fail')
 }
 
 /** Waits for SIGTERM/SIGINT, then unmounts. Exceptions in callbacks are logged, never fatal. */
@@ -196,16 +234,22 @@ async function writeStatus (file: string, value: unknown): Promise<void> {
 }
 
 export async function fuseServerCommand (argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { spec: { type: 'string' } }, strict: true })
-  if (values.spec === undefined) throw new Error('fuse-server needs --spec FILE')
+  const { values } = parseArgs({ args: argv, options: { spec: { type: 'string' }, 'run-as': { type: 'string' } }, strict: true })
+  if (values.spec === undefined) throw new Error('fuse-server needs --spec FILE [--run-as UID:GID]')
+  const problems: string[] = []
+  const runAs = validateRunAs(problems, values['run-as'], 'run-as')
+  if (problems.length > 0) throw new Error(problems.join('; '))
   const { spec, specPath } = await readSpec(values.spec)
   // Not winston: loading it was ~100 ms of every FUSE server's start-up (see light-logger.ts).
   // Its stderr is a file on the host: repeated lines are rate-limited and the file is bounded.
-  const write = boundedStderrWriter({ ...DEFAULT_LOG_BOUNDS, ...(spec.logMaxBytes !== undefined ? { maxBytes: spec.logMaxBytes } : {}) })
+  // A server that drops root opens its log's rotation files now: the state dir is root's.
+  const write = boundedStderrWriter({ ...DEFAULT_LOG_BOUNDS, ...(spec.logMaxBytes !== undefined ? { maxBytes: spec.logMaxBytes } : {}) }, 2, runAs !== undefined)
   const log = createLightLogger(spec.logLevel, 'fuse-server', write).child({ volumeId: spec.volumeId })
   const status = statusPathOf(specPath)
   let running: RunningFuse
   try {
+    // Refused before mounting: a server asked to drop root must be able to.
+    if (runAs !== undefined && process.getuid?.() !== 0) throw new CsiError(Code.FAILED_PRECONDITION, `--run-as ${runAs.uid}:${runAs.gid} needs a server started as root (uid ${String(process.getuid?.())})`)
     const mountpoint = await resolveMountpoint(spec.mountpoint)
     if (mountpoint !== spec.mountpoint) log.info('mountpoint resolved', { mountpoint: spec.mountpoint, resolved: mountpoint })
     running = await startFuse({ ...spec, mountpoint }, log)
@@ -217,6 +261,20 @@ export async function fuseServerCommand (argv: string[]): Promise<number> {
   }
   await serveSocketMetrics(running, metricsSocketOf(specPath), log)
   await writeStatus(status, { pid: process.pid, mountpoint: running.spec.mountpoint, mountedAt: new Date().toISOString() })
+  if (runAs !== undefined) {
+    try {
+      const creds = running.dropPrivileges(runAs)
+      log.info('privileges dropped', { uid: runAs.uid, gid: runAs.gid, noNewPrivs: creds.noNewPrivs })
+      warnUnreachable(spec, log)
+    } catch (err) {
+      // Never serve untrusted content as root when told not to: the node sees the exit and heals.
+      log.error('cannot drop privileges; stopping', { error: (err as Error).message })
+      await running.unmount()
+      process.exit(1)
+    }
+  }
   await runUntilSignalled(running, log)
+  // fuse-native's handle keeps the loop alive when the mount was left to the spawner.
+  if (runAs !== undefined) process.exit(0)
   return 0
 }

@@ -63,9 +63,21 @@ export function regularFilePathOf (fd: number): string | undefined {
 /** Writes lines to `fd`; if `fd` is a regular file at `filePath`, keeps it under maxBytes. */
 export class BoundedLogFile {
   private size: number
+  /** The file and `<file>.1`, opened once up front for a server that drops root (privileges.ts). */
+  private held: { src: number, dst: number } | undefined
 
-  constructor (private readonly fd: number, private readonly filePath: string | undefined, private readonly maxBytes: number) {
+  constructor (private readonly fd: number, private readonly filePath: string | undefined, private readonly maxBytes: number, holdFiles = false) {
     this.size = filePath !== undefined ? fstatSync(fd).size : 0
+    if (filePath !== undefined && holdFiles) {
+      try {
+        const src = openSync(filePath, fsc.O_RDONLY | fsc.O_NOFOLLOW)
+        try {
+          this.held = { src, dst: openSync(`${filePath}.1`, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_NOFOLLOW, 0o600) }
+        } catch { closeSync(src) }
+      } catch {
+        // No copy at rotation then; the bound still holds.
+      }
+    }
   }
 
   write (line: string): void {
@@ -86,23 +98,36 @@ export class BoundedLogFile {
   /** Copies the file to `<file>.1` (never through a symlink planted there), then truncates it. */
   private rotate (): void {
     const p = this.filePath as string
+    if (this.held !== undefined) {
+      try {
+        ftruncateSync(this.held.dst, 0)
+        this.copy(this.held.src, this.held.dst)
+      } catch {}
+    } else {
+      this.copyByName(p)
+    }
+    try { ftruncateSync(this.fd, 0) } catch {}
+    this.size = 0
+  }
+
+  private copy (src: number, dst: number): void {
+    const buf = Buffer.alloc(64 * 1024)
+    let copied = 0
+    for (let n; copied < this.maxBytes && (n = readSync(src, buf, 0, buf.length, copied)) > 0; copied += n) {
+      writeSync(dst, buf, 0, Math.min(n, this.maxBytes - copied), copied)
+    }
+  }
+
+  private copyByName (p: string): void {
     try {
       const src = openSync(p, fsc.O_RDONLY | fsc.O_NOFOLLOW)
       try {
         const dst = openSync(`${p}.1`, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_TRUNC | fsc.O_NOFOLLOW, 0o600)
-        try {
-          const buf = Buffer.alloc(64 * 1024)
-          let copied = 0
-          for (let n; copied < this.maxBytes && (n = readSync(src, buf, 0, buf.length, copied)) > 0; copied += n) {
-            writeSync(dst, buf, 0, Math.min(n, this.maxBytes - copied))
-          }
-        } finally { closeSync(dst) }
+        try { this.copy(src, dst) } finally { closeSync(dst) }
       } finally { closeSync(src) }
     } catch {
       // No copy (a symlink at <file>.1, a full disk): the bound matters more than the old lines.
     }
-    try { ftruncateSync(this.fd, 0) } catch {}
-    this.size = 0
   }
 }
 
@@ -111,8 +136,8 @@ export interface LogBounds extends RepeatLimits { maxBytes: number }
 export const DEFAULT_LOG_BOUNDS: LogBounds = { maxBytes: 8 * 1024 * 1024, burst: 20, windowMs: 60_000 }
 
 /** The write function of a FUSE server's light logger: rate-limited, into a bounded stderr file. */
-export function boundedStderrWriter (bounds: LogBounds, fd = 2): (line: string, level: string, message: string) => void {
-  const file = new BoundedLogFile(fd, regularFilePathOf(fd), bounds.maxBytes)
+export function boundedStderrWriter (bounds: LogBounds, fd = 2, holdFiles = false): (line: string, level: string, message: string) => void {
+  const file = new BoundedLogFile(fd, regularFilePathOf(fd), bounds.maxBytes, holdFiles)
   const limiter = new RepeatLimiter(bounds)
   return (line, level, message) => {
     const summary = (suppressed: number, windowMs: number): string => JSON.stringify({

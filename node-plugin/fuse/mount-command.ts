@@ -1,11 +1,11 @@
 // `ipfs-csi mount <cid>[/path] <dir>`: serves IPFS content at a directory outside Kubernetes,
 // in the foreground, until SIGINT/SIGTERM (then it unmounts). The path inside the DAG is walked
 // here through the same verified reader the mount uses, so the mount serves a fixed root CID.
-import { stat } from 'node:fs/promises'
+import { realpath, stat } from 'node:fs/promises'
 import path from 'node:path'
 import type { CID } from 'multiformats/cid'
 import { DEFAULTS } from '../../driver/constants.js'
-import { ConfigError, intOption, readFlags, validateBlocksDir, validateKuboApi } from '../../driver/config.js'
+import { ConfigError, intOption, readFlags, validateBlocksDir, validateKuboApi, validateRunAs, type RunAs } from '../../driver/config.js'
 import { parseContentHandle } from '../../driver/content-ref.js'
 import { Code, CsiError, FsError } from '../../driver/errors.js'
 import { Kubo } from '../../driver/kubo.js'
@@ -13,7 +13,8 @@ import { createLogger, type Logger } from '../../driver/logger.js'
 import { BlockFetcher } from '../../content/block-fetcher.js'
 import { ContentTree } from '../../content/content-tree.js'
 import { resolvePath } from '../../content/resolve-path.js'
-import { fuseSpecOf, type FuseSettings, type FuseSpec } from './fuse-spec.js'
+import { fuseFsName, fuseSpecOf, type FuseSettings, type FuseSpec } from './fuse-spec.js'
+import { startUnmountGuard } from './unmount-guard.js'
 import { runUntilSignalled, startFuse } from './fuse-server.js'
 import { serveFuseMetrics } from './fuse-metrics.js'
 import { parseListen, type ListenAddress } from '../../driver/metrics-server.js'
@@ -27,10 +28,11 @@ export const MOUNT_FLAGS = {
   'block-cache-bytes': { type: 'string', default: String(DEFAULTS.blockCacheBytes) },
   'read-ahead-blocks': { type: 'string', default: String(DEFAULTS.readAheadBlocks) },
   'log-level': { type: 'string', default: DEFAULTS.logLevel },
-  'metrics-listen': { type: 'string' }
+  'metrics-listen': { type: 'string' },
+  'fuse-run-as': { type: 'string' }
 } as const
 
-const USAGE = 'usage: ipfs-csi mount <cid>[/path] <dir> [--kubo-api URL] [--kubo-api-token-file FILE] [--kubo-blocks-dir DIR] [--read-timeout-ms N] [--metrics-listen HOST:PORT] [--log-level L]'
+const USAGE = 'usage: ipfs-csi mount <cid>[/path] <dir> [--kubo-api URL] [--kubo-api-token-file FILE] [--kubo-blocks-dir DIR] [--read-timeout-ms N] [--metrics-listen HOST:PORT] [--fuse-run-as UID:GID] [--log-level L]'
 
 export interface MountArgs extends FuseSettings {
   cid: CID
@@ -38,6 +40,8 @@ export interface MountArgs extends FuseSettings {
   dir: string
   /** Where this mount's metrics are served (unset: nowhere). */
   metricsListen?: ListenAddress
+  /** Serve as this uid/gid once mounted (privileges.ts). */
+  runAs?: RunAs
 }
 
 /** Validates everything before any Kubo call; throws ConfigError listing every problem. */
@@ -69,6 +73,8 @@ export function parseMountArgs (argv: string[], env: NodeJS.ProcessEnv = process
   const logLevel = String(v['log-level'])
   if (!['error', 'warn', 'info', 'debug'].includes(logLevel)) problems.push(`--log-level must be error, warn, info or debug (got ${JSON.stringify(logLevel)})`)
   const metricsListen = parseListen(problems, v['metrics-listen'])
+  const runAs = validateRunAs(problems, v['fuse-run-as'])
+  if (runAs !== undefined && process.getuid?.() !== 0) problems.push('--fuse-run-as needs ipfs-csi mount to run as root')
   if (read.positionals.length === 2 && dirArg === '') problems.push('mount directory is empty')
   if (problems.length > 0) throw new ConfigError([...problems, USAGE])
   return {
@@ -83,7 +89,8 @@ export function parseMountArgs (argv: string[], env: NodeJS.ProcessEnv = process
     blockCacheBytes,
     readAheadBlocks,
     logLevel,
-    ...(metricsListen !== undefined ? { metricsListen } : {})
+    ...(metricsListen !== undefined ? { metricsListen } : {}),
+    ...(runAs !== undefined ? { runAs } : {})
   }
 }
 
@@ -126,6 +133,18 @@ export async function mountCommand (argv: string[]): Promise<number> {
         console.error(`ipfs-csi mount: cannot serve metrics on ${args.metricsListen?.host ?? ''}:${args.metricsListen?.port ?? ''}: ${err.message}`)
       })
     }
+    if (args.runAs !== undefined) {
+      // Unmounted by a root helper once we exit, however we exit: after the drop we cannot.
+      startUnmountGuard(await realpath(running.spec.mountpoint), fuseFsName(running.spec.volumeId))
+      try {
+        const creds = running.dropPrivileges(args.runAs)
+        log.info('privileges dropped', { uid: args.runAs.uid, gid: args.runAs.gid, noNewPrivs: creds.noNewPrivs })
+      } catch (err) {
+        console.error(`ipfs-csi mount: cannot drop privileges: ${(err as Error).message}`)
+        await running.unmount()
+        return exitNow(args, 1)
+      }
+    }
     console.error(`ipfs-csi mount: ${[args.cid.toString(), ...args.path].join('/')} (${rootCid.toString()}) mounted at ${args.dir}; Ctrl-C to unmount`)
   } finally {
     process.off('SIGINT', onEarlySignal)
@@ -133,14 +152,20 @@ export async function mountCommand (argv: string[]): Promise<number> {
   }
   if (interrupted) {
     await running.unmount()
-    return 0
+    return exitNow(args, 0)
   }
   await runUntilSignalled(running, log)
-  return 0
+  return exitNow(args, 0)
+}
+
+/** After a drop fuse-native's handle keeps the loop alive (its unmount never ran): exit here. */
+function exitNow (args: MountArgs, code: number): number {
+  if (args.runAs !== undefined) process.exit(code)
+  return code
 }
 
 function buildSpec (args: MountArgs, rootCid: CID): FuseSpec {
-  const { cid: _cid, path: _path, dir, metricsListen: _metrics, ...settings } = args
+  const { cid: _cid, path: _path, dir, metricsListen: _metrics, runAs: _runAs, ...settings } = args
   return fuseSpecOf(settings, { mode: 'content', volumeId: rootCid.toString(), mountpoint: dir, rootCid: rootCid.toString() })
 }
 

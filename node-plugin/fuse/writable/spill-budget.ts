@@ -140,7 +140,13 @@ export class SpillBudget {
       if (e.dir === this.dir || alive(e.pid) || now - e.mtimeMs < ageMs) continue
       let files: string[] = []
       try { files = readdirSync(e.dir).filter(f => f !== CLAIM) } catch {}
-      rmSync(e.dir, { recursive: true, force: true })
+      try {
+        rmSync(e.dir, { recursive: true, force: true })
+      } catch (err) {
+        // Left by a server of another uid (before a --fuse-run-as change): not ours to remove.
+        this.log.warn('cannot remove the spill files a dead FUSE server left', { dir: e.dir, error: (err as Error).message })
+        continue
+      }
       freed += e.bytes
       this.log.warn('removed the spill files a dead FUSE server left', { dir: e.dir, files, bytes: e.bytes })
     }
