@@ -13,7 +13,7 @@
 import { spawn, execFile, execFileSync } from 'node:child_process'
 import { createCipheriv, createHash } from 'node:crypto'
 import { existsSync, openSync, closeSync, writeFileSync, readFileSync } from 'node:fs'
-import { mkdir, mkdtemp, open, readFile, rm, writeFile, readdir, stat } from 'node:fs/promises'
+import { chmod as chmodP, mkdir, mkdtemp, open, readFile, rm, writeFile, readdir, stat } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
@@ -21,6 +21,7 @@ import { KuboDaemon } from '../test/helpers/kubo-daemon.js'
 import { ContentMount, isMounted } from '../test/helpers/content-mount.js'
 import { DriverProcess } from '../test/helpers/driver-process.js'
 import { ROOT } from '../test/helpers/repo.js'
+import { readProcCreds } from '../node-plugin/fuse/privileges.js'
 import { benchGateway } from './bench-gateway.js'
 import { benchApi } from './bench-api.js'
 
@@ -42,7 +43,8 @@ const REMOTE_CAP_MS = 120_000
 const RESULTS = path.join(ROOT, 'bench', 'results')
 /**
  * BENCH_ONLY=1,3,6 runs only those figure groups (1 covers 1, 2 and 7; `ra` is the read_ahead_kb
- * sweep; 8 is Kubo's own mount; gw is the public gateway; api is the API). A partial run prints its table but never replaces latest.json.
+ * sweep; 8 is Kubo's own mount; gw is the public gateway; api is the API; priv is reads with
+ * and without --fuse-run-as). A partial run prints its table but never replaces latest.json.
  */
 const ONLY = (process.env.BENCH_ONLY ?? '').split(',').map(x => x.trim()).filter(x => x !== '')
 const want = (group: string): boolean => ONLY.length === 0 || ONLY.includes(group)
@@ -360,6 +362,39 @@ async function main (): Promise<number> {
       addFigure({ id: `warm-seq-${layout}`, name: `2. warm re-read (${label})`, unit: 'MiB/s', ours: mibps(BIG_BYTES, median(warm)), baseline: mibps(BIG_BYTES, median(localWarm)), baselineName: 'warm cat local file', check: { on: 'ratio', op: '>=', value: 0.8 }, samples: { ours: warm.map(ms => mibps(BIG_BYTES, ms)), baseline: localWarm.map(ms => mibps(BIG_BYTES, ms)) } })
     }
     addFigure({ id: 'rss', name: '7. peak RSS of the FUSE server (1 and 2)', unit: 'MiB', ours: peakRssKiB / 1024, baseline: null, baselineName: '—', check: { on: 'ours', op: '<=', value: 256 } })
+    }
+
+    // -------- priv: reads by a server that dropped root (--fuse-run-as, docs/security.md item 9)
+    // against one that stays root, runs interleaved so both see the same load. The blocks dir is
+    // handed to the uid (as the node Kubo's flatfs is in deploy): both read it from disk. Warm
+    // re-reads come from the kernel's page cache (the server is not asked): noise only, hence 0.8.
+    if (want('priv')) {
+      // As deploy: the node Kubo's uid and a group of its own; the blocks are the Kubo user's.
+      const RUN_AS = '10001:10002'
+      await chmodP(a.repo, 0o711)
+      execFileSync('chown', ['-R', '10001:10001', path.join(a.repo, 'blocks')])
+      for (const layout of ['def', 'raw'] as const) {
+        const cid = ds.big[layout]
+        const cold = { root: [] as number[], dropped: [] as number[] }
+        const warm = { root: [] as number[], dropped: [] as number[] }
+        for (let i = 0; i < RUNS; i++) {
+          for (const kind of (i % 2 === 0 ? ['root', 'dropped'] : ['dropped', 'root']) as Array<'root' | 'dropped'>) {
+            const m = await mountOf(a, cid, kind === 'dropped' ? ['--fuse-run-as', RUN_AS] : [])
+            try {
+              const f = await one(m)
+              dropCaches()
+              cold[kind].push(await timeCmd('cat', [f]))
+              warm[kind].push(await timeCmd('cat', [f]))
+              const said = await m.log()
+              const dropped = readProcCreds(m.child.pid as number).uids.every(u => u === 10001)
+              if (dropped !== (kind === 'dropped') || said.includes('not readable after dropping root')) throw new Error(`the ${kind} mount ran as ${readProcCreds(m.child.pid as number).uids.join(' ')} or could not read the blocks dir:\n${said.slice(-2000)}`)
+            } finally { await m.stop() }
+          }
+        }
+        const label = layout === 'def' ? 'Kubo defaults' : 'raw leaves, 1 MiB chunks'
+        addFigure({ id: `priv-cold-seq-${layout}`, name: `priv. cold sequential read, server dropped to ${RUN_AS} vs root (${label})`, unit: 'MiB/s', ours: mibps(BIG_BYTES, median(cold.dropped)), baseline: mibps(BIG_BYTES, median(cold.root)), baselineName: 'same, server as root', check: { on: 'ratio', op: '>=', value: 0.9 }, samples: { ours: cold.dropped.map(ms => mibps(BIG_BYTES, ms)), baseline: cold.root.map(ms => mibps(BIG_BYTES, ms)) } })
+        addFigure({ id: `priv-warm-seq-${layout}`, name: `priv. warm re-read, server dropped to ${RUN_AS} vs root (${label})`, unit: 'MiB/s', ours: mibps(BIG_BYTES, median(warm.dropped)), baseline: mibps(BIG_BYTES, median(warm.root)), baselineName: 'same, server as root', check: { on: 'ratio', op: '>=', value: 0.8 }, samples: { ours: warm.dropped.map(ms => mibps(BIG_BYTES, ms)), baseline: warm.root.map(ms => mibps(BIG_BYTES, ms)) } })
+      }
     }
 
     // -------- read_ahead_kb of the FUSE mount's bdi

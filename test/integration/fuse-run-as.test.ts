@@ -29,7 +29,8 @@ import type { FuseSpec } from '../../node-plugin/fuse/fuse-spec.js'
 
 const execFileP = promisify(execFile)
 const UID = 10001
-const GID = 10001
+/** Not the Kubo user's group (10001): as in deploy, where that group reads the token files. */
+const GID = 10002
 
 let kubo: KuboDaemon
 let src: string
@@ -139,10 +140,10 @@ async function stopAndCheckGone (t: import('ava').ExecutionContext, v: Started):
 }
 
 test.serial('content volume: the server runs as the unprivileged uid with no capabilities, reads from a 0600 blocks dir it owns, and a stop leaves no mount', async (t) => {
-  // A copy of the Kubo's flatfs owned by the unprivileged uid, files 0600 and dirs 0700: only it (or root) reads it.
+  // A copy of the Kubo's flatfs owned by the Kubo user (10001:10001), files 0600 and dirs 0700: only that uid (or root) reads it.
   const blocks = path.join(dir, 'kubo-blocks')
   await execFileP('cp', ['-a', path.join(kubo.repo, 'blocks'), blocks])
-  await execFileP('chown', ['-R', `${UID}:${GID}`, blocks])
+  await execFileP('chown', ['-R', `${UID}:10001`, blocks])
   await execFileP('find', [blocks, '-type', 'f', '-exec', 'chmod', '0600', '{}', '+'])
   await execFileP('find', [blocks, '-type', 'd', '-exec', 'chmod', '0700', '{}', '+'])
   const v = await startVolume('content', { ...common, kuboApi: kubo.apiUrl, mode: 'content', rootCid: root, readOnly: true, kuboBlocksDir: blocks })
