@@ -338,6 +338,24 @@ function fuseServerPids (p: ClusterPaths): Record<string, number> {
   return out
 }
 
+/**
+ * deploy/ runs FUSE servers with --fuse-run-as 10001:10002 (docs/security.md item 9): each
+ * server's /proc status, read inside the fuse-host container (its PID namespace), shows those ids
+ * and no capability. Throws otherwise; returns what it saw.
+ */
+function checkServersUnprivileged (p: ClusterPaths, dataPod: string, pids: number[]): string {
+  for (const pid of pids) {
+    const status = kubectl(p, ['-n', NAMESPACE, 'exec', dataPod, '-c', 'fuse-host', '--', 'cat', `/proc/${pid}/status`])
+    const field = (name: string): string => new RegExp(`^${name}:[ \\t]*(.*)$`, 'm').exec(status)?.[1]?.trim() ?? ''
+    const uids = field('Uid').split(/\s+/)
+    const gids = field('Gid').split(/\s+/)
+    if (!uids.every(u => u === '10001') || !gids.every(g => g === '10002') || BigInt(`0x${field('CapEff') || '1'}`) !== 0n || field('NoNewPrivs') !== '1') {
+      throw new Error(`FUSE server ${pid} is not unprivileged: Uid ${field('Uid')}, Gid ${field('Gid')}, CapEff ${field('CapEff')}, NoNewPrivs ${field('NoNewPrivs')}`)
+    }
+  }
+  return `${pids.length} FUSE servers run as 10001:10002, CapEff 0, no_new_privs`
+}
+
 /** The node service's start-up reconcile line ({adopted, healed, failed, busy}) from a pod's log. */
 function reconcileReport (p: ClusterPaths, pod: string): { adopted: number, healed: number, failed: number } | undefined {
   let text = ''
@@ -410,6 +428,7 @@ const nodePluginRestart: Workload = {
     if (old === undefined || dataBefore === undefined) throw new Error('no node plugin or node data-plane pod')
     const serversBefore = fuseServerPids(p)
     if (Object.keys(serversBefore).length === 0) throw new Error('no FUSE server status in the state dir')
+    const dropped = checkServersUnprivileged(p, dataBefore.metadata.name, Object.values(serversBefore))
     log(`deleting node plugin pod ${old.metadata.name} during pass ${streamer.passes() + 1} (FUSE servers ${JSON.stringify(serversBefore)})`)
     const t0 = Date.now()
     kubectl(p, ['-n', NAMESPACE, 'delete', 'pod', old.metadata.name, '--wait=true', '--timeout=180s'])
@@ -444,7 +463,7 @@ const nodePluginRestart: Workload = {
       volumes: [{ name: 'vol', csi: { driver: 'ipfs.csi.dev', readOnly: true, volumeAttributes: { cid: content.rootCid, path: 'model' } } }],
       mounts: [{ name: 'vol', mountPath: '/model', readOnly: true }]
     })
-    return `node plugin pod deleted in ${deletedMs} ms, new pod ready in ${restartMs} ms, adopted ${report.adopted} mounts (same FUSE server pids); ${last}; next pod: ${after.logs.trim().split('\n').pop() ?? ''}`
+    return `${dropped}; node plugin pod deleted in ${deletedMs} ms, new pod ready in ${restartMs} ms, adopted ${report.adopted} mounts (same FUSE server pids); ${last}; next pod: ${after.logs.trim().split('\n').pop() ?? ''}`
   }
 }
 
