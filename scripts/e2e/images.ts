@@ -110,6 +110,8 @@ function projectLayers (repo: string, runtime: string, app: string): void {
   // The Dockerfile's Debian base brings util-linux and coreutils: the driver runs mount(8) (whose
   // `--bind -o ro` also remounts read-only; busybox's does not), umount(8) and stat(1).
   for (const tool of ['/usr/bin/mount', '/usr/bin/umount', '/usr/bin/stat']) putDynamic(runtime, tool)
+  // util-linux's setpriv too: fuse-host starts FUSE servers through it for no_new_privs (--fuse-run-as).
+  putDynamic(runtime, '/usr/bin/setpriv')
   // redis-server: the API's shared rate-limit store runs from this image (deploy/base/api); the
   // Debian package depends on redis-tools, whose redis-cli its readiness probe runs.
   putDynamic(runtime, '/usr/bin/redis-server')
