@@ -1,5 +1,5 @@
 import test from 'ava'
-import { closeSync, openSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
+import { closeSync, existsSync, openSync, readFileSync, renameSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -60,6 +60,23 @@ test('a symlink planted at <log>.1 is never written through; the log stays bound
   for (let i = 0; i < 200; i++) log.write(`line ${i} ${'y'.repeat(40)}\n`)
   t.is(readFileSync(victim, 'utf8'), 'keep me')
   t.true(statSync(file).size <= 1024)
+})
+
+test('a log held open up front (a server that drops root) rotates through its held files, never by name', async (t) => {
+  const dir = await tempDir(t)
+  const file = path.join(dir, 'fuse.log')
+  const fd = openSync(file, 'a', 0o600)
+  t.teardown(() => closeSync(fd))
+  const max = 2048
+  const log = new BoundedLogFile(fd, file, max, true)
+  t.is(statSync(`${file}.1`).mode & 0o777, 0o600, '<log>.1 is opened (made) at once')
+  // After the drop the names are out of reach: move .1 away; the held descriptor still gets the copy.
+  renameSync(`${file}.1`, path.join(dir, 'held.1'))
+  for (let i = 0; i < 300; i++) log.write(`line ${i} ${'z'.repeat(40)}\n`)
+  t.true(statSync(file).size <= max)
+  t.false(existsSync(`${file}.1`), 'nothing opened by name at rotation')
+  const held = readFileSync(path.join(dir, 'held.1'), 'utf8')
+  t.true(held.length > 0 && held.length <= max && held.startsWith('line '), 'the previous content went to the held file, bounded')
 })
 
 test('regularFilePathOf is undefined for a pipe-like or closed fd', (t) => {
