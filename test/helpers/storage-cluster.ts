@@ -82,7 +82,15 @@ export class StorageCluster {
 
     for (let i = 0; i < (opts.nodes ?? 2); i++) {
       const name = `node-${i}`
+      let swarmPeers = ''
       const kubo = await KuboDaemon.start({ name, config: { ...PRIVATE_KUBO, 'Peering.Peers': addrs } })
+      // Peering dials in the background: a test's first bitswap read must not race it on a loaded machine.
+      const deadline = Date.now() + 60_000
+      while (!addrs.some(a => swarmPeers.includes(a.ID))) {
+        if (Date.now() > deadline) throw new Error(`${name}: not peered with any storage Kubo within 60 s`)
+        await new Promise(resolve => setTimeout(resolve, 250))
+        swarmPeers = await kubo.cli(['swarm', 'peers']).catch(() => '')
+      }
       const driver = await DriverProcess.start({ kuboApi: kubo.apiUrl, mode: 'node', nodeId: name, name, extraArgs: ['--heal-interval-ms', '0', ...(opts.nodeArgs ?? [])] })
       this.nodes.push({ name, kubo, driver })
     }

@@ -72,6 +72,10 @@ test('Prometheus scrapes every part under real reads: each metric family moves, 
   await cluster.configure([cluster])
   await cluster.launch()
   kubo = await KuboDaemon.start({ name: 'monitoring', config: { ...PRIVATE_KUBO, 'Peering.Peers': [{ ID: sid.ID, Addrs: storageAddrs }] } })
+  // Peering dials in the background (with backoff): on a loaded machine the first bitswap read could
+  // otherwise start before there is anyone to ask, and spend its whole Kubo deadline waiting.
+  await waitFor('node Kubo peered with the storage Kubo', async () =>
+    (await kubo?.cli(['swarm', 'peers']) ?? '').includes(sid.ID) ? true : undefined)
   // On the storage Kubo only: a model the node fetches over bitswap when a pod reads it, and a dataset the preloader warms.
   const remote = randomBytes(8 * MiB)
   const remoteTree = await addTree(storage, { 'remote.bin': remote }, 'ipfs-csi-monitoring-remote-', ['--cid-version=1', '--raw-leaves'])
