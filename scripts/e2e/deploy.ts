@@ -3,11 +3,12 @@
 // volumes for the storage StatefulSet, then the rendered overlay, and waits until the plugin is
 // registered with kubelet and every workload of deploy/ is ready.
 import { execFileSync } from 'node:child_process'
-import { readdirSync, readFileSync } from 'node:fs'
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { parseAllDocuments } from 'yaml'
 import { type ClusterPaths, NODE_NAME, createLocalPvs, kubectl, waitUntil } from './cluster.js'
 import { createGatewayTls } from './gateway.js'
+import { type ImageDigests, imageRepo } from './images.js'
 
 export const NAMESPACE = 'ipfs-csi'
 
@@ -21,8 +22,42 @@ export interface Installed {
 
 type Log = (msg: string) => void
 
-function kustomizeBuild (repo: string): string {
-  return execFileSync(path.join(repo, '.tools/bin/kustomize'), ['build', path.join(repo, 'deploy/overlays/e2e')], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 })
+/**
+ * deploy/overlays/e2e with every image pinned by the digest it was imported under, the way a
+ * release pins deploy/ (an overlay of `images:` with `digest:`, docs/security.md item 15): a
+ * throw-away kustomization under the cluster root that names the e2e overlay as its resource.
+ */
+function kustomizeBuild (repo: string, root: string, digests: ImageDigests): string {
+  const dir = path.join(root, 'release-overlay')
+  mkdirSync(dir, { recursive: true })
+  const images = Object.entries(digests).map(([name, digest]) => `  - {name: ${imageRepo(name)}, digest: "${digest}"}`)
+  writeFileSync(path.join(dir, 'kustomization.yaml'), [
+    'apiVersion: kustomize.config.k8s.io/v1beta1', 'kind: Kustomization',
+    'resources:', `  - ${path.relative(dir, path.join(repo, 'deploy/overlays/e2e'))}`,
+    'images:', ...images, ''].join('\n'))
+  return execFileSync(path.join(repo, '.tools/bin/kustomize'), ['build', '--load-restrictor', 'LoadRestrictionsNone', dir], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 })
+}
+
+interface PodImages { metadata: { name: string }, spec: { containers: Array<{ name: string, image: string }>, initContainers?: Array<{ name: string, image: string }> }, status: { containerStatuses?: Array<{ name: string, imageID: string }>, initContainerStatuses?: Array<{ name: string, imageID: string }> } }
+
+/** Every container of deploy/ names its image by digest, and runs the image of that digest. */
+export function checkImagesPinned (p: ClusterPaths, digests: ImageDigests): number {
+  const known = new Set(Object.values(digests))
+  const pods = (JSON.parse(kubectl(p, ['-n', NAMESPACE, 'get', 'pods', '-o', 'json'])) as { items: PodImages[] }).items
+  const problems: string[] = []
+  let n = 0
+  for (const pod of pods) {
+    const statuses = [...(pod.status.initContainerStatuses ?? []), ...(pod.status.containerStatuses ?? [])]
+    for (const c of [...(pod.spec.initContainers ?? []), ...pod.spec.containers]) {
+      n++
+      const digest = /@(sha256:[0-9a-f]{64})$/.exec(c.image)?.[1]
+      const ran = statuses.find((st) => st.name === c.name)?.imageID ?? ''
+      if (digest === undefined || !known.has(digest)) problems.push(`${pod.metadata.name}/${c.name}: image ${c.image} is not pinned by the digest of an imported image`)
+      else if (!ran.endsWith(digest)) problems.push(`${pod.metadata.name}/${c.name}: runs ${ran || 'nothing yet'}, not ${digest}`)
+    }
+  }
+  if (problems.length > 0) throw new Error(`images not pinned by digest:\n${problems.join('\n')}`)
+  return n
 }
 
 /** Secrets for one storage replica, with the peers ConfigMap pointing at the loopback ports. */
@@ -42,9 +77,9 @@ function readyCount (p: ClusterPaths, kind: string, name: string): boolean {
   return (j.status.readyReplicas ?? 0) >= (j.spec.replicas ?? 1)
 }
 
-export async function installDeploy (p: ClusterPaths, repo: string, log: Log): Promise<Installed> {
+export async function installDeploy (p: ClusterPaths, repo: string, log: Log, digests: ImageDigests): Promise<Installed> {
   const t0 = Date.now()
-  const rendered = kustomizeBuild(repo)
+  const rendered = kustomizeBuild(repo, p.root, digests)
   // The namespace first (secrets live in it), then secrets, volumes and everything else.
   kubectl(p, ['create', 'namespace', NAMESPACE])
   const sec = secrets(repo)

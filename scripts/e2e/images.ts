@@ -161,8 +161,8 @@ exec "$@"
 `, { mode: 0o755 })
 }
 
-/** Writes an OCI image layout for def into dir and returns the archive path. */
-async function writeOci (def: ImageDef, dir: string): Promise<string> {
+/** Writes an OCI image layout for def into dir; returns the archive path and the manifest digest. */
+async function writeOci (def: ImageDef, dir: string): Promise<{ archive: string, digest: string }> {
   const blobs = path.join(dir, 'blobs/sha256')
   mkdirSync(blobs, { recursive: true })
   const layerDescs: Array<{ mediaType: string, digest: string, size: number }> = []
@@ -204,7 +204,7 @@ async function writeOci (def: ImageDef, dir: string): Promise<string> {
   }))
   const archive = `${dir}.tar`
   sh('tar', ['-C', dir, '-cf', archive, 'oci-layout', 'index.json', 'blobs'])
-  return archive
+  return { archive, digest: manifest.digest }
 }
 
 export interface BuildOptions {
@@ -218,8 +218,11 @@ export interface BuildOptions {
   toolsBin?: string
 }
 
-/** Builds every image and imports it into the cluster's containerd. */
-export async function buildAndImportImages (opts: BuildOptions): Promise<void> {
+/** Image name (`repo:tag`) → manifest digest (`sha256:…`) of what was imported. */
+export type ImageDigests = Record<string, string>
+
+/** Builds every image and imports it into the cluster's containerd; returns their digests. */
+export async function buildAndImportImages (opts: BuildOptions): Promise<ImageDigests> {
   const { repo, workDir } = opts
   const tools = opts.toolsBin ?? path.join(repo, '.tools/bin')
   const dir = (name: string): string => { const d = path.join(workDir, name); mkdirSync(d, { recursive: true }); return d }
@@ -249,18 +252,35 @@ export async function buildAndImportImages (opts: BuildOptions): Promise<void> {
     { name: IMAGES.snapshotter, layers: [sidecar('csi-snapshotter')], config: { entrypoint: ['/csi-snapshotter'] } },
     { name: IMAGES.snapshotController, layers: [sidecar('snapshot-controller')], config: { entrypoint: ['/snapshot-controller'] } }
   ]
-  await importImages(defs, opts)
+  const digests = await importImages(defs, opts)
   rmSync(workDir, { recursive: true, force: true })
+  return digests
 }
 
-/** Writes each image as an OCI archive under opts.workDir and imports it into the cluster's containerd. */
-export async function importImages (defs: ImageDef[], opts: Pick<BuildOptions, 'workDir' | 'containerdSocket' | 'log'>): Promise<void> {
+/**
+ * Writes each image as an OCI archive under opts.workDir and imports it into the cluster's
+ * containerd, under its tag and under `repo@digest` (what a registry pull records), so pods can
+ * name it by digest as a release pins images (docs/security.md, item 15).
+ */
+export async function importImages (defs: ImageDef[], opts: Pick<BuildOptions, 'workDir' | 'containerdSocket' | 'log'>): Promise<ImageDigests> {
+  const digests: ImageDigests = {}
   for (const def of defs) {
     const t0 = Date.now()
-    const archive = await writeOci(def, path.join(opts.workDir, 'oci', def.name.replace(/[^A-Za-z0-9.-]/g, '_')))
-    sh('ctr', ['--address', opts.containerdSocket, '-n', 'k8s.io', 'images', 'import', archive])
-    opts.log(`image ${def.name} imported (${((Date.now() - t0) / 1000).toFixed(1)} s)`)
+    const { archive, digest } = await writeOci(def, path.join(opts.workDir, 'oci', def.name.replace(/[^A-Za-z0-9.-]/g, '_')))
+    const ctr = ['--address', opts.containerdSocket, '-n', 'k8s.io', 'images']
+    sh('ctr', [...ctr, 'import', archive])
+    sh('ctr', [...ctr, 'tag', '--force', def.name, `${imageRepo(def.name)}@${digest}`])
+    digests[def.name] = digest
+    opts.log(`image ${def.name} imported as ${digest.slice(0, 19)}… (${((Date.now() - t0) / 1000).toFixed(1)} s)`)
   }
+  return digests
+}
+
+/** `registry/path/name:tag` → `registry/path/name`. */
+export function imageRepo (name: string): string {
+  const slash = name.lastIndexOf('/')
+  const colon = name.lastIndexOf(':')
+  return colon > slash ? name.slice(0, colon) : name
 }
 
 /** The deploy/image/Dockerfile final stage, parsed enough to compare with PROJECT_IMAGE. */

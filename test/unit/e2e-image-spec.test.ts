@@ -1,6 +1,6 @@
 import test from 'ava'
 import { fileURLToPath } from 'node:url'
-import { PROJECT_IMAGE, parseDockerfileFinalStage, parseDistRemovals, readRepoDockerfile } from '../../scripts/e2e/images.js'
+import { PROJECT_IMAGE, imageRepo, parseDockerfileFinalStage, parseDistRemovals, readRepoDockerfile } from '../../scripts/e2e/images.js'
 
 // The e2e cluster cannot run `docker build`: scripts/e2e/images.ts assembles the project image
 // from PROJECT_IMAGE. This keeps it the image deploy/image/Dockerfile describes.
@@ -30,4 +30,11 @@ test('the Dockerfile parser sees a drift: an added COPY and a changed USER', (t)
   const drifted = parseDockerfileFinalStage(dockerfile.replace(/^USER .*$/m, 'USER 0:0').replace(/^(COPY --from=build \/src\/dist .*)$/m, '$1\nCOPY --from=build /src/bench ./bench'))
   t.notDeepEqual([...PROJECT_IMAGE.copies].sort(), [...drifted.copies].sort())
   t.not(drifted.user, PROJECT_IMAGE.user)
+})
+
+test('imageRepo drops the tag, never a registry port or a path segment', (t) => {
+  t.is(imageRepo('localhost/ipfs-csi-e2e/ipfs-csi:0.1.0'), 'localhost/ipfs-csi-e2e/ipfs-csi')
+  t.is(imageRepo('localhost:5000/kubo:v0.43.0'), 'localhost:5000/kubo')
+  t.is(imageRepo('localhost:5000/kubo'), 'localhost:5000/kubo')
+  t.is(imageRepo('busybox'), 'busybox')
 })
