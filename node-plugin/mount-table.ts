@@ -76,6 +76,16 @@ export const isVolumeMount = (e: MountEntry, volumeId: string): boolean => e.fsT
 
 export const mountById = (table: MountEntry[], id: number): MountEntry | undefined => table.find(e => e.id === id)
 
+/**
+ * Whether `e` was not in `before`. Mount ids are reused as soon as a mount goes (system-wide), so
+ * an id alone does not say it: another volume unmounted between the two reads frees an id a new
+ * bind may get. The same id at the same place on the same parent is the same mount.
+ */
+export const isNewMount = (before: MountEntry[], e: MountEntry): boolean => {
+  const old = mountById(before, e.id)
+  return old === undefined || old.mountPoint !== e.mountPoint || old.parentId !== e.parentId
+}
+
 /** The per-mount flags a bind into a pod must carry: `ro` when read-only, `nosuid` and `nodev` always. */
 export const bindFlags = (readOnly: boolean): string[] => readOnly ? ['ro', 'nosuid', 'nodev'] : ['nosuid', 'nodev']
 

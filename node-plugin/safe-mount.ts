@@ -13,7 +13,7 @@ import { mkdir, open, readFile, rmdir, type FileHandle } from 'node:fs/promises'
 import path from 'node:path'
 import { Code, CsiError, invalid } from '../driver/errors.js'
 import { failed, type ExecResult } from './mount-ops.js'
-import { bindFlags, missingBindFlags, mountById, readMountTable, type MountEntry } from './mount-table.js'
+import { bindFlags, isNewMount, missingBindFlags, mountById, readMountTable, type MountEntry } from './mount-table.js'
 
 /** Linux O_PATH (x86_64 and arm64): an fd naming a place, no read access, no filesystem call. */
 const O_PATH = 0o10000000
@@ -130,13 +130,12 @@ export async function safeBind (src: string, dst: string, o: SafeBindOptions): P
 
 /** The bind just made: found at `dst` by id, remounted with the flags, checked; undone otherwise. */
 async function setFlags (src: string, dst: string, before: MountEntry[], parentId: number, o: SafeBindOptions): Promise<void> {
-  const known = new Set(before.map(e => e.id))
   let top: FileHandle | undefined
   try {
     top = await openDirUnder(o.dstRoot, dst, 'target_path').catch(() => undefined)
     const id = top !== undefined ? await mountIdOf(top) : -1
     const landed = mountById(await readMountTable(), id)
-    if (top === undefined || landed === undefined || known.has(id) || landed.parentId !== parentId || landed.mountPoint !== dst || !o.isSource(landed)) {
+    if (top === undefined || landed === undefined || !isNewMount(before, landed) || landed.parentId !== parentId || landed.mountPoint !== dst || !o.isSource(landed)) {
       await undoNewMounts(before, parentId, o.isSource)
       throw new CsiError(Code.FAILED_PRECONDITION, `bind mount of ${src} did not land on ${dst} (the directory was moved or replaced while it was mounted); undone`)
     }
@@ -161,8 +160,7 @@ async function detach (fh: FileHandle, id: number): Promise<void> {
 
 /** Undoes binds of ours that appeared on mount `parentId` since `before` (wherever they landed). */
 async function undoNewMounts (before: MountEntry[], parentId: number, isSource: (e: MountEntry) => boolean): Promise<void> {
-  const known = new Set(before.map(e => e.id))
-  for (const e of (await readMountTable()).filter(e => !known.has(e.id) && e.parentId === parentId && isSource(e))) {
+  for (const e of (await readMountTable()).filter(e => isNewMount(before, e) && e.parentId === parentId && isSource(e))) {
     // The path is the kernel's; the fd is checked to be on that very mount before the unmount.
     const fh = await open(e.mountPoint, O_PATH | fsc.O_DIRECTORY).catch(() => undefined)
     if (fh === undefined) continue

@@ -92,10 +92,11 @@ export class WritableServer {
   get defaultSpillRoot (): string { return path.join(this.dir, 'ipfs-csi-spill') }
 
   /** SIGTERM: the server saves pending data and unmounts itself; returns its exit code. */
-  async stop (): Promise<number | null> {
-    const exited = new Promise<number | null>((resolve) => {
-      if (this.child.exitCode !== null || this.child.signalCode !== null) resolve(this.child.exitCode)
-      else this.child.once('exit', (code) => resolve(code))
+  /** SIGTERM, then the exit code, or the signal that ended the server instead (a crash shows as one). */
+  async stop (): Promise<number | NodeJS.Signals | null> {
+    const exited = new Promise<number | NodeJS.Signals | null>((resolve) => {
+      if (this.child.exitCode !== null || this.child.signalCode !== null) resolve(this.child.exitCode ?? this.child.signalCode)
+      else this.child.once('exit', (code, signal) => resolve(code ?? signal))
     })
     this.child.kill('SIGTERM')
     const timer = setTimeout(() => { try { this.child.kill('SIGKILL') } catch {} }, 60_000)

@@ -73,6 +73,29 @@ test('a read-write bind carries nosuid,nodev and stays writable', async (t) => {
   t.is(await opensDevice(path.join(d.target, 'null')), 'EACCES')
 })
 
+test('a bind given the mount id of a mount that went between the check and the bind (ids are reused) is accepted', async (t) => {
+  const d = await fixture(t)
+  // Another volume's mount, unmounted by someone else while this bind is under way: its id is
+  // free again, and the kernel hands out the lowest free id, so the bind usually gets it.
+  const other = path.join(d.root, 'other')
+  await mkdir(other)
+  let reused = 0
+  for (let i = 0; i < 5; i++) {
+    const target = `${d.target}-${i}`
+    await execFileP('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'ipfs-csi-other', other])
+    const otherId = findMount(await readMountTable(), other)?.id
+    await safeBind(d.src, target, {
+      readOnly: true, srcRoot: d.kubelet, dstRoot: d.kubelet, isSource: d.isSource,
+      onOpened: async () => { await execFileP('umount', [other]) }
+    })
+    const m = findMount(await readMountTable(), target)
+    t.true(m !== undefined && d.isSource(m) && m.options.includes('ro'), `bind ${i} in place`)
+    if (m?.id === otherId) reused++
+  }
+  t.log(`${reused} of 5 binds got the id of the mount that had just gone`)
+  t.true(reused > 0, 'the kernel reused an id at least once (otherwise this test shows nothing)')
+})
+
 test('a target swapped for a symlink after it was checked: the bind never lands on the link\'s destination, and nothing stays mounted', async (t) => {
   const d = await fixture(t)
   const victim = path.join(d.root, 'victim')

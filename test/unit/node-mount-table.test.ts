@@ -1,5 +1,5 @@
 import test from 'ava'
-import { findMount, isOurFuseMount, isReadOnlyMount, mountsAt, parseMountInfo, unescapeMountField } from '../../node-plugin/mount-table.js'
+import { findMount, isNewMount, isOurFuseMount, isReadOnlyMount, mountsAt, parseMountInfo, unescapeMountField } from '../../node-plugin/mount-table.js'
 
 const SAMPLE = [
   '22 1 0:21 / /proc rw,nosuid,nodev,noexec,relatime shared:13 - proc proc rw',
@@ -51,4 +51,14 @@ test('reads the real mount table of this process', async (t) => {
   const { readMountTable } = await import('../../node-plugin/mount-table.js')
   const table = await readMountTable()
   t.truthy(findMount(table, '/'), 'the root filesystem is listed')
+})
+
+test('isNewMount: a reused mount id at another place is a new mount; the same id, place and parent is not', (t) => {
+  const before = parseMountInfo(SAMPLE)
+  const bind = (line: string): Parameters<typeof isNewMount>[1] => parseMountInfo(line)[0] as Parameters<typeof isNewMount>[1]
+  // id 37 was a bind in pod p1; p1's went and the kernel gave 37 to a bind in pod p2.
+  t.true(isNewMount(before, bind('37 22 0:31 / /var/lib/kubelet/pods/p2/volumes/kubernetes.io~csi/y/mount ro,nosuid,nodev - fuse.ipfs-csi ipfs-csi:bafyabc rw')))
+  t.true(isNewMount(before, bind('37 36 0:31 / /var/lib/kubelet/pods/p1/volumes/kubernetes.io~csi/x/mount ro - fuse.ipfs-csi ipfs-csi:bafyabc rw')), 'same place, other parent')
+  t.true(isNewMount(before, bind('99 22 0:31 / /var/lib/kubelet/pods/p3/volumes/kubernetes.io~csi/z/mount ro - fuse.ipfs-csi ipfs-csi:bafyabc rw')), 'an id never seen')
+  t.false(isNewMount(before, bind('37 22 0:31 / /var/lib/kubelet/pods/p1/volumes/kubernetes.io~csi/x/mount ro,nosuid,nodev - fuse.ipfs-csi ipfs-csi:bafyabc rw')))
 })
