@@ -1,7 +1,7 @@
 // One volume's FUSE server process (`ipfs-csi fuse-server --spec FILE`). It is started detached
 // by the node service (or in the foreground by `ipfs-csi mount`) and lives until unmounted, so
 // the gRPC server can restart without touching pods' mounts.
-import { accessSync, constants as fsc } from 'node:fs'
+import { accessSync, constants as fsc, readdirSync } from 'node:fs'
 import { lstat, open, realpath, rename, rm } from 'node:fs/promises'
 import { execFile } from 'node:child_process'
 import path from 'node:path'
@@ -63,8 +63,12 @@ export async function startFuse (spec: FuseSpec, log: Logger): Promise<RunningFu
     timeout: opTimeoutMs + 2000,
     ...(content ? { kernelCache: true, entryTimeout: CONTENT_CACHE_S, attrTimeout: CONTENT_CACHE_S } : { autoCache: true, entryTimeout: 1, attrTimeout: 1, acAttrTimeout: WRITABLE_AC_ATTR })
   })
+  const tasksBefore = ownTasks()
   await new Promise<void>((resolve, reject) => fuse.mount((err: Error | null) => err != null ? reject(err) : resolve()))
-  log.info('mounted', { mountpoint: spec.mountpoint, mode: spec.mode, volumeId: spec.volumeId })
+  // fuse-native's FUSE thread (and its workers) is never joined and keeps using memory the JS
+  // heap owns: node must not tear that heap down (exit) while it still runs (issue #12).
+  const fuseThreads = [...ownTasks()].filter(tid => !tasksBefore.has(tid))
+  log.info('mounted', { mountpoint: spec.mountpoint, mode: spec.mode, volumeId: spec.volumeId, fuseThreads: fuseThreads.length })
   let unmounting: Promise<void> | undefined
   let privileged = true
   const stats = instance.stats
@@ -96,10 +100,31 @@ export async function startFuse (spec: FuseSpec, log: Logger): Promise<RunningFu
           resolve()
         }))
         await execFileP('fusermount', ['-uz', spec.mountpoint]).catch(() => {})
+        const left = await waitForTasksGone(fuseThreads, FUSE_THREAD_EXIT_MS)
+        if (left.length > 0) log.warn('FUSE threads still running after unmount (the detached mount is still in use)', { threads: left.length })
         log.info('unmounted', { mountpoint: spec.mountpoint })
       })()
       await unmounting
     }
+  }
+}
+
+/** How long an unmount waits for the FUSE threads to end once the mount is detached. */
+const FUSE_THREAD_EXIT_MS = 10_000
+
+/** This process's thread ids. */
+function ownTasks (): Set<string> {
+  try { return new Set(readdirSync('/proc/self/task')) } catch { return new Set() }
+}
+
+/** Waits until none of `tids` is a thread of ours any more (or `ms` passed); returns those left. */
+async function waitForTasksGone (tids: string[], ms: number): Promise<string[]> {
+  const deadline = Date.now() + ms
+  for (;;) {
+    const now = ownTasks()
+    const left = tids.filter(tid => now.has(tid))
+    if (left.length === 0 || Date.now() > deadline) return left
+    await new Promise(resolve => setTimeout(resolve, 20))
   }
 }
 
