@@ -27,14 +27,20 @@ type Log = (msg: string) => void
  * release pins deploy/ (an overlay of `images:` with `digest:`, docs/security.md item 15): a
  * throw-away kustomization under the cluster root that names the e2e overlay as its resource.
  */
-function kustomizeBuild (repo: string, root: string, digests: ImageDigests): string {
+function kustomizeBuild (repo: string, root: string, digests: ImageDigests, opts: InstallOptions): string {
   const dir = path.join(root, 'release-overlay')
   mkdirSync(dir, { recursive: true })
   const images = Object.entries(digests).map(([name, digest]) => `  - {name: ${imageRepo(name)}, digest: "${digest}"}`)
+  // A run-specific inline policy replaces the overlay's (the node plugin reads it at start).
+  const policy: string[] = []
+  if (opts.inlinePolicy !== undefined) {
+    writeFileSync(path.join(dir, 'inline-policy.yaml'), opts.inlinePolicy)
+    policy.push('configMapGenerator:', '  - name: ipfs-csi-inline-policy', '    behavior: replace', '    options: {disableNameSuffixHash: true}', '    files: [policy.yaml=inline-policy.yaml]')
+  }
   writeFileSync(path.join(dir, 'kustomization.yaml'), [
     'apiVersion: kustomize.config.k8s.io/v1beta1', 'kind: Kustomization',
     'resources:', `  - ${path.relative(dir, path.join(repo, 'deploy/overlays/e2e'))}`,
-    'images:', ...images, ''].join('\n'))
+    'images:', ...images, ...policy, ''].join('\n'))
   return execFileSync(path.join(repo, '.tools/bin/kustomize'), ['build', '--load-restrictor', 'LoadRestrictionsNone', dir], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 })
 }
 
@@ -77,9 +83,14 @@ function readyCount (p: ClusterPaths, kind: string, name: string): boolean {
   return (j.status.readyReplicas ?? 0) >= (j.spec.replicas ?? 1)
 }
 
-export async function installDeploy (p: ClusterPaths, repo: string, log: Log, digests: ImageDigests): Promise<Installed> {
+export interface InstallOptions {
+  /** The inline ephemeral volume policy (node-plugin/inline-policy.ts) instead of deploy/overlays/e2e's. */
+  inlinePolicy?: string
+}
+
+export async function installDeploy (p: ClusterPaths, repo: string, log: Log, digests: ImageDigests, opts: InstallOptions = {}): Promise<Installed> {
   const t0 = Date.now()
-  const rendered = kustomizeBuild(repo, p.root, digests)
+  const rendered = kustomizeBuild(repo, p.root, digests, opts)
   // The namespace first (secrets live in it), then secrets, volumes and everything else.
   kubectl(p, ['create', 'namespace', NAMESPACE])
   const sec = secrets(repo)

@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util'
 import { fileURLToPath } from 'node:url'
 import { startCluster, stopCluster, snapshotCrdFiles, kubectl, clusterPaths, mountsUnder, type ClusterPaths } from './cluster.js'
 import { buildAndImportImages } from './images.js'
-import { checkImagesPinned, installDeploy, collectLogs, NAMESPACE } from './deploy.js'
+import { checkImagesPinned, installDeploy, collectLogs, NAMESPACE, type InstallOptions } from './deploy.js'
 import { WORKLOADS, WORKLOAD_NS, addContent, deleteWorkloads, type Content } from './workloads.js'
 import { writeJunit, type CaseResult } from './junit.js'
 import { API_WORKLOADS } from './api-workloads.js'
@@ -32,11 +32,11 @@ export async function timed<T> (phases: Phase[], name: string, fn: () => Promise
 }
 
 /** Cluster up, images in, deploy/ installed: what both `make e2e` and `make bench-e2e` need. */
-export async function bringUp (phases: Phase[]): Promise<{ p: ClusterPaths, driverToken: string }> {
+export async function bringUp (phases: Phase[], opts: InstallOptions = {}): Promise<{ p: ClusterPaths, driverToken: string }> {
   const p = await timed(phases, 'cluster start (etcd, control plane, containerd, kubelet Ready)', async () => await startCluster(log, snapshotCrdFiles(REPO)))
   const digests = await timed(phases, 'images built and imported', async () =>
     await buildAndImportImages({ repo: REPO, workDir: path.join(p.root, 'images'), containerdSocket: p.containerdSocket, log }))
-  const installed = await timed(phases, 'deploy/overlays/e2e installed and ready', async () => await installDeploy(p, REPO, log, digests))
+  const installed = await timed(phases, 'deploy/overlays/e2e installed and ready', async () => await installDeploy(p, REPO, log, digests, opts))
   log(`${checkImagesPinned(p, digests)} containers of deploy/ run images pinned by digest`)
   kubectl(p, ['create', 'namespace', WORKLOAD_NS])
   return { p, driverToken: installed.driverToken }

@@ -85,7 +85,10 @@ async function main (): Promise<number> {
   let cases: SpecCase[] = []
   const contentDir = mkdtempSync(path.join(tmpdir(), 'ipfs-csi-e2e-upstream-'))
   try {
-    const up = await bringUp(phases)
+    // The suite makes a namespace per spec (ephemeral-NNNN, …) and its inline pods mount the CID
+    // added below: this test cluster lets any namespace mount any CID inline. The policy itself
+    // is tested by `make e2e` (the overlay's: one namespace) and test/unit/inline-policy.
+    const up = await bringUp(phases, { inlinePolicy: 'allow:\n  - namespaces: ["*"]\n    cids: ["*"]\n' })
     p = up.p
     const cluster = p
     await timed(phases, 'upstream test images built and imported', async () => {
