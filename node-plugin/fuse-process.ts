@@ -5,12 +5,13 @@
 // process spawns it instead, so it is not even a child of the node service's container.
 import { spawn } from 'node:child_process'
 import { createConnection } from 'node:net'
-import { constants as fsc, existsSync, watch, type FSWatcher } from 'node:fs'
+import { constants as fsc, existsSync, readFileSync, watch, type FSWatcher } from 'node:fs'
 import { open, readFile, rm } from 'node:fs/promises'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Code, CsiError } from '../driver/errors.js'
-import { findMount, readMountTable } from './mount-table.js'
+import { findMount, isVolumeMount, readMountTable } from './mount-table.js'
+import { fuseUnmount } from './mount-ops.js'
 import { isHeapMiB } from './fuse/fuse-spec.js'
 import { placeInOwnCgroup, serverMemoryLimit, type Placement } from './fuse-cgroup.js'
 import { userFacing } from './user-errors.js'
@@ -322,9 +323,14 @@ function alive (pid: number): boolean {
   try { process.kill(pid, 0); return true } catch (err) { return (err as NodeJS.ErrnoException).code === 'EPERM' }
 }
 
-/** SIGTERM (the server flushes and unmounts), then SIGKILL after `graceMs`; waits for the exit. */
+/**
+ * SIGTERM (the server flushes and unmounts), then SIGKILL after `graceMs`; waits for the exit. A
+ * server that dropped root cannot unmount: its mount is detached here first, so that its FUSE
+ * threads end and it can exit after them rather than under them.
+ */
 export async function stopFuseServer (pid: number, specPath: string, graceMs = 10_000): Promise<void> {
   if (!(await isFuseServer(pid, specPath))) return
+  if (!ownedByRoot(pid)) await detachBeforeStop(pid, specPath)
   try { process.kill(pid, 'SIGTERM') } catch { return }
   const deadline = Date.now() + graceMs
   while (Date.now() < deadline) {
@@ -350,4 +356,36 @@ export async function findServerPids (specPath: string): Promise<number[]> {
     if (pid !== process.pid && await isFuseServer(pid, specPath)) out.push(pid)
   }
   return out
+}
+
+/** Whether the process still runs as root (its real uid; unreadable counts as root: no detach). */
+function ownedByRoot (pid: number): boolean {
+  try {
+    const uid = /^Uid:\s*(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]
+    return uid === undefined || uid === '0'
+  } catch {
+    return true
+  }
+}
+
+/**
+ * Lazily detaches the FUSE mount of `pid`'s volume at the spec's mountpoint, when `pid` is the
+ * spec's only server and the top mount there is this volume's (never another mount). Binds of it
+ * elsewhere keep the filesystem (and the server's threads) alive until they go.
+ */
+export async function detachBeforeStop (pid: number, specPath: string): Promise<boolean> {
+  let spec: { mountpoint?: unknown, volumeId?: unknown }
+  try {
+    const fh = await open(specPath, fsc.O_RDONLY | fsc.O_NOFOLLOW)
+    try { spec = JSON.parse(await fh.readFile('utf8')) as typeof spec } finally { await fh.close() }
+  } catch {
+    return false
+  }
+  const { mountpoint, volumeId } = spec
+  if (typeof mountpoint !== 'string' || !path.isAbsolute(mountpoint) || typeof volumeId !== 'string') return false
+  const pids = await findServerPids(specPath)
+  if (pids.length !== 1 || pids[0] !== pid) return false
+  const m = findMount(await readMountTable(), mountpoint)
+  if (m === undefined || !isVolumeMount(m, volumeId)) return false
+  try { await fuseUnmount(mountpoint); return true } catch { return false }
 }

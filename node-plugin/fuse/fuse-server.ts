@@ -25,10 +25,15 @@ const execFileP = promisify(execFile)
 
 export interface RunningFuse {
   spec: FuseSpec
-  /** Flushes and unmounts; once unprivileged, flushes only (the spawner detaches the mount). */
+  /**
+   * Flushes and unmounts; once unprivileged, flushes, asks `detacher` (if any) to detach the
+   * mount, and waits (bounded) for the FUSE threads to end.
+   */
   unmount: () => Promise<void>
   /** Drops to `runAs` (privileges.ts); from then on `unmount` leaves the mount to the spawner. */
   dropPrivileges: (runAs: RunAs) => ProcCreds
+  /** After a drop: who detaches the mount when we stop (a root helper); else the spawner, before SIGTERM. */
+  setDetacher: (detach: () => void) => void
   /** What fuse-metrics.ts turns into metrics when scraped. */
   metrics: FuseMetricsSource
 }
@@ -71,6 +76,7 @@ export async function startFuse (spec: FuseSpec, log: Logger): Promise<RunningFu
   log.info('mounted', { mountpoint: spec.mountpoint, mode: spec.mode, volumeId: spec.volumeId, fuseThreads: fuseThreads.length })
   let unmounting: Promise<void> | undefined
   let privileged = true
+  let detacher: (() => void) | undefined
   const stats = instance.stats
   return {
     spec,
@@ -87,12 +93,18 @@ export async function startFuse (spec: FuseSpec, log: Logger): Promise<RunningFu
         throw err
       }
     },
+    setDetacher: (detach) => { detacher = detach },
     unmount: async () => {
       unmounting ??= (async () => {
         await instance.close().catch((err: Error) => log.error('close failed', { error: err.message }))
         if (!privileged) {
-          // fusermount would refuse (the mount is root's): whoever stopped us detaches it.
-          log.info('unprivileged: leaving the mount for the spawner to detach', { mountpoint: spec.mountpoint })
+          // fusermount would refuse (the mount is root's): the spawner detaches it before its
+          // SIGTERM (stopFuseServer), which ends the FUSE threads; exiting while they still run
+          // is what crashed servers at exit. Bounded: a mount nobody detached keeps them.
+          detacher?.()
+          const left = await waitForTasksGone(fuseThreads, UNPRIVILEGED_THREAD_WAIT_MS)
+          if (left.length > 0) log.warn('unprivileged: the mount is still attached, exiting with its FUSE threads running; the spawner detaches it', { mountpoint: spec.mountpoint, fuseThreadsLeft: left.length })
+          else log.info('unmounted', { mountpoint: spec.mountpoint, by: 'spawner', fuseThreadsLeft: 0 })
           return
         }
         await new Promise<void>((resolve) => fuse.unmount((err: Error | null) => {
@@ -102,7 +114,7 @@ export async function startFuse (spec: FuseSpec, log: Logger): Promise<RunningFu
         await execFileP('fusermount', ['-uz', spec.mountpoint]).catch(() => {})
         const left = await waitForTasksGone(fuseThreads, FUSE_THREAD_EXIT_MS)
         if (left.length > 0) log.warn('FUSE threads still running after unmount (the detached mount is still in use)', { threads: left.length })
-        log.info('unmounted', { mountpoint: spec.mountpoint })
+        log.info('unmounted', { mountpoint: spec.mountpoint, fuseThreadsLeft: left.length })
       })()
       await unmounting
     }
@@ -111,6 +123,8 @@ export async function startFuse (spec: FuseSpec, log: Logger): Promise<RunningFu
 
 /** How long an unmount waits for the FUSE threads to end once the mount is detached. */
 const FUSE_THREAD_EXIT_MS = 10_000
+/** The same for a server that dropped root, whose mount someone else detaches (or not). */
+const UNPRIVILEGED_THREAD_WAIT_MS = 5_000
 
 /** This process's thread ids. */
 function ownTasks (): Set<string> {

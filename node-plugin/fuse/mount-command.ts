@@ -135,7 +135,7 @@ export async function mountCommand (argv: string[]): Promise<number> {
     }
     if (args.runAs !== undefined) {
       // Unmounted by a root helper once we exit, however we exit: after the drop we cannot.
-      startUnmountGuard(await realpath(running.spec.mountpoint), fuseFsName(running.spec.volumeId))
+      running.setDetacher(startUnmountGuard(await realpath(running.spec.mountpoint), fuseFsName(running.spec.volumeId)))
       try {
         const creds = running.dropPrivileges(args.runAs)
         log.info('privileges dropped', { uid: args.runAs.uid, gid: args.runAs.gid, noNewPrivs: creds.noNewPrivs })

@@ -1,8 +1,9 @@
 // `ipfs-csi mount --fuse-run-as`: the mount process drops root once mounted and can no longer
-// unmount. This small root process, started just before the drop, waits for its stdin (a pipe
-// from the mount process) to close, whatever ended the mount process (Ctrl-C, a crash, SIGKILL),
-// then lazily unmounts the mount, only while it is still the one named `fsname`. It reads nothing
-// else: no untrusted input reaches it.
+// unmount. This small root process, started just before the drop, lazily unmounts the mount,
+// only while it is still the one named `fsname`, when its stdin (a pipe from the mount process)
+// carries a byte (a clean stop: the mount process then waits for its FUSE threads to end before
+// it exits) or closes, whatever ended the mount process (Ctrl-C, a crash, SIGKILL). What the
+// bytes are is never looked at: no untrusted input reaches it.
 //   node unmount-guard.js <mountpoint> <fsname>
 import { execFile, spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
@@ -24,30 +25,40 @@ export function isMountedAs (mountpoint: string, fsname: string, mountinfo = rea
   return false
 }
 
-/** Starts the guard for `mountpoint`; the returned child holds no reference on our event loop. */
-export function startUnmountGuard (mountpoint: string, fsname: string): void {
+/**
+ * Starts the guard for `mountpoint`; the child holds no reference on our event loop. The function
+ * returned asks it to detach now.
+ */
+export function startUnmountGuard (mountpoint: string, fsname: string): () => void {
   const child = spawn(process.execPath, [GUARD_PATH, mountpoint, fsname], { detached: true, stdio: ['pipe', 'ignore', 'inherit'] })
   child.unref()
   child.stdin?.on('error', () => {})
   ;(child.stdin as unknown as { unref?: () => void } | null)?.unref?.()
+  return () => { child.stdin?.write('u') }
 }
 
-async function guard (mountpoint: string, fsname: string): Promise<void> {
-  // Ctrl-C reaches the whole terminal's process group: the guard outlives it on purpose.
-  process.on('SIGINT', () => {})
-  process.on('SIGTERM', () => {})
-  await new Promise<void>((resolve) => {
-    process.stdin.on('data', () => {})
-    process.stdin.once('end', resolve)
-    process.stdin.once('close', resolve)
-    process.stdin.once('error', () => resolve())
-  })
+async function detach (mountpoint: string, fsname: string): Promise<void> {
   for (let i = 0; i < 4 && isMountedAs(mountpoint, fsname); i++) {
     await new Promise<void>((resolve) => execFile('fusermount', ['-uz', mountpoint], () => {
       if (!isMountedAs(mountpoint, fsname)) { resolve(); return }
       execFile('umount', ['-l', mountpoint], () => resolve())
     }))
   }
+}
+
+async function guard (mountpoint: string, fsname: string): Promise<void> {
+  // Ctrl-C reaches the whole terminal's process group: the guard outlives it on purpose.
+  process.on('SIGINT', () => {})
+  process.on('SIGTERM', () => {})
+  let asked: Promise<void> | undefined
+  await new Promise<void>((resolve) => {
+    process.stdin.on('data', () => { asked ??= detach(mountpoint, fsname) })
+    process.stdin.once('end', resolve)
+    process.stdin.once('close', resolve)
+    process.stdin.once('error', () => resolve())
+  })
+  await asked
+  await detach(mountpoint, fsname)
   process.exit(0)
 }
 

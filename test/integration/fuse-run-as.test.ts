@@ -131,12 +131,37 @@ function assertUnprivileged (t: import('ava').ExecutionContext, pid: number): vo
   t.is(field('NoNewPrivs'), '1', 'no_new_privs (fuse-host starts it through setpriv)')
 }
 
+/** The JSON lines of a log file (other lines skipped). */
+async function logRecords (file: string): Promise<Array<Record<string, unknown>>> {
+  return (await readFile(file, 'utf8').catch(() => '')).split('\n').flatMap((line) => {
+    try { const r = JSON.parse(line) as unknown; return typeof r === 'object' && r !== null ? [r as Record<string, unknown>] : [] } catch { return [] }
+  })
+}
+
+/**
+ * The server's FUSE threads had ended before it exited, and it exited with 0: a server that
+ * dropped root cannot unmount, and exiting under running FUSE threads is what crashed servers
+ * at exit (SIGSEGV/SIGABRT). `logPath` is the server's; `exitLog` the one that logs its exit.
+ */
+async function assertCleanExit (t: import('ava').ExecutionContext, pid: number, logPath: string, exit: () => Promise<{ code: unknown, signal: unknown } | undefined>): Promise<void> {
+  const unmounted = (await logRecords(logPath)).filter(r => r.msg === 'unmounted' || r.message === 'unmounted')
+  t.is(unmounted.length, 1, `one 'unmounted' line in the server's log (${logPath})`)
+  t.is(unmounted[0]?.fuseThreadsLeft, 0, 'no FUSE thread was left when the server exited')
+  let seen: { code: unknown, signal: unknown } | undefined
+  t.true(await eventually(async () => (seen = await exit()) !== undefined, 10_000), `the exit of ${pid} is recorded`)
+  t.deepEqual(seen, { code: 0, signal: null }, 'exit code 0, no signal')
+}
+
 async function stopAndCheckGone (t: import('ava').ExecutionContext, v: Started): Promise<void> {
   const reply = await launcherRequest(socketPath, { op: 'stop', specPath: v.specPath, graceMs: 30_000 }, 60_000)
   t.deepEqual(reply.stopped, [v.pid])
   t.true(await eventually(async () => { try { readFileSync(`/proc/${v.pid}/stat`); return false } catch { return true } }, 10_000), 'the server is gone (reaped)')
   t.is(findMount(await readMountTable(), v.mountpoint), undefined, 'no mount (live or dead) is left at the mountpoint')
   t.is((await readMountTable()).filter(e => e.mountPoint.startsWith(dir + '/')).length, 0, 'nothing of ours is mounted')
+  await assertCleanExit(t, v.pid, v.logPath, async () => {
+    const r = (await logRecords(hostLog)).find(r => (r.msg === 'FUSE server exited' || r.message === 'FUSE server exited') && r.pid === v.pid)
+    return r === undefined ? undefined : { code: r.code, signal: r.signal }
+  })
 }
 
 test.serial('content volume: the server runs as the unprivileged uid with no capabilities, reads from a 0600 blocks dir it owns, and a stop leaves no mount', async (t) => {
@@ -182,8 +207,11 @@ test.serial('ipfs-csi mount --fuse-run-as: serves as the uid with no capabilitie
     t.deepEqual(creds.uids, [UID, UID, UID, UID])
     t.is(creds.capEff, 0n)
     t.true((await readFile(m.path('big.bin'))).equals(big))
+    const exited = new Promise<{ code: unknown, signal: unknown }>((resolve) => m.child.once('exit', (code, signal) => resolve({ code, signal })))
     await stopProcess(m.child, 20_000)
     t.true(await eventually(async () => !(await isMounted(m.dir)), 10_000), 'nothing left mounted after the command exited')
+    // Its root helper detached the mount when asked, before the exit: the FUSE threads had ended.
+    await assertCleanExit(t, pid, m.logPath, async () => await exited)
   } finally {
     await m.stop()
   }
