@@ -30,7 +30,12 @@ export interface KuboInit {
 export type KuboArgs = Record<string, string | string[] | boolean | number>
 
 /** A request body: bytes, or a Blob (fs.openAsBlob streams a file from disk). */
-export interface KuboBody { data: Uint8Array | Blob, name?: string }
+export interface KuboBody {
+  data: Uint8Array | Blob
+  name?: string
+  /** The part's Content-Type (`application/symlink` makes `add` store a UnixFS symlink). */
+  type?: string
+}
 
 export interface StreamHandlers {
   /** Payload bytes buf[start, end); called synchronously, the range is only valid during the call. */
@@ -73,7 +78,7 @@ export class Kubo {
     let init: RequestInit = { method: 'POST', headers: this.headers, signal: limit.signal }
     if (body !== undefined) {
       const form = new FormData()
-      form.append('file', body.data instanceof Blob ? body.data : new Blob([body.data]), body.name ?? 'data')
+      form.append('file', body.data instanceof Blob ? body.data : new Blob([body.data], body.type !== undefined ? { type: body.type } : {}), body.name ?? 'data')
       init = { ...init, body: form }
     }
     try {

@@ -55,6 +55,8 @@ const MODE_MASK = 0o1777
 /** Existing content is copied into a spill file in pieces this big (bounded memory). */
 const LOAD_CHUNK = 4 * 1024 * 1024
 const STAT_TTL_MS = 1000
+/** Linux's longest symlink target (PATH_MAX less its NUL). */
+const SYMLINK_MAX = 4095
 
 interface Handle {
   /** Set for handles open for writing. */
@@ -123,7 +125,7 @@ export class WritableFs {
       mkdir: async (p, mode) => await this.mkdir(p, mode),
       rmdir: async (p) => await this.rmdir(p),
       rename: async (s, d) => await this.rename(s, d),
-      symlink: async () => { throw new FsError(Errno.EPERM, 'symlinks are not supported on IPFS volumes') },
+      symlink: async (target, p) => await this.symlink(target, p),
       chmod: async (p, mode) => await this.chmod(p, mode),
       chown: async () => { this.mutable() }, // MFS has no owners: accepted, nothing stored
       utimens: async (p, atime, mtime) => await this.utimens(p, atime, mtime),
@@ -147,11 +149,14 @@ export class WritableFs {
     return await this.gate.shared(async () => await this.mfs.ls(this.mfsOf(p)))
   }
 
-  /** Symlinks come only from seeded content (we refuse to make new ones); `cat` gives the target. */
+  /** `cat` of a UnixFS symlink gives its target. */
   async readlink (fusePath: string): Promise<string> {
     const st = await this.stat(normalize(fusePath))
     if (st.type !== 'symlink') throw new FsError(Errno.EINVAL, `${fusePath} is not a symlink`)
-    return new TextDecoder().decode(await this.mfs.cat(st.cid, 0, st.size, this.spec.readTimeoutMs))
+    // Seeded content may claim any size: never read more than a target can be.
+    const text = await this.mfs.cat(st.cid, 0, Math.min(st.size, SYMLINK_MAX + 1), this.spec.readTimeoutMs)
+    if (text.length > SYMLINK_MAX) throw new FsError(Errno.ENAMETOOLONG, `${fusePath}: a symlink target over ${SYMLINK_MAX} bytes`)
+    return new TextDecoder().decode(text)
   }
 
   statfs (): StatFs { return this.capacity.statfs() }
@@ -304,6 +309,21 @@ export class WritableFs {
       await this.mfs.mkdir(this.mfsOf(p))
       if (perm !== DIR_MODE && perm !== 0) await this.mfs.chmod(this.mfsOf(p), perm)
     })
+  }
+
+  /**
+   * A UnixFS symlink holding `target` as given, as on any POSIX filesystem: the kernel resolves it
+   * in the reader's own mount namespace (Hugging Face's cache links snapshots to blobs this way).
+   */
+  async symlink (target: string, fusePath: string): Promise<void> {
+    this.mutable()
+    const p = normalize(fusePath)
+    if (p === '/') throw new FsError(Errno.EEXIST, 'the root exists')
+    if (target === '' || target.includes('\0')) throw new FsError(Errno.ENOENT, 'an empty symlink target')
+    if (Buffer.byteLength(target) > SYMLINK_MAX) throw new FsError(Errno.ENAMETOOLONG, `a symlink target over ${SYMLINK_MAX} bytes`)
+    if (this.files.has(p)) throw new FsError(Errno.EEXIST, `${p} exists`)
+    const cid = await this.mfs.addSymlink(target)
+    await this.mutate(async () => await this.mfs.cpSymlink(cid, this.mfsOf(p)))
   }
 
   async rmdir (fusePath: string): Promise<void> {

@@ -114,7 +114,7 @@ test('concurrent writers in several processes lose no file (MFS mutations are se
   t.is(await s2.stop(), 0)
 })
 
-test('rename, unlink, rmdir and truncate behave like POSIX; symlink is refused', async (t) => {
+test('rename, unlink, rmdir and truncate behave like POSIX', async (t) => {
   const mfs = await newMfsDir()
   const s = await WritableServer.start(t, kubo, mfs, { name: 'namespace' })
   await writeFile(s.p('one.txt'), 'one')
@@ -146,7 +146,6 @@ test('rename, unlink, rmdir and truncate behave like POSIX; symlink is refused',
   t.deepEqual(await readFile(s.p('t.bin')), data.subarray(0, 1000))
   await truncate(s.p('t.bin'), 3000)
   t.deepEqual(await readFile(s.p('t.bin')), Buffer.concat([data.subarray(0, 1000), Buffer.alloc(2000)]))
-  await t.throwsAsync(symlink('two.txt', s.p('link')), { code: 'EPERM' })
   await t.throwsAsync(unlink(s.p('nope')), { code: 'ENOENT' })
 
   // MFS itself holds the result
@@ -187,7 +186,7 @@ test('overwriting the middle of an existing file (r+) keeps the rest, also after
   t.is(await s2.stop(), 0)
 })
 
-test('symlinks in seeded content read as symlinks; new ones are refused', async (t) => {
+test('symlinks in seeded content read as symlinks, and a moved one keeps its target', async (t) => {
   const mfs = await newMfsDir()
   const src = await mkdtemp(path.join(tmpdir(), 'ipfs-csi-wfs-links-'))
   t.teardown(async () => await rm(src, { recursive: true, force: true }))
@@ -199,9 +198,56 @@ test('symlinks in seeded content read as symlinks; new ones are refused', async 
   t.is(await readlink(s.p('seed', 'link')), 'target.txt')
   t.true((await lstat(s.p('seed', 'link'))).isSymbolicLink())
   t.is(await readFile(s.p('seed', 'link'), 'utf8'), 'the target\n')
-  await t.throwsAsync(symlink('target.txt', s.p('seed', 'another')), { code: 'EPERM' })
   await rename(s.p('seed', 'link'), s.p('moved-link'))
   t.is(await readlink(s.p('moved-link')), 'target.txt', 'a moved symlink keeps its target text')
+  t.is(await s.stop(), 0)
+})
+
+test('symlink() stores a UnixFS symlink in MFS: a Hugging Face style cache (snapshot links to blobs) works and survives a remount', async (t) => {
+  const mfs = await newMfsDir()
+  const s = await WritableServer.start(t, kubo, mfs, { name: 'symlink-new' })
+  // huggingface_hub: blobs/<sha>, snapshots/<rev>/<file> -> ../../blobs/<sha>
+  const weights = randomBytes(300_000)
+  await mkdir(s.p('blobs'))
+  await mkdir(s.p('snapshots', 'main'), { recursive: true })
+  await writeFile(s.p('blobs', 'abc123'), weights)
+  await symlink('../../blobs/abc123', s.p('snapshots', 'main', 'model.safetensors'))
+  t.true((await lstat(s.p('snapshots', 'main', 'model.safetensors'))).isSymbolicLink())
+  t.is((await lstat(s.p('snapshots', 'main', 'model.safetensors'))).size, '../../blobs/abc123'.length, 'a symlink\'s size is its target\'s length')
+  t.is(await readlink(s.p('snapshots', 'main', 'model.safetensors')), '../../blobs/abc123')
+  t.deepEqual(await readFile(s.p('snapshots', 'main', 'model.safetensors')), weights, 'reads through the link')
+  t.deepEqual(await readdir(s.p('snapshots', 'main')), ['model.safetensors'])
+  // Absolute and dangling targets are stored as given, as on any filesystem.
+  await symlink('/etc/hostname', s.p('abs'))
+  t.is(await readlink(s.p('abs')), '/etc/hostname')
+  await symlink('nowhere', s.p('dangling'))
+  await t.throwsAsync(stat(s.p('dangling')), { code: 'ENOENT' })
+  // POSIX errors: the name exists (a file, a link, a file still open for writing), a too long target.
+  await writeFile(s.p('file.txt'), 'x')
+  await t.throwsAsync(symlink('x', s.p('file.txt')), { code: 'EEXIST' })
+  await t.throwsAsync(symlink('x', s.p('abs')), { code: 'EEXIST' })
+  const open1 = await open(s.p('still-open.txt'), 'w')
+  await t.throwsAsync(symlink('x', s.p('still-open.txt')), { code: 'EEXIST' })
+  await open1.close()
+  await t.throwsAsync(symlink('a'.repeat(4096), s.p('long')), { code: 'ENAMETOOLONG' })
+  // In MFS as a UnixFS symlink (Kubo reports its mode with Go's ModeSymlink bit).
+  const st = JSON.parse(await kubo.cli(['files', 'stat', '--enc=json', `${mfs}/snapshots/main/model.safetensors`])) as { Hash: string }
+  t.is((await kubo.cli(['cat', `/ipfs/${st.Hash}`])), '../../blobs/abc123')
+  await unlink(s.p('dangling'))
+  await t.throwsAsync(lstat(s.p('dangling')), { code: 'ENOENT' })
+  await rename(s.p('abs'), s.p('abs2'))
+  t.is(await readlink(s.p('abs2')), '/etc/hostname')
+  t.is(await s.stop(), 0)
+  const s2 = await WritableServer.start(t, kubo, mfs, { name: 'symlink-new-2' })
+  t.is(await readlink(s2.p('snapshots', 'main', 'model.safetensors')), '../../blobs/abc123', 'kept across a remount')
+  t.deepEqual(await readFile(s2.p('snapshots', 'main', 'model.safetensors')), weights)
+  t.is(await s2.stop(), 0)
+})
+
+test('a read-only writable volume refuses symlink() with EROFS', async (t) => {
+  const mfs = await newMfsDir()
+  const s = await WritableServer.start(t, kubo, mfs, { name: 'symlink-ro', readOnly: true })
+  await t.throwsAsync(symlink('x', s.p('link')), { code: 'EROFS' })
   t.is(await s.stop(), 0)
 })
 

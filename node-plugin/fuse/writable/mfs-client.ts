@@ -1,6 +1,7 @@
 // The MFS calls a writable volume needs, each with a deadline and errno-mapped failures.
 // Uploads stream a spill file from disk (fs.openAsBlob) so a large file never sits in memory.
 import { openAsBlob } from 'node:fs'
+import { posix } from 'node:path'
 import { Code, CsiError } from '../../../driver/errors.js'
 import type { Kubo, KuboArgs, KuboBody } from '../../../driver/kubo.js'
 import { toFsError } from './mfs-errors.js'
@@ -97,6 +98,20 @@ export class MfsClient {
   async addBytes (data: Uint8Array): Promise<string> {
     const body = await this.raw('add', ADD_PARAMS, 'add', this.timeoutMs, { data })
     return cidOf(body)
+  }
+
+  /** Adds a UnixFS symlink whose target is `target` (the text, never followed). */
+  async addSymlink (target: string): Promise<string> {
+    return cidOf(await this.raw('add', ADD_PARAMS, 'add symlink', this.timeoutMs, { data: new TextEncoder().encode(target), type: 'application/symlink' }))
+  }
+
+  /**
+   * Places the symlink `cid` at `dest`, which must not exist (EEXIST). Kubo's cp flushes what it
+   * made, and a symlink cannot be flushed as a file ("symlinks not yet supported"): its parent is.
+   */
+  async cpSymlink (cid: string, dest: string): Promise<void> {
+    await this.raw('files/cp', { arg: [`/ipfs/${cid}`, dest], flush: false }, `cp ${cid} ${dest}`)
+    await this.flush(posix.dirname(dest))
   }
 
   /** Adds a file from local disk, streamed; the deadline grows with its size. */
