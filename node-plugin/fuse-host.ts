@@ -8,14 +8,14 @@
 // errors → {"error":"..."}. Only specs under <stateDir>/volumes/<dir>/spec.json are started:
 // the socket is root-only, but a path check keeps it from being a generic "run this" service;
 // status and stop only ever touch processes whose command line names such a spec.
-import { constants as fsc, existsSync } from 'node:fs'
-import { lstat, mkdir, open, realpath, rm, chmod } from 'node:fs/promises'
+import { existsSync } from 'node:fs'
+import { lstat, mkdir, realpath, rm, chmod } from 'node:fs/promises'
 import { createServer, type Server, type Socket } from 'node:net'
 import path from 'node:path'
 import { ConfigError, readFlags, validateRunAs, type RunAs } from '../driver/config.js'
 import { DEFAULTS } from '../driver/constants.js'
 import { createLogger, type Logger } from '../driver/logger.js'
-import { findServerPids, isFuseServer, SETPRIV, spawnLocalFuseServer, stopFuseServer } from './fuse-process.js'
+import { findServerPids, isFuseServer, SETPRIV, spawnLocalFuseServer, specMountOf, stopFuseServer } from './fuse-process.js'
 import { findMount, isVolumeMount, readMountTable } from './mount-table.js'
 import { fuseUnmount } from './mount-ops.js'
 import { parseListen, startMetricsServer } from '../driver/metrics-server.js'
@@ -236,15 +236,9 @@ const DETACH_TRIES = 4
  * undefined when there was nothing (no spec any more, no mount of this volume there).
  */
 export async function detachStopped (specPath: string, log: Logger): Promise<string | undefined> {
-  let spec: { mountpoint?: unknown, volumeId?: unknown }
-  try {
-    const fh = await open(specPath, fsc.O_RDONLY | fsc.O_NOFOLLOW)
-    try { spec = JSON.parse(await fh.readFile('utf8')) as typeof spec } finally { await fh.close() }
-  } catch {
-    return undefined
-  }
-  const { mountpoint, volumeId } = spec
-  if (typeof mountpoint !== 'string' || !path.isAbsolute(mountpoint) || typeof volumeId !== 'string') return undefined
+  const target = await specMountOf(specPath)
+  if (target === undefined) return undefined
+  const { mountpoint, volumeId } = target
   if ((await findServerPids(specPath)).length > 0) return undefined
   let detached: string | undefined
   for (let i = 0; i < DETACH_TRIES; i++) {

@@ -373,19 +373,27 @@ function ownedByRoot (pid: number): boolean {
  * spec's only server and the top mount there is this volume's (never another mount). Binds of it
  * elsewhere keep the filesystem (and the server's threads) alive until they go.
  */
-export async function detachBeforeStop (pid: number, specPath: string): Promise<boolean> {
-  let spec: { mountpoint?: unknown, volumeId?: unknown }
-  try {
-    const fh = await open(specPath, fsc.O_RDONLY | fsc.O_NOFOLLOW)
-    try { spec = JSON.parse(await fh.readFile('utf8')) as typeof spec } finally { await fh.close() }
-  } catch {
-    return false
-  }
-  const { mountpoint, volumeId } = spec
-  if (typeof mountpoint !== 'string' || !path.isAbsolute(mountpoint) || typeof volumeId !== 'string') return false
+async function detachBeforeStop (pid: number, specPath: string): Promise<boolean> {
+  const target = await specMountOf(specPath)
+  if (target === undefined) return false
+  const { mountpoint, volumeId } = target
   const pids = await findServerPids(specPath)
   if (pids.length !== 1 || pids[0] !== pid) return false
   const m = findMount(await readMountTable(), mountpoint)
   if (m === undefined || !isVolumeMount(m, volumeId)) return false
   try { await fuseUnmount(mountpoint); return true } catch { return false }
+}
+
+/** The mountpoint and volume of a spec (read without following a symlink), or undefined. */
+export async function specMountOf (specPath: string): Promise<{ mountpoint: string, volumeId: string } | undefined> {
+  let spec: { mountpoint?: unknown, volumeId?: unknown }
+  try {
+    const fh = await open(specPath, fsc.O_RDONLY | fsc.O_NOFOLLOW)
+    try { spec = JSON.parse(await fh.readFile('utf8')) as typeof spec } finally { await fh.close() }
+  } catch {
+    return undefined
+  }
+  const { mountpoint, volumeId } = spec
+  if (typeof mountpoint !== 'string' || !path.isAbsolute(mountpoint) || typeof volumeId !== 'string') return undefined
+  return { mountpoint, volumeId }
 }
