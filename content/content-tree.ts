@@ -2,7 +2,7 @@
 // and reads byte ranges of files, fetching only the blocks an operation needs. Used by the FUSE
 // filesystem and by `ipfs-csi mount` to resolve `<cid>/<path>` before mounting.
 import { LRUCache } from 'lru-cache'
-import type { CID } from 'multiformats/cid'
+import { CID } from 'multiformats/cid'
 import { CsiError, Code, Errno, FsError } from '../driver/errors.js'
 import type { Logger } from '../driver/logger.js'
 import { MAX_RUN_LEAF } from './block-fetcher.js'
@@ -21,9 +21,29 @@ export function isValidName (name: string): boolean {
 export interface Listing {
   /** Valid names in DAG order, first occurrence of each. */
   names: string[]
-  byName: Map<string, CID>
+  /**
+   * Name → CID as a string: a decoded CID object costs ~600 bytes of heap (views of its block),
+   * its string ~80, and a listing may hold a million of them.
+   */
+  byName: Map<string, string>
   /** Estimated memory it holds (see entryWeight). */
   bytes: number
+}
+
+/**
+ * A CID's string, flat: multiformats builds it a character at a time, and V8 keeps such a string
+ * as a rope of ~60 nodes (~2 KB) until something reads a character of it.
+ */
+function cidString (cid: CID): string {
+  const s = cid.toString()
+  s.charCodeAt(0)
+  return s
+}
+
+/** The CID of `name` in a listing. */
+export function entryCid (listing: Listing, name: string): CID | undefined {
+  const s = listing.byName.get(name)
+  return s === undefined ? undefined : CID.parse(s)
 }
 
 export interface ContentTreeInit {
@@ -32,6 +52,9 @@ export interface ContentTreeInit {
   /** Safety limits (see limits.ts); defaults for anything left out. */
   limits?: Partial<ContentLimits>
 }
+
+/** Sub-shards a HAMT walk fetches ahead of the one it walks, per level. */
+const SHARDS_AHEAD = 8
 
 /** Work and memory of one listing being built, shared by the walks of all its shards. */
 interface ListingBudget { entries: number, bytes: number, visited: Set<string> }
@@ -42,8 +65,9 @@ export class ContentTree {
   /** Decoded nodes that have links (directories, shards, file roots): re-decoding them per read is waste. */
   private readonly nodes = new LRUCache<string, UnixfsNode>({ max: 20_000, maxSize: 64 * 1024 * 1024, sizeCalculation: (n) => nodeWeight(n) })
   /** Complete listings per directory CID (content is immutable), bounded by their estimated bytes. */
-  private readonly listings: LRUCache<string, Promise<Listing>>
-  private readonly finished = new WeakMap<Promise<Listing>, Listing>()
+  private readonly listings: LRUCache<string, Listing>
+  /** Listings being built, shared by their callers; they go to `listings` once done, at their size. */
+  private readonly building = new Map<string, Promise<Listing>>()
   private readonly limits: ContentLimits
   /** Leaf blocks readCached took straight from the block cache (BlockFetcher.get counts its own hits). */
   cachedBlocks = 0
@@ -52,12 +76,12 @@ export class ContentTree {
     this.fetcher = init.fetcher
     this.log = init.log
     this.limits = { ...DEFAULT_LIMITS, ...init.limits }
-    this.listings = new LRUCache<string, Promise<Listing>>({ maxSize: Math.max(1, this.limits.listingCacheBytes), sizeCalculation: () => 1 })
+    this.listings = new LRUCache<string, Listing>({ maxSize: Math.max(1, this.limits.listingCacheBytes), sizeCalculation: (l) => Math.max(1, l.bytes) })
   }
 
   /** Cache sizes, for tests and debug logs. */
-  stats (): { listings: number, listingBytes: number } {
-    return { listings: this.listings.size, listingBytes: this.listings.calculatedSize }
+  stats (): { listings: number, listingBytes: number, nodeBytes: number } {
+    return { listings: this.listings.size, listingBytes: this.listings.calculatedSize, nodeBytes: this.nodes.calculatedSize }
   }
 
   /** `ifRoom`: see BlockFetcher.get (resolving paths only needs the node, not its bytes later). */
@@ -83,9 +107,9 @@ export class ContentTree {
     if (!isValidName(name)) return undefined
     // A finished listing answers at once; one still being built is not waited for (a huge HAMT
     // listing can take longer than one lookup's deadline, while the hash path is a few blocks).
-    const listing = this.finished.get(this.listings.get(dirCid.toString()) as Promise<Listing>)
-    if (listing !== undefined) return listing.byName.get(name)
-    if (dir.kind === 'directory') return (await this.list(dir, dirCid, signal)).byName.get(name)
+    const listing = this.listings.get(dirCid.toString())
+    if (listing !== undefined) return entryCid(listing, name)
+    if (dir.kind === 'directory') return entryCid(await this.list(dir, dirCid, signal), name)
     if (dir.kind !== 'hamt') throw new FsError(Errno.ENOTDIR, 'not a directory')
     this.checkHamt(dir, dirCid)
     const hash = hamtHash(utf8.encode(name))
@@ -110,33 +134,39 @@ export class ContentTree {
   /** The complete listing of a directory (plain or HAMT), cached per CID. */
   async list (dir: UnixfsNode, dirCid: CID, signal?: AbortSignal): Promise<Listing> {
     const key = dirCid.toString()
-    let p = this.listings.get(key)
+    const done = this.listings.get(key)
+    if (done !== undefined) return done
+    let p = this.building.get(key)
     if (p === undefined) {
       // The walk is shared and uses only the fetcher's per-block deadlines, not one caller's signal.
       p = this.buildListing(dir, dirCid)
-      this.listings.set(key, p, { size: 1 })
-      p.then((l) => {
-        this.finished.set(p as Promise<Listing>, l)
-        // A listing larger than the whole cache is dropped here (lru-cache refuses it): it is
-        // rebuilt when asked for again, at a cost bounded by the walk's own limits.
-        if (this.listings.get(key) === p) this.listings.set(key, p as Promise<Listing>, { size: Math.max(1, l.bytes) })
-      }, () => {
-        if (this.listings.get(key) === p) this.listings.delete(key)
-      })
+      this.building.set(key, p)
+      // A listing larger than the whole cache is not kept (lru-cache refuses it): it is rebuilt
+      // when asked for again, at a cost bounded by the walk's own limits.
+      p.then((l) => { this.listings.set(key, l) }, () => {}).finally(() => this.building.delete(key))
     }
     return await race(p, signal)
   }
 
   private async buildListing (dir: UnixfsNode, dirCid: CID): Promise<Listing> {
-    const entries: Array<[string, CID]> = []
+    // Entries go straight into the listing as the walk meets them: no copy of the whole listing
+    // is ever held besides it.
+    const listing: Listing = { names: [], byName: new Map(), bytes: 0 }
+    let skipped = 0
+    const add = (name: string, cid: CID): void => {
+      if (!isValidName(name) || listing.byName.has(name)) { skipped++; return }
+      listing.byName.set(name, cidString(cid))
+      listing.names.push(name)
+      listing.bytes += entryWeight(name)
+    }
     const budget: ListingBudget = { entries: 0, bytes: 0, visited: new Set([dirCid.toString()]) }
     try {
       if (dir.kind === 'directory') {
         for (const l of dir.links) this.count(budget, dirCid, l.name)
-        for (const l of dir.links) entries.push([l.name, l.cid])
+        for (const l of dir.links) add(l.name, l.cid)
       } else if (dir.kind === 'hamt') {
         this.checkHamt(dir, dirCid)
-        await this.walkShard(dir, dirCid, entries, budget, 1, maxHamtLevels(dir.fanout))
+        await this.walkShard(dir, dirCid, add, budget, 1, maxHamtLevels(dir.fanout))
       } else {
         throw new FsError(Errno.ENOTDIR, 'not a directory')
       }
@@ -146,18 +176,8 @@ export class ContentTree {
       }
       throw err
     }
-    const byName = new Map<string, CID>()
-    const names: string[] = []
-    let skipped = 0
-    let bytes = 0
-    for (const [name, cid] of entries) {
-      if (!isValidName(name) || byName.has(name)) { skipped++; continue }
-      byName.set(name, cid)
-      names.push(name)
-      bytes += entryWeight(name)
-    }
     if (skipped > 0) this.log.info('directory entries left out (invalid or duplicate names)', { cid: dirCid.toString(), skipped })
-    return { names, byName, bytes }
+    return listing
   }
 
   /** Counts one entry against the listing's limits; throws ContentLimitError past them. */
@@ -178,14 +198,14 @@ export class ContentTree {
    * no deeper than the hash allows, and entries count against the listing's limits as they come,
    * so a bomb fails after as much work as the limits allow, not after expanding it.
    */
-  private async walkShard (shard: UnixfsNode & { kind: 'hamt' }, cid: CID, out: Array<[string, CID]>, budget: ListingBudget, level: number, maxLevels: number): Promise<void> {
+  private async walkShard (shard: UnixfsNode & { kind: 'hamt' }, cid: CID, add: (name: string, cid: CID) => void, budget: ListingBudget, level: number, maxLevels: number): Promise<void> {
     const width = prefixWidth(shard.fanout)
     const subs: PbLink[] = []
     for (const l of shard.links) {
       if (l.name.length > width) {
         const name = l.name.slice(width)
         this.count(budget, cid, name)
-        out.push([name, l.cid])
+        add(name, l.cid)
       } else if (l.name.length === width) {
         const key = l.cid.toString()
         if (budget.visited.has(key)) throw new CsiError(Code.DATA_LOSS, `HAMT shard ${key} is linked more than once in directory ${cid.toString()}`)
@@ -196,16 +216,21 @@ export class ContentTree {
       }
     }
     if (subs.length > 0 && level >= maxLevels) throw new CsiError(Code.DATA_LOSS, `HAMT shard ${cid.toString()} links below level ${maxLevels}, deeper than a 64-bit hash allows at fanout ${shard.fanout}`)
-    // Sub-shards are fetched in parallel (the fetcher bounds the connections to Kubo).
-    const parts = await Promise.all(subs.map(async (l) => {
-      const next = await this.node(l.cid)
+    // Sub-shards are walked one after the other (DAG order), the next few fetched meanwhile: a
+    // decoded shard costs ~150 KB of heap, and fetching all of a level at once held them all.
+    const ahead: Array<Promise<UnixfsNode>> = []
+    let queued = 0
+    for (const l of subs) {
+      while (queued < subs.length && ahead.length < SHARDS_AHEAD) {
+        const p = this.node((subs[queued++] as PbLink).cid)
+        p.catch(() => {}) // awaited in turn below; a walk that throws first leaves it unobserved
+        ahead.push(p)
+      }
+      const next = await (ahead.shift() as Promise<UnixfsNode>)
       if (next.kind !== 'hamt') throw new CsiError(Code.DATA_LOSS, `HAMT shard ${cid.toString()} links to ${l.cid.toString()}, which is not a shard`)
       if (next.fanout !== shard.fanout) throw new CsiError(Code.DATA_LOSS, `HAMT shard ${l.cid.toString()} has fanout ${next.fanout}, its parent ${shard.fanout}`)
-      const sub: Array<[string, CID]> = []
-      await this.walkShard(next, l.cid, sub, budget, level + 1, maxLevels)
-      return sub
-    }))
-    for (const p of parts) out.push(...p)
+      await this.walkShard(next, l.cid, add, budget, level + 1, maxLevels)
+    }
   }
 
   private checkHamt (dir: UnixfsNode & { kind: 'hamt' }, cid: CID): void {
@@ -353,11 +378,19 @@ function * childrenIn (node: UnixfsNode & { kind: 'file' }, nodeOff: number, sta
 /** Estimated memory of a decoded node. */
 export function nodeWeight (n: UnixfsNode): number {
   switch (n.kind) {
-    case 'file': return 64 + n.data.byteLength + n.children.length * 48
-    case 'symlink': return 64 + n.target.byteLength
-    default: return 64 + n.links.reduce((s, l) => s + 48 + l.name.length, 0)
+    case 'file': return 256 + n.data.byteLength + n.children.length * CHILD_HEAP_BYTES
+    case 'symlink': return 256 + n.target.byteLength
+    default: return 256 + n.links.reduce((s, l) => s + LINK_HEAP_BYTES + 2 * l.name.length, 0)
   }
 }
+
+/**
+ * Heap of one decoded link: the object, and its CID with the views of the block it was decoded
+ * from (measured on Node 20: ~555 bytes per file child, ~600 per named link with a 20-character
+ * name). Counting less let the "64 MiB" node cache hold half a gigabyte.
+ */
+const CHILD_HEAP_BYTES = 600
+const LINK_HEAP_BYTES = 600
 
 /** Waits for `p` unless `signal` fires first (then EIO through DEADLINE_EXCEEDED). */
 export async function race<T> (p: Promise<T>, signal?: AbortSignal): Promise<T> {

@@ -3,7 +3,7 @@
 // (content/), bounded in files and depth so a hostile DAG cannot make the walk endless.
 import type { CID } from 'multiformats/cid'
 import { CsiError, Code } from '../../driver/errors.js'
-import type { ContentTree } from '../../content/content-tree.js'
+import { entryCid, type ContentTree } from '../../content/content-tree.js'
 import { sha256Of } from '../../content/file-hash.js'
 
 export interface ManifestFile { path: string, size: number, cid: CID, sha256: string }
@@ -29,7 +29,7 @@ export async function walkManifest (tree: ContentTree, root: CID, signal: AbortS
     if (node.kind === 'symlink') return // not content: a mount shows it, the manifest lists files
     const listing = await tree.list(node, cid, signal)
     for (const name of [...listing.names].sort()) {
-      await visit(listing.byName.get(name) as CID, path === '' ? name : `${path}/${name}`, depth + 1)
+      await visit(entryCid(listing, name) as CID, path === '' ? name : `${path}/${name}`, depth + 1)
     }
   }
   await visit(root, '', 0)

@@ -20,6 +20,7 @@ import type { AsyncFs, FsInstance, Stat, StatFs } from './fuse-ops.js'
 import { BlockFetcher } from '../../content/block-fetcher.js'
 import { LocalBlockstore } from '../../content/local-blockstore.js'
 import { ContentTree, nodeWeight, race } from '../../content/content-tree.js'
+import { limitsForHeap } from '../../content/limits.js'
 import type { UnixfsNode } from '../../content/unixfs-node.js'
 import type { ContentReadStats } from './fuse-metrics.js'
 import { safeSymlinkTarget } from './symlink-policy.js'
@@ -91,7 +92,8 @@ export async function createContentFs (spec: FuseSpec, deps: ContentFsDeps): Pro
     }
   }
   const fetcher = new BlockFetcher({ kubo, timeoutMs: spec.readTimeoutMs, cacheBytes: spec.blockCacheBytes, log, ...(localBlocks !== undefined ? { localBlocks } : {}) })
-  const tree = new ContentTree({ fetcher, log })
+  // A heap-limited server lists no more than its heap holds (content/limits.ts).
+  const tree = new ContentTree({ fetcher, log, ...(spec.maxHeapMiB !== undefined ? { limits: limitsForHeap(spec.maxHeapMiB) } : {}) })
   let rootNode: UnixfsNode
   try {
     rootNode = await tree.node(rootCid, AbortSignal.timeout(spec.readTimeoutMs))

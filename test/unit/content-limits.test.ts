@@ -9,6 +9,7 @@ import { Errno, toErrno } from '../../driver/errors.js'
 import type { Logger } from '../../driver/logger.js'
 import { ContentTree } from '../../content/content-tree.js'
 import { bucketPrefix } from '../../content/hamt.js'
+import { entryWeight } from '../../content/limits.js'
 import { MemStore, buildHamt } from '../helpers/mem-blocks.js'
 
 interface Logged { level: string, msg: string, meta: Record<string, unknown> }
@@ -108,6 +109,8 @@ test('the listing cache is bounded in bytes: a listing larger than the budget is
     const dir = await buildHamt(s, entries.slice(i * 20, i * 20 + 20), 16)
     await ct.list(await ct.node(dir), dir)
     t.true(ct.stats().listingBytes <= budget, `after ${i + 1} listings: ${ct.stats().listingBytes} bytes`)
+    // Each kept listing counts at its estimate (20 names of 200+ characters), not as 1.
+    t.true(ct.stats().listingBytes >= ct.stats().listings * 20 * entryWeight(long), `${ct.stats().listings} listings counted as ${ct.stats().listingBytes} bytes`)
   }
   t.true(ct.stats().listings > 0)
 })
