@@ -9,7 +9,7 @@ import { MAX_RUN_LEAF } from './block-fetcher.js'
 import type { BlockReader, RunLeaf } from './block-reader.js'
 import { decodeNode, type PbLink, type UnixfsNode } from './unixfs-node.js'
 import { MURMUR3_X64_64, bucketIndex, bucketPrefix, hamtHash, prefixWidth } from './hamt.js'
-import { ContentLimitError, DEFAULT_LIMITS, entryWeight, maxHamtLevels, type ContentLimits } from './limits.js'
+import { ContentLimitError, DEFAULT_LIMITS, entryWeight, MAX_FILE_DEPTH, maxHamtLevels, type ContentLimits } from './limits.js'
 
 const utf8 = new TextEncoder()
 
@@ -254,7 +254,7 @@ export class ContentTree {
     // The parts are views of cached blocks, held across awaits until copied.
     const use = this.fetcher.beginUse()
     try {
-      await this.collect(file, fileCid, 0, pos, end, parts, signal)
+      await this.collect(file, fileCid, 0, pos, end, parts, signal, 0)
       if (signal?.aborted === true) throw new CsiError(Code.DEADLINE_EXCEEDED, 'read deadline passed')
       for (const p of parts) buf.set(p.bytes, p.at - pos)
     } finally {
@@ -273,12 +273,13 @@ export class ContentTree {
     const end = Math.min(file.size, pos + len)
     if (pos >= end) return 0
     const before = this.cachedBlocks
-    if (this.copyCached(file, 0, pos, end, buf)) return end - pos
+    if (this.copyCached(file, 0, pos, end, buf, 0)) return end - pos
     this.cachedBlocks = before // the async read that follows asks the fetcher (which counts) for them again
     return undefined
   }
 
-  private copyCached (node: UnixfsNode & { kind: 'file' }, nodeOff: number, start: number, end: number, buf: Buffer): boolean {
+  private copyCached (node: UnixfsNode & { kind: 'file' }, nodeOff: number, start: number, end: number, buf: Buffer, depth: number): boolean {
+    if (depth > MAX_FILE_DEPTH) return false // the async path reports it
     const own = dataPart(node, nodeOff, start, end)
     if (own !== undefined) buf.set(own.bytes, own.at - start)
     for (const { child, cStart } of childrenIn(node, nodeOff, start, end)) {
@@ -295,7 +296,7 @@ export class ContentTree {
         if (n.kind === 'file' && n.children.length === 0) this.fetcher.markLeaf(child.cid)
       }
       if (n.kind !== 'file' || n.size !== child.size) return false
-      if (!this.copyCached(n, cStart, start, end, buf)) return false
+      if (!this.copyCached(n, cStart, start, end, buf, depth + 1)) return false
     }
     return true
   }
@@ -303,7 +304,7 @@ export class ContentTree {
   /** Fetches (into the caches) the blocks under [start, end) without copying; for read-ahead. */
   async warm (file: UnixfsNode, start: number, end: number, fileCid?: CID): Promise<void> {
     if (file.kind !== 'file') return
-    await this.collect(file, fileCid, 0, start, Math.min(end, file.size), undefined, undefined)
+    await this.collect(file, fileCid, 0, start, Math.min(end, file.size), undefined, undefined, 0)
   }
 
   /**
@@ -313,19 +314,21 @@ export class ContentTree {
    */
   forget (file: UnixfsNode, start: number, end: number): void {
     if (file.kind !== 'file' || start >= end) return
-    const walk = (node: UnixfsNode & { kind: 'file' }, nodeOff: number): void => {
+    const walk = (node: UnixfsNode & { kind: 'file' }, nodeOff: number, depth: number): void => {
+      if (depth > MAX_FILE_DEPTH) return
       for (const { child, cStart } of childrenIn(node, nodeOff, start, end)) {
         const cEnd = cStart + child.size
         const inner = this.nodes.get(child.cid.toString())
-        if (inner !== undefined && inner.kind === 'file') walk(inner, cStart)
+        if (inner !== undefined && inner.kind === 'file') walk(inner, cStart, depth + 1)
         // A leaf straddling `start` was not wholly inside the previous range: it goes now.
         else if (cEnd <= end) this.fetcher.evict(child.cid)
       }
     }
-    walk(file, 0)
+    walk(file, 0, 0)
   }
 
-  private async collect (node: UnixfsNode & { kind: 'file' }, nodeCid: CID | undefined, nodeOff: number, start: number, end: number, out: Part[] | undefined, signal: AbortSignal | undefined): Promise<void> {
+  private async collect (node: UnixfsNode & { kind: 'file' }, nodeCid: CID | undefined, nodeOff: number, start: number, end: number, out: Part[] | undefined, signal: AbortSignal | undefined, depth: number): Promise<void> {
+    if (depth > MAX_FILE_DEPTH) throw new ContentLimitError(`file DAG under ${nodeCid?.toString() ?? 'a file'} is deeper than ${MAX_FILE_DEPTH} levels`, MAX_FILE_DEPTH)
     const own = out !== undefined ? dataPart(node, nodeOff, start, end) : undefined
     if (own !== undefined) out?.push(own)
     const work: Array<Promise<void>> = []
@@ -347,7 +350,7 @@ export class ContentTree {
         if (n.kind !== 'file' || n.size !== child.size) {
           throw new CsiError(Code.DATA_LOSS, `file block ${child.cid.toString()} does not match its parent (expected a file part of ${child.size} bytes)`)
         }
-        await this.collect(n, child.cid, cStart, start, end, out, signal)
+        await this.collect(n, child.cid, cStart, start, end, out, signal, depth + 1)
       })())
     }
     await Promise.all(work)

@@ -51,6 +51,13 @@ export function limitsForHeap (heapMiB: number): ContentLimits {
   }
 }
 
+/**
+ * Levels a file DAG may have below its root. Kubo's balanced layout (174 links per node) passes
+ * 2^64 bytes within 8 levels and its trickle layout stays far below this; a chain built deeper
+ * only costs stack and round trips, and its reads fail with EIO.
+ */
+export const MAX_FILE_DEPTH = 256
+
 /** A DAG over one of the limits. FAILED_PRECONDITION: the content is fine to hash, not to serve. */
 export class ContentLimitError extends CsiError {
   readonly limit: number

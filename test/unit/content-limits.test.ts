@@ -114,3 +114,29 @@ test('the listing cache is bounded in bytes: a listing larger than the budget is
   }
   t.true(ct.stats().listings > 0)
 })
+
+/** A file of one byte under `levels` file nodes, each with the one below as its only child. */
+async function fileChain (s: MemStore, levels: number): Promise<CID> {
+  let below = await s.putRaw(new Uint8Array([42]))
+  for (let i = 0; i < levels; i++) below = await s.putFile([[below, 1]])
+  return below
+}
+
+test('a file DAG deeper than 256 levels fails its reads with EIO, cached or not; 256 levels read', async (t) => {
+  const s = new MemStore()
+  const { log } = recordingLog()
+  const ct = treeOf(s, log)
+  const ok = await fileChain(s, 256)
+  const buf = Buffer.alloc(1)
+  t.is(await ct.read(await ct.node(ok), 0, 1, buf, undefined, ok), 1)
+  t.is(buf[0], 42)
+  const deep = await fileChain(s, 5000)
+  const node = await ct.node(deep)
+  t.is(toErrno(await t.throwsAsync(ct.read(node, 0, 1, Buffer.alloc(1), undefined, deep))), Errno.EIO)
+  // With every block cached (as read-ahead leaves them), the synchronous path refuses it too
+  // instead of recursing 5,000 frames deep, and forgetting the range does not recurse either.
+  for (const k of s.blocks.keys()) s.cached.add(k)
+  t.is(ct.readCached(node, 0, 1, Buffer.alloc(1)), undefined)
+  t.notThrows(() => ct.forget(node, 0, 1))
+  t.is(toErrno(await t.throwsAsync(ct.warm(node, 0, 1, deep))), Errno.EIO)
+})
