@@ -203,3 +203,17 @@ test('Kubo not listening fails fast with UNAVAILABLE', async (t) => {
   t.is(err.code, Code.UNAVAILABLE)
   t.true(Date.now() - started < 5000)
 })
+
+test('verifcid at the fetcher: a SHA-1 CID or a 19-byte digest is refused with DATA_LOSS before any request, even when Kubo has the bytes', async (t) => {
+  const { kubo, f } = await setup(t)
+  const bytes = new TextEncoder().encode('named by a weak hash')
+  const { createHash } = await import('node:crypto')
+  const sha1 = CID.createV1(raw.code, Digest.create(0x11, new Uint8Array(createHash('sha1').update(bytes).digest())))
+  const short = CID.createV1(raw.code, Digest.create(sha256.code, (await sha256.digest(bytes)).digest.subarray(0, 19)))
+  for (const cid of [sha1, short]) {
+    kubo.blocks.set(cid.toString(), bytes)
+    const err = await t.throwsAsync(f.get(cid)) as CsiError
+    t.is(err.code, Code.DATA_LOSS, cid.toString())
+    t.is(kubo.requests.get(cid.toString()), undefined, 'Kubo was never asked for it')
+  }
+})
