@@ -140,3 +140,33 @@ test('a file DAG deeper than 256 levels fails its reads with EIO, cached or not;
   t.notThrows(() => ct.forget(node, 0, 1))
   t.is(toErrno(await t.throwsAsync(ct.warm(node, 0, 1, deep))), Errno.EIO)
 })
+
+/** UnixFS `Data` of a file node with these child sizes, encoded by hand (ipfs-unixfs writes sizes of 2^31 and up as 0). */
+function fileData (sizes: bigint[]): UnixFS {
+  const varint = (n: bigint): number[] => { const out: number[] = []; do { let b = Number(n & 0x7fn); n >>= 7n; if (n > 0n) b |= 0x80; out.push(b) } while (n > 0n); return out }
+  const bytes = new Uint8Array([0x08, 0x02, ...sizes.flatMap(s => [0x20, ...varint(s)])])
+  return { marshal: () => bytes } as unknown as UnixFS
+}
+
+test('a file DAG that claims 256 TiB from 31 blocks costs one path per read: a 128 KiB read at 100 TiB fetches 32 blocks', async (t) => {
+  const s = new MemStore()
+  const leafBytes = new Uint8Array(256 * 1024).map((_v, i) => (i * 7) & 0xff)
+  let below = await s.putRaw(leafBytes)
+  let size = BigInt(leafBytes.length)
+  // Each level links the one below twice: the size doubles, the block count grows by one.
+  for (let level = 0; level < 30; level++) {
+    below = await s.putPb(fileData([size, size]), [{ Hash: below, Name: '', Tsize: 1 }, { Hash: below, Name: '', Tsize: 1 }])
+    size *= 2n
+  }
+  t.is(size, 256n * 1024n ** 4n, 'the root claims 256 TiB')
+  t.is(s.blocks.size, 31)
+  const { log } = recordingLog()
+  const ct = treeOf(s, log)
+  const root = await ct.node(below)
+  t.is(root.kind === 'file' ? root.size : -1, 2 ** 48)
+  const buf = Buffer.alloc(128 * 1024)
+  const at = 100 * 1024 ** 4
+  t.is(await ct.read(root, at, buf.length, buf, undefined, below), buf.length)
+  t.true(buf.equals(Buffer.from(leafBytes.subarray(0, buf.length))), 'the bytes of the leaf at that offset')
+  t.true(s.gets <= 32, `fetched ${s.gets} blocks`)
+})
