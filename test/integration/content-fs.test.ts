@@ -175,6 +175,20 @@ test('UnixFS mode and mtime are served when present (--preserve-mode --preserve-
   t.is((await stat(m.path('nested', 'c.txt'))).mtime.getTime(), when.getTime())
 })
 
+test('setuid and setgid bits stored in a DAG are never served; the rest of the mode is (issue 12 item 4)', async (t) => {
+  const src = path.join(work, 'tree-suid')
+  await makeTree(src)
+  await chmod(path.join(src, 'a.json'), 0o4755)
+  await chmod(path.join(src, 'nested'), 0o3775)
+  const cid = await kubo.add(src, ['--cid-version=1', '--preserve-mode'])
+  // The DAG really holds the bits (Kubo prints Go's FileMode: `u` is setuid, `g` setgid).
+  t.regex(await kubo.cli(['files', 'stat', `/ipfs/${cid}/a.json`]), /Mode: urwxr-xr-x/)
+  t.regex(await kubo.cli(['files', 'stat', `/ipfs/${cid}/nested`]), /Mode: dgtrwxrwxr-x/)
+  const m = await mount(t, cid)
+  t.is((await stat(m.path('a.json'))).mode & 0o7777, 0o755, 'setuid masked, permissions kept')
+  t.is((await stat(m.path('nested'))).mode & 0o7777, 0o1775, 'setgid masked, sticky kept')
+})
+
 test('identity CIDs (--inline) are served without fetching', async (t) => {
   const src = path.join(work, 'tree-inline')
   await makeTree(src)
