@@ -15,9 +15,7 @@ import path from 'node:path'
 import { ConfigError, readFlags, validateRunAs, type RunAs } from '../driver/config.js'
 import { DEFAULTS } from '../driver/constants.js'
 import { createLogger, type Logger } from '../driver/logger.js'
-import { findServerPids, isFuseServer, SETPRIV, spawnLocalFuseServer, specMountOf, stopFuseServer } from './fuse-process.js'
-import { findMount, isVolumeMount, readMountTable } from './mount-table.js'
-import { fuseUnmount } from './mount-ops.js'
+import { detachVolumeMount, findServerPids, isFuseServer, SETPRIV, spawnLocalFuseServer, specMountOf, stopFuseServer } from './fuse-process.js'
 import { parseListen, startMetricsServer } from '../driver/metrics-server.js'
 
 export const FUSE_HOST_FLAGS = {
@@ -227,9 +225,6 @@ async function answer (line: string, stateDir: string, log: Logger, counts: Fuse
   }
 }
 
-/** Unmount attempts: dead mounts may be stacked at one path. */
-const DETACH_TRIES = 4
-
 /**
  * After a stop: when no server of the spec is left, lazily unmounts what is left of the volume's
  * FUSE mount at the spec's mountpoint (never another mount). Returns the mountpoint detached, or
@@ -240,20 +235,11 @@ export async function detachStopped (specPath: string, log: Logger): Promise<str
   if (target === undefined) return undefined
   const { mountpoint, volumeId } = target
   if ((await findServerPids(specPath)).length > 0) return undefined
-  let detached: string | undefined
-  for (let i = 0; i < DETACH_TRIES; i++) {
-    const m = findMount(await readMountTable(), mountpoint)
-    if (m === undefined || !isVolumeMount(m, volumeId)) break
-    try {
-      await fuseUnmount(mountpoint)
-      detached = mountpoint
-    } catch (err) {
-      log.warn('cannot detach a stopped server\'s mount', { mountpoint, error: (err as Error).message })
-      break
-    }
-  }
-  if (detached !== undefined) log.info('detached the mount of a stopped FUSE server', { mountpoint, volumeId })
-  return detached
+  const { detached, error } = await detachVolumeMount(mountpoint, volumeId)
+  if (error !== undefined) log.warn('cannot detach a stopped server\'s mount', { mountpoint, error })
+  if (!detached) return undefined
+  log.info('detached the mount of a stopped FUSE server', { mountpoint, volumeId })
+  return mountpoint
 }
 
 export async function fuseHostCommand (argv: string[]): Promise<number> {

@@ -5,7 +5,7 @@
 // process spawns it instead, so it is not even a child of the node service's container.
 import { spawn } from 'node:child_process'
 import { createConnection } from 'node:net'
-import { constants as fsc, existsSync, readFileSync, watch, type FSWatcher } from 'node:fs'
+import { constants as fsc, existsSync, watch, type FSWatcher } from 'node:fs'
 import { open, readFile, rm } from 'node:fs/promises'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -13,6 +13,7 @@ import { Code, CsiError } from '../driver/errors.js'
 import { findMount, isVolumeMount, readMountTable } from './mount-table.js'
 import { fuseUnmount } from './mount-ops.js'
 import { isHeapMiB } from './fuse/fuse-spec.js'
+import { readProcCreds } from './fuse/privileges.js'
 import { placeInOwnCgroup, serverMemoryLimit, type Placement } from './fuse-cgroup.js'
 import { userFacing } from './user-errors.js'
 import type { RunAs } from '../driver/config.js'
@@ -330,7 +331,7 @@ function alive (pid: number): boolean {
  */
 export async function stopFuseServer (pid: number, specPath: string, graceMs = 10_000): Promise<void> {
   if (!(await isFuseServer(pid, specPath))) return
-  if (!ownedByRoot(pid)) await detachBeforeStop(pid, specPath)
+  if (!ranAsRoot(pid)) await detachBeforeStop(pid, specPath)
   try { process.kill(pid, 'SIGTERM') } catch { return }
   const deadline = Date.now() + graceMs
   while (Date.now() < deadline) {
@@ -359,13 +360,8 @@ export async function findServerPids (specPath: string): Promise<number[]> {
 }
 
 /** Whether the process still runs as root (its real uid; unreadable counts as root: no detach). */
-function ownedByRoot (pid: number): boolean {
-  try {
-    const uid = /^Uid:\s*(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]
-    return uid === undefined || uid === '0'
-  } catch {
-    return true
-  }
+function ranAsRoot (pid: number): boolean {
+  try { return readProcCreds(pid).uids[0] === 0 } catch { return true }
 }
 
 /**
@@ -379,9 +375,29 @@ async function detachBeforeStop (pid: number, specPath: string): Promise<boolean
   const { mountpoint, volumeId } = target
   const pids = await findServerPids(specPath)
   if (pids.length !== 1 || pids[0] !== pid) return false
-  const m = findMount(await readMountTable(), mountpoint)
-  if (m === undefined || !isVolumeMount(m, volumeId)) return false
-  try { await fuseUnmount(mountpoint); return true } catch { return false }
+  return (await detachVolumeMount(mountpoint, volumeId)).detached
+}
+
+/** Unmount attempts: dead mounts may be stacked at one path. */
+const DETACH_TRIES = 4
+
+/**
+ * Lazily unmounts the volume's FUSE mounts stacked at `mountpoint` (never another mount): whether
+ * one went, and why the last attempt failed if one did.
+ */
+export async function detachVolumeMount (mountpoint: string, volumeId: string): Promise<{ detached: boolean, error?: string }> {
+  let detached = false
+  for (let i = 0; i < DETACH_TRIES; i++) {
+    const m = findMount(await readMountTable(), mountpoint)
+    if (m === undefined || !isVolumeMount(m, volumeId)) break
+    try {
+      await fuseUnmount(mountpoint)
+      detached = true
+    } catch (err) {
+      return { detached, error: (err as Error).message }
+    }
+  }
+  return { detached }
 }
 
 /** The mountpoint and volume of a spec (read without following a symlink), or undefined. */
